@@ -1,0 +1,44 @@
+# noxportal — `make help` lists the targets.
+SHELL := /bin/bash
+export NOX_PG_PORT ?= 54329
+PG := ./scripts/pg.sh
+BIN := bin/noxportal
+GO ?= go
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+build: ## Build bin/noxportal
+	$(GO) build -trimpath -o $(BIN) .
+
+run: build ## Serve on http://127.0.0.1:8080 (starts a local Postgres unless NOX_DATABASE_URL is set)
+	@if [ -z "$$NOX_DATABASE_URL" ]; then \
+		$(PG) up >/dev/null && \
+		psql "$$($(PG) url)" -qtAc "SELECT 1 FROM pg_database WHERE datname = 'noxportal'" | grep -q 1 || \
+		psql "$$($(PG) url)" -qc "CREATE DATABASE noxportal"; \
+		export NOX_DATABASE_URL="postgres://postgres@127.0.0.1:$(NOX_PG_PORT)/noxportal?sslmode=disable"; \
+	fi; exec ./$(BIN)
+
+test: ## Run every test (unit, integration on real Postgres, browser) against a local Postgres
+	@$(PG) up >/dev/null
+	NOX_TEST_DATABASE_URL="$$($(PG) url)" $(GO) test -count=1 -timeout 30m ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l . | tee /dev/stderr)"
+	$(GO) vet ./...
+
+bench: build ## Benchmark against the machine's own ceilings (writes bench/results.md)
+	./bench/run.sh
+
+db-up: ## Start the project-local Postgres (.pgdata/, port $(NOX_PG_PORT))
+	@$(PG) up
+
+db-down: ## Stop the project-local Postgres
+	@$(PG) down
+
+db-reset: db-down ## Delete the local Postgres data
+	rm -rf .pgdata
+
+.PHONY: help build run test lint bench db-up db-down db-reset

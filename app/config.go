@@ -1,0 +1,337 @@
+package app
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as "15m" in config.yaml and env vars.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalText parses a Go duration string ("90s", "15m").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. 30s, 15m, 1h)", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration in Go notation.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Config is the whole configuration, loaded from config.yaml and overridden
+// by NOX_* environment variables (see LoadConfig).
+type Config struct {
+	Env      string         `yaml:"env"`
+	Server   ServerConfig   `yaml:"server"`
+	Database DatabaseConfig `yaml:"database"`
+	Security SecurityConfig `yaml:"security"`
+	Link     LinkConfig     `yaml:"link"`
+	Dev      DevConfig      `yaml:"dev"`
+	Sandbox  SandboxConfig  `yaml:"sandbox"`
+	Log      LogConfig      `yaml:"log"`
+	// Manufacturers are the brands users can link, each an OAuth 2.0
+	// authorization server. Endpoint URLs starting with "/" are relative to
+	// server.public_url (used by the built-in sandbox brands).
+	Manufacturers []ManufacturerConfig `yaml:"manufacturers"`
+}
+
+// ServerConfig is the HTTP server.
+type ServerConfig struct {
+	Addr            string   `yaml:"addr"`
+	PublicURL       string   `yaml:"public_url"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// TrustProxy makes the server take the client IP from X-Forwarded-For.
+	TrustProxy bool `yaml:"trust_proxy"`
+}
+
+// DatabaseConfig is the Postgres connection.
+type DatabaseConfig struct {
+	URL          string `yaml:"url"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+	MaxIdleConns int    `yaml:"max_idle_conns"`
+}
+
+// SecurityConfig holds the secrets. In production they come from env vars.
+type SecurityConfig struct {
+	// EncryptionKey is 32 bytes, base64: AES-256-GCM for manufacturer tokens.
+	EncryptionKey string `yaml:"encryption_key"`
+	// SigningKey is at least 32 bytes, base64: CSRF tokens and portal JWTs.
+	SigningKey string `yaml:"signing_key"`
+	// APIRateLimit is the number of API requests one key may make a minute.
+	APIRateLimit int `yaml:"api_rate_limit"`
+	// PageRateLimit is the number of hosted-flow page requests one IP may make a minute.
+	PageRateLimit int `yaml:"page_rate_limit"`
+}
+
+// LinkConfig is the link-session behaviour.
+type LinkConfig struct {
+	SessionTTL    Duration `yaml:"session_ttl"`
+	SweepInterval Duration `yaml:"sweep_interval"`
+	// OAuthTimeout bounds each call to a manufacturer (token, devices).
+	OAuthTimeout Duration `yaml:"oauth_timeout"`
+}
+
+// DevConfig is for local development only.
+type DevConfig struct {
+	Seed bool `yaml:"seed"`
+}
+
+// SandboxConfig switches on the built-in sandbox manufacturers.
+type SandboxConfig struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// LogConfig is the logger.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // text or json
+}
+
+// ManufacturerConfig declares one brand and its OAuth 2.0 endpoints.
+type ManufacturerConfig struct {
+	ID           string   `yaml:"id"`
+	Name         string   `yaml:"name"`
+	Kind         string   `yaml:"kind"` // heat_pump, thermostat, charger
+	AuthorizeURL string   `yaml:"authorize_url"`
+	TokenURL     string   `yaml:"token_url"`
+	DevicesURL   string   `yaml:"devices_url"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret"`
+	Scopes       []string `yaml:"scopes"`
+	// Sandbox marks a brand served by this binary; it is only loaded when
+	// sandbox.enabled is true.
+	Sandbox bool `yaml:"sandbox"`
+}
+
+// DefaultConfig returns the defaults that config.yaml and env vars override.
+func DefaultConfig() Config {
+	return Config{
+		Env: "development",
+		Server: ServerConfig{
+			Addr:            "127.0.0.1:8080",
+			PublicURL:       "http://127.0.0.1:8080",
+			ShutdownTimeout: Duration(10 * time.Second),
+		},
+		Database: DatabaseConfig{MaxOpenConns: 40, MaxIdleConns: 40},
+		Security: SecurityConfig{APIRateLimit: 6000, PageRateLimit: 600},
+		Link: LinkConfig{
+			SessionTTL:    Duration(15 * time.Minute),
+			SweepInterval: Duration(15 * time.Second),
+			OAuthTimeout:  Duration(10 * time.Second),
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// LoadConfig reads the YAML file at path (skipped when path is "") over the
+// defaults, then applies env overrides: every key can be set by NOX_ plus its
+// path upper-cased with "_" for "." (server.public_url → NOX_SERVER_PUBLIC_URL).
+// It returns an EINVALID error naming the key when a value is invalid.
+func LoadConfig(path string, environ []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if err := yaml.Unmarshal(b, &cfg); err != nil {
+			return cfg, Errorf(EINVALID, "config %s: %v", path, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "NOX_") {
+			env[k] = v
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "NOX", env); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setFromString(fv, raw); err != nil {
+			return Errorf(EINVALID, "config: %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(fv reflect.Value, raw string) error {
+	if tu, ok := fv.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return tu.UnmarshalText([]byte(raw))
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", raw)
+		}
+		fv.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", raw)
+		}
+		fv.SetInt(n)
+	case reflect.Slice:
+		// Slices of structs (manufacturers) are set in config.yaml only.
+		if fv.Type().Elem().Kind() != reflect.String {
+			return errors.New("can only be set in config.yaml")
+		}
+		parts := strings.Split(raw, ",")
+		fv.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+// IsProduction reports whether env is "production".
+func (c Config) IsProduction() bool { return c.Env == "production" }
+
+// Validate checks the configuration and returns an EINVALID error naming
+// every problem it finds.
+func (c Config) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	switch c.Env {
+	case "development", "test", "production":
+	default:
+		add("env must be development, test or production, not %q", c.Env)
+	}
+	if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("server.public_url must be an absolute http(s) URL, not %q", c.Server.PublicURL)
+	} else if c.IsProduction() && u.Scheme != "https" {
+		add("server.public_url must be https in production")
+	}
+	if c.Server.Addr == "" {
+		add("server.addr is required")
+	}
+	if c.Link.SessionTTL.D() <= 0 {
+		add("link.session_ttl must be positive")
+	}
+	if c.Link.SweepInterval.D() <= 0 {
+		add("link.sweep_interval must be positive")
+	}
+	if c.Link.OAuthTimeout.D() <= 0 {
+		add("link.oauth_timeout must be positive")
+	}
+	if k, err := base64.StdEncoding.DecodeString(c.Security.EncryptionKey); c.Security.EncryptionKey == "" {
+		add("security.encryption_key is required (32 bytes, base64; set NOX_SECURITY_ENCRYPTION_KEY)")
+	} else if err != nil || len(k) != 32 {
+		add("security.encryption_key must be 32 bytes, base64-encoded")
+	}
+	if k, err := base64.StdEncoding.DecodeString(c.Security.SigningKey); c.Security.SigningKey == "" {
+		add("security.signing_key is required (32+ bytes, base64; set NOX_SECURITY_SIGNING_KEY)")
+	} else if err != nil || len(k) < 32 {
+		add("security.signing_key must be at least 32 bytes, base64-encoded")
+	}
+	if c.IsProduction() {
+		if c.Dev.Seed {
+			add("dev.seed must be false in production")
+		}
+		if c.Sandbox.Enabled {
+			add("sandbox.enabled must be false in production")
+		}
+		if c.Security.EncryptionKey == DevEncryptionKey || c.Security.SigningKey == DevSigningKey {
+			add("the development keys from config.yaml must not be used in production")
+		}
+	}
+	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
+		add("security.api_rate_limit and security.page_rate_limit must be positive")
+	}
+	seen := map[string]bool{}
+	for i, m := range c.Manufacturers {
+		if !validSlug(m.ID) {
+			add("manufacturers[%d].id %q must be lower-case letters, digits and dashes", i, m.ID)
+		}
+		if seen[m.ID] {
+			add("manufacturers[%d].id %q is declared twice", i, m.ID)
+		}
+		seen[m.ID] = true
+		if m.Name == "" || m.AuthorizeURL == "" || m.TokenURL == "" || m.DevicesURL == "" || m.ClientID == "" {
+			add("manufacturers[%d] (%s) needs name, authorize_url, token_url, devices_url and client_id", i, m.ID)
+		}
+	}
+	if len(problems) > 0 {
+		return Errorf(EINVALID, "invalid configuration:\n  - %s", strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+// ActiveManufacturers returns the manufacturers that are switched on: all
+// real ones, and the sandbox ones only when the sandbox is enabled.
+func (c Config) ActiveManufacturers() []ManufacturerConfig {
+	var out []ManufacturerConfig
+	for _, m := range c.Manufacturers {
+		if m.Sandbox && !c.Sandbox.Enabled {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// ResolveURL makes a manufacturer endpoint absolute against server.public_url.
+func (c Config) ResolveURL(u string) string {
+	if strings.HasPrefix(u, "/") {
+		return strings.TrimRight(c.Server.PublicURL, "/") + u
+	}
+	return u
+}
+
+func validSlug(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Development keys shipped in config.yaml; Validate refuses them in production.
+const (
+	DevEncryptionKey = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+	DevSigningKey    = "ZGV2LW9ubHktc2lnbmluZy1rZXktZm9yLWxvY2FsLXVzZS0zMmI="
+)

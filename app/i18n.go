@@ -1,0 +1,78 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+// Translator holds one message catalog per supported language. Every
+// language must define exactly the keys English defines (NewTranslator
+// refuses a catalog with missing or extra keys).
+type Translator struct {
+	catalogs map[string]map[string]string
+}
+
+// NewTranslator loads "{lang}.json" for every language in Languages from fsys.
+func NewTranslator(fsys fs.FS) (*Translator, error) {
+	t := &Translator{catalogs: map[string]map[string]string{}}
+	for _, lang := range Languages {
+		b, err := fs.ReadFile(fsys, lang+".json")
+		if err != nil {
+			return nil, fmt.Errorf("i18n: %s: %w", lang, err)
+		}
+		cat := map[string]string{}
+		if err := json.Unmarshal(b, &cat); err != nil {
+			return nil, fmt.Errorf("i18n: %s: %w", lang, err)
+		}
+		t.catalogs[lang] = cat
+	}
+	var problems []string
+	en := t.catalogs["en"]
+	for _, lang := range Languages[1:] {
+		for k := range en {
+			if _, ok := t.catalogs[lang][k]; !ok {
+				problems = append(problems, lang+" lacks "+k)
+			}
+		}
+		for k := range t.catalogs[lang] {
+			if _, ok := en[k]; !ok {
+				problems = append(problems, lang+" has unknown "+k)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("i18n: incomplete catalogs: %s", strings.Join(problems, ", "))
+	}
+	return t, nil
+}
+
+// T returns the message for key in lang (English when lang is unknown),
+// formatted with args; a missing key renders as the key itself.
+func (t *Translator) T(lang, key string, args ...any) string {
+	cat, ok := t.catalogs[lang]
+	if !ok {
+		cat = t.catalogs["en"]
+	}
+	msg, ok := cat[key]
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(msg, args...)
+	}
+	return msg
+}
+
+// Keys returns the English keys, sorted.
+func (t *Translator) Keys() []string {
+	var out []string
+	for k := range t.catalogs["en"] {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,294 @@
+package app
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SessionStatus is a link session's place in its state machine:
+// created → opened → brand_selected → authorizing → connected, and from any
+// non-final state → failed or → expired.
+type SessionStatus string
+
+// Link session statuses.
+const (
+	StatusCreated       SessionStatus = "created"
+	StatusOpened        SessionStatus = "opened"
+	StatusBrandSelected SessionStatus = "brand_selected"
+	StatusAuthorizing   SessionStatus = "authorizing"
+	StatusConnected     SessionStatus = "connected"
+	StatusFailed        SessionStatus = "failed"
+	StatusExpired       SessionStatus = "expired"
+)
+
+// Final reports whether no transition leaves s.
+func (s SessionStatus) Final() bool {
+	return s == StatusConnected || s == StatusFailed || s == StatusExpired
+}
+
+var transitions = map[SessionStatus][]SessionStatus{
+	StatusCreated:       {StatusOpened, StatusFailed, StatusExpired},
+	StatusOpened:        {StatusOpened, StatusBrandSelected, StatusFailed, StatusExpired},
+	StatusBrandSelected: {StatusBrandSelected, StatusAuthorizing, StatusFailed, StatusExpired},
+	// A user who comes back from the manufacturer without finishing may pick
+	// a brand again: authorizing → brand_selected starts a fresh OAuth state.
+	StatusAuthorizing: {StatusBrandSelected, StatusAuthorizing, StatusConnected, StatusFailed, StatusExpired},
+}
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(from, to SessionStatus) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// FromStatuses returns every status from which to may be reached; the store
+// uses it in conditional UPDATEs so a transition is checked atomically.
+func FromStatuses(to SessionStatus) []string {
+	var out []string
+	for _, from := range []SessionStatus{StatusCreated, StatusOpened, StatusBrandSelected, StatusAuthorizing} {
+		if CanTransition(from, to) {
+			out = append(out, string(from))
+		}
+	}
+	return out
+}
+
+// Failure reasons recorded on failed/expired sessions and sent to the
+// supplier as the redirect's error parameter.
+const (
+	ReasonExpired           = "expired"
+	ReasonExpiredAfterAuth  = "expired_after_auth"
+	ReasonAccessDenied      = "access_denied"
+	ReasonManufacturerError = "manufacturer_error"
+	ReasonNoDevices         = "no_devices"
+	ReasonAlreadyUsed       = "already_used"
+	ReasonManufacturerDown  = "manufacturer_unavailable"
+	ReasonCancelled         = "cancelled"
+)
+
+// SessionKind says which flow a session belongs to.
+type SessionKind string
+
+// Session kinds.
+const (
+	// KindSupplierLink is flow 1: a supplier's user links a device.
+	KindSupplierLink SessionKind = "supplier_link"
+	// KindSupplierSelect is flow 2: a manufacturer's user links a supplier.
+	KindSupplierSelect SessionKind = "supplier_select"
+)
+
+// Initiators of a link session.
+const (
+	InitiatorAPI          = "api"
+	InitiatorCustomer     = "customer"
+	InitiatorAgent        = "agent"
+	InitiatorManufacturer = "manufacturer"
+)
+
+// LinkSession is one authentication attempt. The link token itself is never
+// stored, only its hash.
+type LinkSession struct {
+	ID             string        `db:"id"`
+	Kind           SessionKind   `db:"kind"`
+	SupplierID     string        `db:"supplier_id"`
+	SupplierUserID string        `db:"supplier_user_id"`
+	RedirectURI    string        `db:"redirect_uri"`
+	Language       string        `db:"language"`
+	Initiator      string        `db:"initiator"`
+	Status         SessionStatus `db:"status"`
+	FailureReason  *string       `db:"failure_reason"`
+	ManufacturerID *string       `db:"manufacturer_id"`
+	Preselected    bool          `db:"brand_preselected"`
+	NoxUserID      *string       `db:"nox_user_id"`
+	CreatedAt      time.Time     `db:"created_at"`
+	OpenedAt       *time.Time    `db:"opened_at"`
+	BrandAt        *time.Time    `db:"brand_selected_at"`
+	AuthorizingAt  *time.Time    `db:"authorizing_at"`
+	CallbackAt     *time.Time    `db:"callback_at"`
+	FinishedAt     *time.Time    `db:"finished_at"`
+	ExpiresAt      time.Time     `db:"expires_at"`
+}
+
+// Expired reports whether the session's deadline has passed at now.
+func (s *LinkSession) Expired(now time.Time) bool { return !now.Before(s.ExpiresAt) }
+
+// Reason returns the failure reason or "".
+func (s *LinkSession) Reason() string {
+	if s.FailureReason == nil {
+		return ""
+	}
+	return *s.FailureReason
+}
+
+// Brand returns the selected manufacturer id or "".
+func (s *LinkSession) Brand() string {
+	if s.ManufacturerID == nil {
+		return ""
+	}
+	return *s.ManufacturerID
+}
+
+// Languages supported on every page a customer sees; the first is the default.
+var Languages = []string{"en", "nl", "de", "fr", "es"}
+
+// ValidLanguage reports whether lang is supported.
+func ValidLanguage(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateSupplierUserID checks an id a supplier gives for its user: 1–128
+// printable characters without "/" or control characters.
+func ValidateSupplierUserID(id string) error {
+	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+		return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must be 1 to 128 characters")
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || r == '/' {
+			return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must not contain control characters or '/'")
+		}
+	}
+	return nil
+}
+
+// MatchRedirectURI reports whether got exactly matches one of allowed. The
+// only leeway is RFC 8252 §7.3: for http on a loopback IP the port may differ.
+// No prefix, suffix, case, path or encoding variation is accepted.
+func MatchRedirectURI(allowed []string, got string) bool {
+	if got == "" || len(got) > 2048 {
+		return false
+	}
+	for _, a := range allowed {
+		if a == got {
+			return true
+		}
+	}
+	g, err := url.Parse(got)
+	if err != nil || g.Scheme != "http" || !isLoopbackIP(g.Hostname()) || g.User != nil || g.Fragment != "" || g.RawFragment != "" {
+		return false
+	}
+	for _, a := range allowed {
+		au, err := url.Parse(a)
+		if err != nil || au.Scheme != "http" || au.Hostname() != g.Hostname() {
+			continue
+		}
+		if au.EscapedPath() == g.EscapedPath() && au.RawQuery == g.RawQuery && validPort(g.Port()) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == p
+}
+
+// ValidateRedirectURIForAllowlist checks a URI an admin wants to allow:
+// absolute https, or http on a loopback host; no fragment, no user info.
+func ValidateRedirectURIForAllowlist(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return Errorf(EINVALID, "%q is not an absolute URL", raw)
+	}
+	if u.Fragment != "" || u.User != nil {
+		return Errorf(EINVALID, "%q must not have a fragment or user info", raw)
+	}
+	host := u.Hostname()
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (host == "localhost" || isLoopbackIP(host)):
+	default:
+		return Errorf(EINVALID, "%q must use https (http is allowed on loopback only)", raw)
+	}
+	return nil
+}
+
+// AppendQuery returns rawURL with params added, keeping its own query
+// parameters (the supplier's state, for example) in place.
+func AppendQuery(rawURL string, params [][2]string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	var b strings.Builder
+	b.WriteString(u.RawQuery)
+	for _, p := range params {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p[0]))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p[1]))
+	}
+	u.RawQuery = b.String()
+	return u.String()
+}
+
+// SupplierRedirect returns where the user goes back to when the session has
+// ended: the supplier's redirect_uri (its own query kept) with the spec's
+// fields — nox_user_id, supplier_user_id, manufacturer, connection_status,
+// connected_at — or, on failure, connection_status=failed and error.
+func (s LinkSession) SupplierRedirect() string {
+	if s.Status == StatusConnected && s.NoxUserID != nil && s.FinishedAt != nil {
+		return AppendQuery(s.RedirectURI, [][2]string{
+			{"nox_user_id", *s.NoxUserID},
+			{"supplier_user_id", s.SupplierUserID},
+			{"manufacturer", s.Brand()},
+			{"connection_status", "connected"},
+			{"connected_at", strconv.FormatInt(s.FinishedAt.Unix(), 10)},
+		})
+	}
+	reason := s.Reason()
+	switch {
+	case s.Status == StatusExpired || reason == ReasonExpiredAfterAuth:
+		reason = ReasonExpired
+	case reason == "":
+		reason = ReasonCancelled
+	}
+	params := [][2]string{
+		{"connection_status", "failed"},
+		{"error", reason},
+		{"supplier_user_id", s.SupplierUserID},
+	}
+	if b := s.Brand(); b != "" {
+		params = append(params, [2]string{"manufacturer", b})
+	}
+	return AppendQuery(s.RedirectURI, params)
+}
+
+// FailureRedirect is SupplierRedirect for a failure with an explicit reason
+// (a replayed callback, which must not change the session itself).
+func (s LinkSession) FailureRedirect(reason string) string {
+	c := s
+	c.Status, c.FailureReason = StatusFailed, &reason
+	return c.SupplierRedirect()
+}
+
+// OrElse returns s when it is set (has an id), else fallback.
+func (s LinkSession) OrElse(fallback LinkSession) LinkSession {
+	if s.ID == "" {
+		return fallback
+	}
+	return s
+}

@@ -1,0 +1,161 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// maxManufacturerResponse bounds every body read from a manufacturer.
+const maxManufacturerResponse = 1 << 20
+
+// Manufacturers talks OAuth 2.0 (authorization code + PKCE S256) to the
+// configured brands. Each brand has its own callback path, so a code can
+// only ever be exchanged at the token endpoint of the brand that issued it.
+type Manufacturers struct {
+	configs map[string]ManufacturerConfig
+	oauth   map[string]*oauth2.Config
+	devices map[string]string
+	order   []string
+	client  *http.Client
+	timeout time.Duration
+}
+
+// NewManufacturers builds the clients of cfg's active brands; callbacks go to
+// {public_url}/oauth/callback/{brand}.
+func NewManufacturers(cfg Config) *Manufacturers {
+	m := &Manufacturers{
+		configs: map[string]ManufacturerConfig{},
+		oauth:   map[string]*oauth2.Config{},
+		devices: map[string]string{},
+		timeout: cfg.Link.OAuthTimeout.D(),
+		client: &http.Client{
+			Timeout:   cfg.Link.OAuthTimeout.D(),
+			Transport: limitedTransport{http.DefaultTransport},
+			// A token or devices endpoint must answer, not redirect.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	for _, mc := range cfg.ActiveManufacturers() {
+		m.configs[mc.ID] = mc
+		m.order = append(m.order, mc.ID)
+		m.oauth[mc.ID] = &oauth2.Config{
+			ClientID:     mc.ClientID,
+			ClientSecret: mc.ClientSecret,
+			Scopes:       mc.Scopes,
+			RedirectURL:  strings.TrimRight(cfg.Server.PublicURL, "/") + "/oauth/callback/" + mc.ID,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   cfg.ResolveURL(mc.AuthorizeURL),
+				TokenURL:  cfg.ResolveURL(mc.TokenURL),
+				AuthStyle: oauth2.AuthStyleInHeader,
+			},
+		}
+		m.devices[mc.ID] = cfg.ResolveURL(mc.DevicesURL)
+	}
+	return m
+}
+
+// IDs returns the active brand ids in config order.
+func (m *Manufacturers) IDs() []string { return m.order }
+
+// Has reports whether brand is an active manufacturer.
+func (m *Manufacturers) Has(brand string) bool { _, ok := m.configs[brand]; return ok }
+
+// AuthCodeURL returns the URL that starts the user's login at brand, carrying
+// state and the S256 challenge of verifier.
+// The user's language is passed as ui_locales (OpenID Connect).
+func (m *Manufacturers) AuthCodeURL(brand, state, verifier, lang string) (string, error) {
+	oc, ok := m.oauth[brand]
+	if !ok {
+		return "", Errorf(ENOTFOUND, "unknown manufacturer %q", brand)
+	}
+	return oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("ui_locales", lang)), nil
+}
+
+// Exchange trades an authorization code for tokens at brand's token
+// endpoint, sending the PKCE verifier, within the configured timeout.
+func (m *Manufacturers) Exchange(ctx context.Context, brand, code, verifier string) (OAuthTokens, error) {
+	oc, ok := m.oauth[brand]
+	if !ok {
+		return OAuthTokens{}, Errorf(ENOTFOUND, "unknown manufacturer %q", brand)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, m.client), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return OAuthTokens{}, fmt.Errorf("manufacturer %s: token exchange: %w", brand, err)
+	}
+	return OAuthTokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry}, nil
+}
+
+// Devices fetches the devices the user granted access to.
+func (m *Manufacturers) Devices(ctx context.Context, brand string, tokens OAuthTokens) ([]DeviceInfo, error) {
+	u, ok := m.devices[brand]
+	if !ok {
+		return nil, Errorf(ENOTFOUND, "unknown manufacturer %q", brand)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("manufacturer %s: devices: %w", brand, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokens.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("manufacturer %s: devices: %w", brand, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("manufacturer %s: devices: HTTP %d", brand, resp.StatusCode)
+	}
+	var body struct {
+		Devices []DeviceInfo `json:"devices"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("manufacturer %s: devices: %w", brand, err)
+	}
+	for _, d := range body.Devices {
+		if d.ID == "" || len(d.ID) > 256 {
+			return nil, fmt.Errorf("manufacturer %s: devices: invalid device id", brand)
+		}
+	}
+	return body.Devices, nil
+}
+
+// limitedTransport cuts every response body at maxManufacturerResponse bytes.
+type limitedTransport struct{ next http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{r: io.LimitReader(resp.Body, maxManufacturerResponse+1), c: resp.Body}
+	return resp, nil
+}
+
+type limitedBody struct {
+	r io.Reader
+	c io.Closer
+	n int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > maxManufacturerResponse {
+		return n, errors.New("manufacturer response too large")
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.c.Close() }

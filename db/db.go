@@ -1,0 +1,116 @@
+// Package db is the only place with SQL. Every method takes a context first,
+// wraps errors with a "db: ..." prefix and returns app.ENOTFOUND, never nil,
+// when a row does not exist.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"noxportal/app"
+	"noxportal/migrations"
+)
+
+// Store is the Postgres-backed store of every noxportal object.
+type Store struct {
+	db     *sqlx.DB
+	cipher *app.Cipher
+}
+
+// Open connects to Postgres and checks the connection.
+func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, error) {
+	d, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	d.SetMaxOpenConns(maxOpen)
+	d.SetMaxIdleConns(maxIdle)
+	d.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(pctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("db: connect: %w", err)
+	}
+	return d, nil
+}
+
+// New returns a Store over d; cipher encrypts manufacturer tokens at rest.
+func New(d *sqlx.DB, cipher *app.Cipher) *Store {
+	return &Store{db: d, cipher: cipher}
+}
+
+// DB returns the underlying pool (for tests and tooling).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Migrate applies every pending embedded migration under a Postgres advisory
+// lock, so several instances starting at once migrate exactly once.
+func Migrate(ctx context.Context, d *sqlx.DB) ([]string, error) {
+	sub, err := fs.Sub(migrations.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("db: migrations: %w", err)
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("db: migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, d.DB, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("db: migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("db: migrate: %w", err)
+	}
+	var applied []string
+	for _, r := range res {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.GetContext(ctx, &one, `SELECT 1`); err != nil {
+		return fmt.Errorf("db: ping: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return app.Errorf(app.ENOTFOUND, format, args...)
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

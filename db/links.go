@@ -1,0 +1,592 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"noxportal/app"
+)
+
+const sessionCols = `id, kind, coalesce(supplier_id, '') AS supplier_id, supplier_user_id, redirect_uri, language, initiator,
+	status, failure_reason, manufacturer_id, brand_preselected, nox_user_id, created_at,
+	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at`
+
+// CreateLinkSession stores a new session for n and returns it with its link
+// token (only the token's hash is stored). With an idempotency key, a retry
+// with the same request returns the first session and token (replayed=true);
+// the same key with another request is EUNPROCESSABLE.
+func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (sess app.LinkSession, token string, replayed bool, err error) {
+	if n.IdempotencyKey != "" {
+		sess, token, err = s.idempotentSession(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash)
+		if err == nil || !app.IsNotFound(err) {
+			return sess, token, err == nil, err
+		}
+	}
+	token = app.RandomToken(48)
+	id := "ls_" + app.RandomToken(24)
+	insert := func(q sqlx.QueryerContext) error {
+		return sqlx.GetContext(ctx, q, &sess, `
+			WITH s AS (
+				INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
+					language, initiator, manufacturer_id, brand_preselected, expires_at)
+				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $9 <> '',
+					now() + make_interval(secs => $10))
+				RETURNING `+sessionCols+`
+			), e AS (
+				INSERT INTO link_events (session_id, type, detail) SELECT id, 'created', initiator FROM s
+			)
+			SELECT `+sessionCols+` FROM s`,
+			id, app.HashToken(token), n.Kind, n.SupplierID, n.SupplierUserID, n.RedirectURI,
+			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds())
+	}
+	if n.IdempotencyKey == "" {
+		if err := insert(s.db); err != nil {
+			return sess, "", false, fmt.Errorf("db: create link session: %w", err)
+		}
+		return sess, token, false, nil
+	}
+	var raced bool
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := insert(tx); err != nil {
+			return fmt.Errorf("db: create link session: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+			n.SupplierID, n.IdempotencyKey, n.RequestHash, sess.ID,
+			s.cipher.Seal([]byte(token), idemAAD(n.SupplierID, n.IdempotencyKey)))
+		if err != nil {
+			return fmt.Errorf("db: store idempotency key: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			raced = true
+			return errRollback
+		}
+		return nil
+	})
+	if raced {
+		sess, token, err = s.idempotentSession(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash)
+		return sess, token, err == nil, err
+	}
+	return sess, token, false, err
+}
+
+var errRollback = errors.New("db: rollback")
+
+func idemAAD(supplierID, key string) []byte { return []byte("idem:" + supplierID + ":" + key) }
+
+// idempotentSession returns the session stored under an idempotency key
+// younger than 24 hours, ENOTFOUND when there is none.
+func (s *Store) idempotentSession(ctx context.Context, supplierID, key string, reqHash []byte) (app.LinkSession, string, error) {
+	var row struct {
+		RequestHash []byte `db:"request_hash"`
+		SessionID   string `db:"session_id"`
+		TokenEnc    []byte `db:"token_enc"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT request_hash, session_id, token_enc FROM idempotency_keys
+		WHERE supplier_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'`, supplierID, key)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			// An expired key may be reused: forget the old one.
+			if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE supplier_id = $1 AND key = $2`, supplierID, key); err != nil {
+				return app.LinkSession{}, "", fmt.Errorf("db: forget idempotency key: %w", err)
+			}
+			return app.LinkSession{}, "", app.Errorf(app.ENOTFOUND, "no idempotent session")
+		}
+		return app.LinkSession{}, "", fmt.Errorf("db: idempotency key: %w", err)
+	}
+	if subtle.ConstantTimeCompare(row.RequestHash, reqHash) != 1 {
+		return app.LinkSession{}, "", app.ReasonErrorf(app.EUNPROCESSABLE, "idempotency_key_reused",
+			"This Idempotency-Key was already used with a different request.")
+	}
+	tok, err := s.cipher.Open(row.TokenEnc, idemAAD(supplierID, key))
+	if err != nil {
+		return app.LinkSession{}, "", fmt.Errorf("db: idempotency token: %w", err)
+	}
+	sess, err := s.GetLinkSession(ctx, row.SessionID)
+	return sess, string(tok), err
+}
+
+// GetLinkSession returns a session by id or ENOTFOUND.
+func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession, error) {
+	var sess app.LinkSession
+	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
+	if err != nil {
+		return sess, fmt.Errorf("db: get link session: %w", notFound(err, "link session not found"))
+	}
+	return sess, nil
+}
+
+// LinkSessionByToken returns the session a link token belongs to, or ENOTFOUND.
+func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkSession, error) {
+	var sess app.LinkSession
+	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	if err != nil {
+		return sess, fmt.Errorf("db: session by token: %w", notFound(err, "link not found"))
+	}
+	return sess, nil
+}
+
+// SessionEvents returns a session's timeline, oldest first.
+func (s *Store) SessionEvents(ctx context.Context, sessionID string) ([]app.LinkEvent, error) {
+	var out []app.LinkEvent
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT id, session_id, type, detail, created_at FROM link_events WHERE session_id = $1 ORDER BY id`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("db: session events: %w", err)
+	}
+	return out, nil
+}
+
+// lockedSession is a session row locked FOR UPDATE with the database's clock.
+type lockedSession struct {
+	app.LinkSession
+	BrowserHash []byte    `db:"browser_hash"`
+	VerifierEnc []byte    `db:"pkce_verifier_enc"`
+	Now         time.Time `db:"db_now"`
+}
+
+func lockSession(ctx context.Context, tx *sqlx.Tx, column string, key any) (lockedSession, error) {
+	var ls lockedSession
+	err := tx.GetContext(ctx, &ls, `SELECT `+sessionCols+`, browser_hash, pkce_verifier_enc, now() AS db_now
+		FROM link_sessions WHERE `+column+` = $1 FOR UPDATE`, key)
+	if err != nil {
+		return ls, fmt.Errorf("db: lock session: %w", notFound(err, "link session not found"))
+	}
+	return ls, nil
+}
+
+func addEvent(ctx context.Context, tx *sqlx.Tx, sessionID, typ, detail string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO link_events (session_id, type, detail) VALUES ($1, $2, $3)`,
+		sessionID, typ, detail); err != nil {
+		return fmt.Errorf("db: add event %s: %w", typ, err)
+	}
+	return nil
+}
+
+// endSession moves a locked, unfinished session to failed or expired with a reason.
+func endSession(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, status app.SessionStatus, reason, detail string) error {
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE link_sessions SET status = $2, failure_reason = $3, finished_at = now() WHERE id = $1`,
+		ls.ID, status, reason); err != nil {
+		return fmt.Errorf("db: end session: %w", err)
+	}
+	ls.Status, ls.FailureReason = status, &reason
+	typ := app.EventFailed
+	if status == app.StatusExpired {
+		typ = app.EventExpired
+	}
+	if detail == "" {
+		detail = reason
+	}
+	return addEvent(ctx, tx, ls.ID, typ, detail)
+}
+
+// errExpired is returned (after the session was committed as expired) when
+// a step is attempted past the deadline.
+func errExpired(reason string) error {
+	return app.ReasonErrorf(app.ECONFLICT, reason, "This link has expired.")
+}
+
+func errFinished(ls lockedSession) error {
+	if ls.Status == app.StatusExpired {
+		return errExpired(ls.Reason())
+	}
+	return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This link has already been used.")
+}
+
+// OpenLinkSession records that the user opened the link: created → opened,
+// and binds the session to the browser (browserHash) when one is given. It
+// returns the session as it now is; an overdue session is expired first.
+func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
+		if err != nil {
+			return err
+		}
+		defer func() { out = ls.LinkSession }()
+		if ls.Status.Final() {
+			return nil
+		}
+		if ls.Expired(ls.Now) {
+			return endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "opened after deadline")
+		}
+		if ls.Status != app.StatusCreated && (browserHash == nil || bytes.Equal(ls.BrowserHash, browserHash)) {
+			return nil
+		}
+		status := ls.Status
+		if status == app.StatusCreated {
+			status = app.StatusOpened
+		}
+		if err := tx.GetContext(ctx, &ls.LinkSession, `
+			UPDATE link_sessions SET status = $2, opened_at = coalesce(opened_at, now()),
+				browser_hash = coalesce($3, browser_hash)
+			WHERE id = $1 RETURNING `+sessionCols, ls.ID, status, browserHash); err != nil {
+			return fmt.Errorf("db: open session: %w", err)
+		}
+		if ls.Status == app.StatusOpened && ls.BrowserHash == nil {
+			return addEvent(ctx, tx, ls.ID, app.EventOpened, "")
+		}
+		return nil
+	})
+	return out, err
+}
+
+// StartAuthorization records the user's brand choice and the OAuth state
+// (hash) and PKCE verifier (encrypted) of a fresh authorization request. It
+// requires the browser the session is bound to. Past the deadline the
+// session is expired and an ECONFLICT "expired" error returned.
+func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browserHash []byte, brand, state, verifier string) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "id", sessionID)
+		if err != nil {
+			return err
+		}
+		if ls.Status.Final() || ls.CallbackAt != nil {
+			return errFinished(ls)
+		}
+		if ls.Expired(ls.Now) {
+			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "brand selected after deadline"); err != nil {
+				return err
+			}
+			out = ls.LinkSession
+			return errCommit{errExpired(app.ReasonExpired)}
+		}
+		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+			return errWrongBrowser
+		}
+		if err := tx.GetContext(ctx, &out, `
+			UPDATE link_sessions SET status = 'authorizing', manufacturer_id = $2,
+				brand_selected_at = now(), authorizing_at = now(), state_hash = $3, pkce_verifier_enc = $4
+			WHERE id = $1 RETURNING `+sessionCols,
+			ls.ID, brand, app.HashToken(state), s.cipher.Seal([]byte(verifier), []byte("pkce:"+ls.ID))); err != nil {
+			return fmt.Errorf("db: start authorization: %w", err)
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventBrandSelected, brand); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, ls.ID, app.EventOAuthStarted, brand)
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, ec.err
+	}
+	return out, err
+}
+
+var errWrongBrowser = app.ReasonErrorf(app.EFORBIDDEN, "wrong_browser",
+	"This link was opened in another browser. Open the link again here to continue.")
+
+// errCommit carries an error out of inTx while still committing the work
+// done so far (an expiry recorded before refusing the step).
+type errCommit struct{ err error }
+
+func (e errCommit) Error() string { return e.err.Error() }
+
+// ClaimCallback claims the session that issued state for the manufacturer's
+// callback at brand; only the first claim succeeds, so a replayed state or a
+// concurrent second callback gets ECONFLICT "already_used" and changes
+// nothing. A callback past the deadline expires the session with reason
+// expired_after_auth when the manufacturer granted access (granted=true).
+// On success it returns the session and its PKCE verifier.
+//
+// The callback must come from the browser the session is bound to
+// (browserHash); from another browser it is EFORBIDDEN and changes nothing.
+func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted bool, browserHash []byte) (app.LinkSession, string, error) {
+	var out app.LinkSession
+	var verifier string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
+		if err != nil {
+			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+		}
+		out = ls.LinkSession
+		if ls.Brand() != brand {
+			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+		}
+		if ls.CallbackAt != nil {
+			return errFinished(ls)
+		}
+		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+			return errWrongBrowser
+		}
+		expiredAfterAuth := granted && (ls.Expired(ls.Now) || (ls.Status == app.StatusExpired && ls.Reason() == app.ReasonExpired))
+		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {
+			return fmt.Errorf("db: claim callback: %w", err)
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventCallback, map[bool]string{true: "granted", false: "not granted"}[granted]); err != nil {
+			return err
+		}
+		switch {
+		case expiredAfterAuth && ls.Status == app.StatusExpired:
+			if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET failure_reason = $2 WHERE id = $1`, ls.ID, app.ReasonExpiredAfterAuth); err != nil {
+				return fmt.Errorf("db: mark expired after auth: %w", err)
+			}
+			r := app.ReasonExpiredAfterAuth
+			ls.FailureReason = &r
+			if err := addEvent(ctx, tx, ls.ID, app.EventExpired, app.ReasonExpiredAfterAuth); err != nil {
+				return err
+			}
+			out = ls.LinkSession
+			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
+		case ls.Status.Final():
+			return errCommit{errFinished(ls)}
+		case ls.Expired(ls.Now):
+			reason := app.ReasonExpired
+			if expiredAfterAuth {
+				reason = app.ReasonExpiredAfterAuth
+			}
+			if err := endSession(ctx, tx, &ls, app.StatusExpired, reason, ""); err != nil {
+				return err
+			}
+			out = ls.LinkSession
+			return errCommit{errExpired(reason)}
+		case ls.Status != app.StatusAuthorizing:
+			return errCommit{app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This sign-in response is not expected now.")}
+		}
+		v, err := s.cipher.Open(ls.VerifierEnc, []byte("pkce:"+ls.ID))
+		if err != nil {
+			return fmt.Errorf("db: pkce verifier: %w", err)
+		}
+		verifier = string(v)
+		return nil
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, "", ec.err
+	}
+	return out, verifier, err
+}
+
+// FailLinkSession ends an unfinished session as failed with reason; a
+// session that already ended is left as it is. It returns the session.
+func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail string) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "id", sessionID)
+		if err != nil {
+			return err
+		}
+		if !ls.Status.Final() {
+			if ls.Expired(ls.Now) {
+				err = endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, detail)
+			} else {
+				err = endSession(ctx, tx, &ls, app.StatusFailed, reason, detail)
+			}
+		}
+		out = ls.LinkSession
+		return err
+	})
+	return out, err
+}
+
+// CompleteConnection finishes a claimed session in one transaction: it finds
+// or creates the nox user of (supplier, supplier_user_id), replaces that
+// user's devices of this manufacturer with c.Devices, stores the tokens
+// encrypted, and marks the session connected. Past the deadline the session
+// is expired with reason expired_after_auth and nothing else is written.
+func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "id", c.SessionID)
+		if err != nil {
+			return err
+		}
+		if ls.Status != app.StatusAuthorizing || ls.CallbackAt == nil {
+			return errFinished(ls)
+		}
+		if ls.Expired(ls.Now) {
+			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpiredAfterAuth, ""); err != nil {
+				return err
+			}
+			out = ls.LinkSession
+			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
+		}
+		noxUserID, err := mapSupplierUser(ctx, tx, ls.SupplierID, ls.SupplierUserID)
+		if err != nil {
+			return err
+		}
+		if err := s.replaceDevices(ctx, tx, noxUserID, c); err != nil {
+			return err
+		}
+		if err := tx.GetContext(ctx, &out, `
+			UPDATE link_sessions SET status = 'connected', nox_user_id = $2, finished_at = now()
+			WHERE id = $1 RETURNING `+sessionCols, ls.ID, noxUserID); err != nil {
+			return fmt.Errorf("db: mark connected: %w", err)
+		}
+		return addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(c.Devices)))
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, ec.err
+	}
+	return out, err
+}
+
+// mapSupplierUser returns the nox user of (supplierID, supplierUserID),
+// creating it when the pair is new. The pair's primary key guarantees one
+// nox user per pair even when two transactions race.
+func mapSupplierUser(ctx context.Context, tx *sqlx.Tx, supplierID, supplierUserID string) (string, error) {
+	var id string
+	err := tx.GetContext(ctx, &id, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2`,
+		supplierID, supplierUserID)
+	if err == nil {
+		return id, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("db: find mapping: %w", err)
+	}
+	id = "nox_" + app.RandomToken(24)
+	err = tx.GetContext(ctx, &id, `
+		WITH u AS (INSERT INTO nox_users (id) VALUES ($3) RETURNING id)
+		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id)
+		SELECT $1, $2, id FROM u
+		ON CONFLICT (supplier_id, supplier_user_id) DO UPDATE SET nox_user_id = supplier_mappings.nox_user_id
+		RETURNING nox_user_id`, supplierID, supplierUserID, id)
+	if err != nil {
+		return "", fmt.Errorf("db: create mapping: %w", err)
+	}
+	return id, nil
+}
+
+func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID string, c app.Connection) error {
+	ids := make([]string, len(c.Devices))
+	for i, d := range c.Devices {
+		ids[i] = d.ID
+	}
+	if _, err := tx.ExecContext(ctx, `
+		DELETE FROM devices WHERE nox_user_id = $1 AND manufacturer_id = $2 AND NOT (external_id = ANY($3))`,
+		noxUserID, c.ManufacturerID, pq.Array(ids)); err != nil {
+		return fmt.Errorf("db: replace devices: %w", err)
+	}
+	for _, d := range c.Devices {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO devices (nox_user_id, manufacturer_id, external_id, name, model, status, connected_at, last_sync_at)
+			VALUES ($1, $2, $3, $4, $5, 'connected', now(), now())
+			ON CONFLICT (nox_user_id, manufacturer_id, external_id) DO UPDATE
+			SET name = EXCLUDED.name, model = EXCLUDED.model, status = 'connected',
+			    connected_at = now(), last_sync_at = now(), updated_at = now()`,
+			noxUserID, c.ManufacturerID, d.ID, d.Name, d.Model); err != nil {
+			return fmt.Errorf("db: upsert device: %w", err)
+		}
+	}
+	aad := []byte("grant:" + noxUserID + ":" + c.ManufacturerID)
+	var refresh []byte
+	if c.Tokens.RefreshToken != "" {
+		refresh = s.cipher.Seal([]byte(c.Tokens.RefreshToken), aad)
+	}
+	var expiry *time.Time
+	if !c.Tokens.Expiry.IsZero() {
+		expiry = &c.Tokens.Expiry
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO manufacturer_grants (nox_user_id, manufacturer_id, access_token_enc, refresh_token_enc, token_expires_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (nox_user_id, manufacturer_id) DO UPDATE
+		SET access_token_enc = EXCLUDED.access_token_enc, refresh_token_enc = EXCLUDED.refresh_token_enc,
+		    token_expires_at = EXCLUDED.token_expires_at, updated_at = now()`,
+		noxUserID, c.ManufacturerID, s.cipher.Seal([]byte(c.Tokens.AccessToken), aad), refresh, expiry); err != nil {
+		return fmt.Errorf("db: store grant: %w", err)
+	}
+	return nil
+}
+
+// ManufacturerTokens returns the decrypted tokens of a nox user's grant.
+func (s *Store) ManufacturerTokens(ctx context.Context, noxUserID, manufacturerID string) (app.OAuthTokens, error) {
+	var row struct {
+		Access  []byte     `db:"access_token_enc"`
+		Refresh []byte     `db:"refresh_token_enc"`
+		Expiry  *time.Time `db:"token_expires_at"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT access_token_enc, refresh_token_enc, token_expires_at FROM manufacturer_grants
+		WHERE nox_user_id = $1 AND manufacturer_id = $2`, noxUserID, manufacturerID)
+	if err != nil {
+		return app.OAuthTokens{}, fmt.Errorf("db: grant: %w", notFound(err, "no grant"))
+	}
+	aad := []byte("grant:" + noxUserID + ":" + manufacturerID)
+	var t app.OAuthTokens
+	a, err := s.cipher.Open(row.Access, aad)
+	if err != nil {
+		return t, fmt.Errorf("db: decrypt access token: %w", err)
+	}
+	t.AccessToken = string(a)
+	if row.Refresh != nil {
+		r, err := s.cipher.Open(row.Refresh, aad)
+		if err != nil {
+			return t, fmt.Errorf("db: decrypt refresh token: %w", err)
+		}
+		t.RefreshToken = string(r)
+	}
+	if row.Expiry != nil {
+		t.Expiry = *row.Expiry
+	}
+	return t, nil
+}
+
+// SweepExpiredSessions expires every unfinished session past its deadline,
+// in batches, skipping rows another instance is working on. It returns how
+// many it expired.
+func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		res, err := s.db.ExecContext(ctx, `
+			WITH x AS (
+				UPDATE link_sessions SET status = 'expired', failure_reason = 'expired', finished_at = now()
+				WHERE id IN (
+					SELECT id FROM link_sessions
+					WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()
+					ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+				RETURNING id
+			)
+			INSERT INTO link_events (session_id, type, detail) SELECT id, 'expired', 'deadline passed' FROM x`)
+		if err != nil {
+			return total, fmt.Errorf("db: sweep sessions: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// SupplierUser returns what a supplier may see of one of its users: the nox
+// user, its devices and its 20 most recent link sessions. ENOTFOUND when the
+// supplier has neither a mapping nor a session for that id.
+func (s *Store) SupplierUser(ctx context.Context, supplierID, supplierUserID string) (app.SupplierUser, error) {
+	out := app.SupplierUser{SupplierID: supplierID, SupplierUserID: supplierUserID}
+	var nox sql.NullString
+	err := s.db.GetContext(ctx, &nox, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2`,
+		supplierID, supplierUserID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("db: supplier user: %w", err)
+	}
+	if nox.Valid {
+		out.NoxUserID = &nox.String
+		if err := s.db.SelectContext(ctx, &out.Devices, `
+			SELECT id, nox_user_id, manufacturer_id, external_id, name, model, status, connected_at, last_sync_at
+			FROM devices WHERE nox_user_id = $1 ORDER BY manufacturer_id, external_id`, nox.String); err != nil {
+			return out, fmt.Errorf("db: supplier user devices: %w", err)
+		}
+	}
+	if err := s.db.SelectContext(ctx, &out.Sessions, `
+		SELECT `+sessionCols+` FROM link_sessions WHERE supplier_id = $1 AND supplier_user_id = $2
+		ORDER BY created_at DESC LIMIT 20`, supplierID, supplierUserID); err != nil {
+		return out, fmt.Errorf("db: supplier user sessions: %w", err)
+	}
+	if out.NoxUserID == nil && len(out.Sessions) == 0 {
+		return out, app.Errorf(app.ENOTFOUND, "No user %q for this supplier.", supplierUserID)
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"noxportal/app"
+)
+
+// UpsertSupplier creates or renames a supplier and replaces its allowed
+// redirect URIs, in one transaction.
+func (s *Store) UpsertSupplier(ctx context.Context, sup app.Supplier) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO suppliers (id, name) VALUES ($1, $2)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()`,
+			sup.ID, sup.Name); err != nil {
+			return fmt.Errorf("db: upsert supplier: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM supplier_redirect_uris WHERE supplier_id = $1 AND NOT (uri = ANY($2))`,
+			sup.ID, pq.Array(sup.RedirectURIs)); err != nil {
+			return fmt.Errorf("db: prune redirect uris: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO supplier_redirect_uris (supplier_id, uri)
+			SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+			sup.ID, pq.Array(sup.RedirectURIs)); err != nil {
+			return fmt.Errorf("db: insert redirect uris: %w", err)
+		}
+		return nil
+	})
+}
+
+// GetSupplier returns a supplier with its allowed redirect URIs, or ENOTFOUND.
+func (s *Store) GetSupplier(ctx context.Context, id string) (app.Supplier, error) {
+	var row struct {
+		app.Supplier
+		URIs pq.StringArray `db:"uris"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT s.id, s.name, s.created_at,
+		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY uri) AS uris
+		FROM suppliers s WHERE s.id = $1`, id)
+	if err != nil {
+		return app.Supplier{}, fmt.Errorf("db: get supplier: %w", notFound(err, "supplier %q not found", id))
+	}
+	row.Supplier.RedirectURIs = row.URIs
+	return row.Supplier, nil
+}
+
+// CreateAPIKey issues a new API key for a supplier or a manufacturer (exactly
+// one of the two ids is set) and returns its plaintext, which is never stored.
+func (s *Store) CreateAPIKey(ctx context.Context, owner app.APIKeyOwner, name string) (string, error) {
+	key := "nox_sk_" + app.RandomToken(40)
+	if err := s.InsertAPIKey(ctx, owner, name, key); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// InsertAPIKey stores the hash of a given plaintext key (the dev seed uses a
+// fixed key); inserting the same key twice is a no-op.
+func (s *Store) InsertAPIKey(ctx context.Context, owner app.APIKeyOwner, name, key string) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO api_keys (supplier_id, manufacturer_id, name, prefix, key_hash)
+		VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, $4, $5)
+		ON CONFLICT (key_hash) DO NOTHING`,
+		owner.SupplierID, owner.ManufacturerID, name, key[:min(len(key), 12)], app.HashToken(key))
+	if err != nil {
+		return fmt.Errorf("db: insert api key: %w", err)
+	}
+	return nil
+}
+
+// RevokeAPIKey revokes a key of the given supplier; ENOTFOUND if it has no such key.
+func (s *Store) RevokeAPIKey(ctx context.Context, supplierID string, keyID int64) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE api_keys SET revoked_at = now()
+		WHERE id = $1 AND supplier_id = $2 AND revoked_at IS NULL`, keyID, supplierID)
+	if err != nil {
+		return fmt.Errorf("db: revoke api key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return app.Errorf(app.ENOTFOUND, "api key not found")
+	}
+	return nil
+}
+
+// AuthenticateAPIKey finds the active key with this plaintext and returns its
+// owner, or EUNAUTHORIZED. last_used_at is refreshed at most once a minute,
+// in the same round trip.
+func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyOwner, error) {
+	var row struct {
+		ID             int64   `db:"id"`
+		SupplierID     *string `db:"supplier_id"`
+		ManufacturerID *string `db:"manufacturer_id"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		WITH k AS (
+			SELECT id, supplier_id, manufacturer_id, last_used_at FROM api_keys
+			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		), touch AS (
+			UPDATE api_keys SET last_used_at = now()
+			WHERE id = (SELECT id FROM k)
+			  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+		)
+		SELECT id, supplier_id, manufacturer_id FROM k`, app.HashToken(key))
+	if err != nil {
+		if app.IsNotFound(notFound(err, "")) {
+			return app.APIKeyOwner{}, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
+		}
+		return app.APIKeyOwner{}, fmt.Errorf("db: authenticate api key: %w", err)
+	}
+	owner := app.APIKeyOwner{KeyID: row.ID}
+	if row.SupplierID != nil {
+		owner.SupplierID = *row.SupplierID
+	}
+	if row.ManufacturerID != nil {
+		owner.ManufacturerID = *row.ManufacturerID
+	}
+	return owner, nil
+}
+
+// SyncManufacturers makes the manufacturers table hold every configured
+// brand (name and kind follow config; status set by admins is kept).
+func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConfig) error {
+	for _, m := range ms {
+		kind := m.Kind
+		if kind == "" {
+			kind = "heat_pump"
+		}
+		if _, err := s.db.ExecContext(ctx, `
+			INSERT INTO manufacturers (id, name, kind) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind`,
+			m.ID, m.Name, kind); err != nil {
+			return fmt.Errorf("db: sync manufacturer %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// ListManufacturers returns the manufacturers with the given ids, by name.
+func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manufacturer, error) {
+	var out []app.Manufacturer
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT id, name, kind, enabled, status, status_message FROM manufacturers
+		WHERE id = ANY($1) ORDER BY name`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("db: list manufacturers: %w", err)
+	}
+	return out, nil
+}
+
+// GetManufacturer returns one manufacturer or ENOTFOUND.
+func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacturer, error) {
+	var m app.Manufacturer
+	err := s.db.GetContext(ctx, &m, `
+		SELECT id, name, kind, enabled, status, status_message FROM manufacturers WHERE id = $1`, id)
+	if err != nil {
+		return m, fmt.Errorf("db: get manufacturer: %w", notFound(err, "manufacturer %q not found", id))
+	}
+	return m, nil
+}
+
+// SetManufacturerStatus sets a brand's availability as users see it.
+func (s *Store) SetManufacturerStatus(ctx context.Context, id string, enabled bool, status, message string) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE manufacturers SET enabled = $2, status = $3, status_message = $4, updated_at = now()
+		WHERE id = $1`, id, enabled, status, message)
+	if err != nil {
+		return fmt.Errorf("db: set manufacturer status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return app.Errorf(app.ENOTFOUND, "manufacturer %q not found", id)
+	}
+	return nil
+}
+
+// Allow counts one request against bucket in the current fixed window and
+// reports whether it is within limit, and when the window ends. The counter
+// lives in Postgres so every instance shares it.
+func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error) {
+	now := time.Now()
+	start := now.Truncate(window)
+	var n int
+	err := s.db.GetContext(ctx, &n, `
+		INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
+		ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
+		RETURNING count`, bucket, start)
+	if err != nil {
+		return false, 0, fmt.Errorf("db: rate limit: %w", err)
+	}
+	return n <= limit, start.Add(window).Sub(now), nil
+}
+
+// PruneRateLimits deletes windows that ended before cutoff.
+func (s *Store) PruneRateLimits(ctx context.Context, cutoff time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, cutoff); err != nil {
+		return fmt.Errorf("db: prune rate limits: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/oauth2"
+
+	"noxportal/app"
+)
+
+// brandTile is a manufacturer as shown on the brand page.
+type brandTile struct {
+	app.Manufacturer
+	Selectable bool
+}
+
+// showBrandPage opens a link: unknown token → 404 page, ended → a page that
+// says what happened with a way back to the supplier, preselected brand →
+// straight to the manufacturer's login, otherwise the brand page.
+func (h *Handler) showBrandPage(c *fiber.Ctx) error {
+	token := c.Query("token")
+	if token == "" || len(token) > 128 {
+		return h.linkNotFound(c)
+	}
+	sess, err := h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	if sess.Status.Final() {
+		return h.showEndedPage(c, sess, token)
+	}
+	if sess.Preselected && h.manufacturers.Has(sess.Brand()) {
+		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
+		if err != nil {
+			return err
+		}
+		if m.Selectable() {
+			return h.startAuthorization(c, sess, token, sess.Brand())
+		}
+	}
+	return h.renderBrandPage(c, sess, token, c.Query("q"), "")
+}
+
+func (h *Handler) linkNotFound(c *fiber.Ctx) error {
+	return h.renderMessage(c, fiber.StatusNotFound, "link.not_found")
+}
+
+// renderMessage renders the message page with the translations of
+// key+".title" and key+".body" in the page language.
+func (h *Handler) renderMessage(c *fiber.Ctx, status int, key string) error {
+	lang := pageLang(c)
+	c.Status(status)
+	return h.render(c, "pages/error", fiber.Map{"Lang": lang, "Title": h.tr.T(lang, key+".title"),
+		"Message": h.tr.T(lang, key+".body"), "Status": status})
+}
+
+// showEndedPage explains an ended session and offers the way back.
+func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
+	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	if err != nil {
+		return err
+	}
+	key := "link.used"
+	if sess.Status == app.StatusExpired {
+		key = "link.expired"
+		c.Status(fiber.StatusGone)
+	}
+	return h.render(c, "pages/connect/ended", fiber.Map{
+		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
+		"Connected": sess.Status == app.StatusConnected,
+	})
+}
+
+func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
+	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	if err != nil {
+		return err
+	}
+	tiles, err := h.brandTiles(c, q)
+	if err != nil {
+		return err
+	}
+	if errMsg != "" {
+		c.Status(fiber.StatusConflict)
+	}
+	return h.render(c, "pages/connect/brands", fiber.Map{
+		"Lang": sess.Language, "Supplier": sup.Name, "Token": token, "Query": q,
+		"Brands": tiles, "Error": errMsg, "Preselected": sess.Brand(),
+	}, "partials/brand_tiles")
+}
+
+// brandTiles lists the active brands whose name matches q (case-insensitive).
+func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
+	ms, err := h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
+	if err != nil {
+		return nil, err
+	}
+	q = strings.ToLower(strings.TrimSpace(q))
+	var out []brandTile
+	for _, m := range ms {
+		if !m.Enabled {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(m.Name), q) && !strings.Contains(m.ID, q) {
+			continue
+		}
+		out = append(out, brandTile{Manufacturer: m, Selectable: m.Selectable()})
+	}
+	return out, nil
+}
+
+// filterBrands answers the brand search: the tiles fragment for HTMX, the
+// whole page otherwise.
+func (h *Handler) filterBrands(c *fiber.Ctx) error {
+	token := c.Query("token")
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	if sess.Status.Final() {
+		return h.showEndedPage(c, sess, token)
+	}
+	return h.renderBrandPage(c, sess, token, c.Query("q"), "")
+}
+
+// selectBrand starts the OAuth login at the chosen brand.
+func (h *Handler) selectBrand(c *fiber.Ctx) error {
+	token := c.FormValue("token")
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	brand := c.FormValue("brand")
+	if !h.manufacturers.Has(brand) {
+		return h.renderBrandPage(c, sess, token, "", h.tr.T(sess.Language, "brand.unknown"))
+	}
+	m, err := h.store.GetManufacturer(c.UserContext(), brand)
+	if err != nil {
+		return err
+	}
+	if !m.Selectable() {
+		return h.renderBrandPage(c, sess, token, "", h.tr.T(sess.Language, "brand.unavailable", m.Name))
+	}
+	return h.startAuthorization(c, sess, token, brand)
+}
+
+// startAuthorization records the brand with a fresh one-time state and PKCE
+// verifier and sends the browser to the manufacturer's login.
+func (h *Handler) startAuthorization(c *fiber.Ctx, sess app.LinkSession, token, brand string) error {
+	state := app.RandomToken(43)
+	verifier := oauth2.GenerateVerifier()
+	updated, err := h.store.StartAuthorization(c.UserContext(), sess.ID, h.browserHash(c, false), brand, state, verifier)
+	switch app.ErrorCode(err) {
+	case "":
+	case app.ECONFLICT:
+		return h.showEndedPage(c, updated.OrElse(sess), token)
+	case app.EFORBIDDEN:
+		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+	default:
+		return err
+	}
+	u, err := h.manufacturers.AuthCodeURL(brand, state, verifier, sess.Language)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(u, fiber.StatusSeeOther)
+}
+
+// cancelLink ends the session at the user's request and returns to the supplier.
+func (h *Handler) cancelLink(c *fiber.Ctx) error {
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), c.FormValue("token"))
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	if !sess.Status.Final() {
+		if sess, err = h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonCancelled, "cancelled by user"); err != nil {
+			return err
+		}
+	}
+	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
+}
+
+// returnToSupplier sends the user of an ended session back to the supplier
+// with the outcome; an unfinished session goes back to its brand page.
+func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
+	token := c.Query("token")
+	sess, err := h.store.OpenLinkSession(c.UserContext(), token, nil)
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	if !sess.Status.Final() {
+		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+	}
+	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
+}
+
+// handleOAuthCallback finishes the manufacturer login: it claims the session
+// by its one-time state (a replay changes nothing), exchanges the code with
+// the PKCE verifier, fetches the devices, stores the connection in one
+// transaction and sends the user back to the supplier. Every failure ends
+// the session with a reason and returns to the supplier with it.
+func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
+	brand, state, code, oerr := c.Params("brand"), c.Query("state"), c.Query("code"), c.Query("error")
+	if state == "" || !h.manufacturers.Has(brand) {
+		return h.badCallback(c)
+	}
+	granted := code != "" && oerr == ""
+	sess, verifier, err := h.store.ClaimCallback(c.UserContext(), brand, state, granted, h.browserHash(c, false))
+	switch app.ErrorCode(err) {
+	case "":
+	case app.ENOTFOUND:
+		return h.badCallback(c)
+	case app.EFORBIDDEN:
+		c.Locals("lang", sess.Language)
+		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+	case app.ECONFLICT:
+		reason := app.ErrorReason(err)
+		if reason == app.ReasonAlreadyUsed {
+			return c.Redirect(sess.FailureRedirect(app.ReasonAlreadyUsed), fiber.StatusSeeOther)
+		}
+		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
+	default:
+		return err
+	}
+	ctx := c.UserContext()
+	fail := func(reason, detail string) error {
+		ended, err := h.store.FailLinkSession(ctx, sess.ID, reason, detail)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(ended.SupplierRedirect(), fiber.StatusSeeOther)
+	}
+	if !granted {
+		if oerr == "access_denied" {
+			return fail(app.ReasonAccessDenied, "user denied access at "+brand)
+		}
+		return fail(app.ReasonManufacturerError, "authorize error: "+truncate(oerr+" "+c.Query("error_description"), 200))
+	}
+	tokens, err := h.manufacturers.Exchange(ctx, brand, code, verifier)
+	if err != nil {
+		h.log.Warn("token exchange failed", "request_id", c.Locals("requestid"), "brand", brand, "session", sess.ID, "err", err)
+		return fail(app.ReasonManufacturerError, "token exchange failed")
+	}
+	devices, err := h.manufacturers.Devices(ctx, brand, tokens)
+	if err != nil {
+		h.log.Warn("devices fetch failed", "request_id", c.Locals("requestid"), "brand", brand, "session", sess.ID, "err", err)
+		return fail(app.ReasonManufacturerError, "device list failed")
+	}
+	if len(devices) == 0 {
+		return fail(app.ReasonNoDevices, "the account has no devices")
+	}
+	done, err := h.store.CompleteConnection(ctx, app.Connection{
+		SessionID: sess.ID, SupplierID: sess.SupplierID, SupplierUserID: sess.SupplierUserID,
+		ManufacturerID: brand, Devices: devices, Tokens: tokens,
+	})
+	if app.ErrorCode(err) == app.ECONFLICT {
+		return c.Redirect(done.OrElse(sess).SupplierRedirect(), fiber.StatusSeeOther)
+	} else if err != nil {
+		h.log.Error("complete connection failed", "request_id", c.Locals("requestid"), "session", sess.ID, "err", err)
+		return fail(app.ReasonManufacturerError, "could not store the connection")
+	}
+	return c.Redirect(done.SupplierRedirect(), fiber.StatusSeeOther)
+}
+
+func (h *Handler) badCallback(c *fiber.Ctx) error {
+	return h.renderMessage(c, fiber.StatusBadRequest, "callback.invalid")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (h *Handler) showHome(c *fiber.Ctx) error {
+	return h.render(c, "pages/home", fiber.Map{})
+}

@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"noxportal/handlers/htmx"
+)
+
+// isFragmentRequest reports whether an HTMX request wants a fragment: it is
+// an HTMX request that is neither boosted nor a history restore.
+func isFragmentRequest(c *fiber.Ctx) bool {
+	return c.Get(htmx.HeaderRequest) == "true" && c.Get(htmx.HeaderBoosted) != "true" &&
+		c.Get(htmx.HeaderHistoryRestore) != "true"
+}
+
+// render renders page inside the base layout, or only its fragment template
+// (when given) for an HTMX fragment request. It always sends Vary: HX-Request
+// so caches keep the two apart.
+func (h *Handler) render(c *fiber.Ctx, page string, data fiber.Map, fragment ...string) error {
+	c.Vary(htmx.HeaderRequest)
+	if _, ok := data["Lang"]; !ok {
+		data["Lang"] = pageLang(c)
+	}
+	if _, ok := data["CSRF"]; !ok {
+		data["CSRF"] = h.csrfToken(c)
+	}
+	data["Languages"] = languagesFor(data["Lang"].(string))
+	if len(fragment) > 0 && isFragmentRequest(c) {
+		return c.Render(fragment[0], data)
+	}
+	return c.Render(page, data, "layouts/base")
+}
+
+type langOption struct {
+	Code     string
+	Selected bool
+}
+
+func languagesFor(current string) []langOption {
+	out := make([]langOption, 0, 5)
+	for _, l := range []string{"en", "nl", "de", "fr", "es"} {
+		out = append(out, langOption{Code: l, Selected: l == current})
+	}
+	return out
+}

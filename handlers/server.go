@@ -1,0 +1,143 @@
+// Package handlers is the only place with Fiber: routes, middleware and the
+// handler of every page and API call.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/template/html/v2"
+
+	"noxportal/app"
+	"noxportal/db"
+	"noxportal/static"
+	"noxportal/views"
+)
+
+// Handler holds what the handlers use; main builds it.
+type Handler struct {
+	cfg           app.Config
+	store         *db.Store
+	manufacturers *app.Manufacturers
+	tr            *app.Translator
+	signer        *app.Signer
+	log           *slog.Logger
+	secureCookies bool
+}
+
+// Deps are the dependencies of New.
+type Deps struct {
+	Config        app.Config
+	Store         *db.Store
+	Manufacturers *app.Manufacturers
+	Translator    *app.Translator
+	Signer        *app.Signer
+	Logger        *slog.Logger
+}
+
+// BodyLimit is the largest request body accepted (413 beyond).
+const BodyLimit = 64 * 1024
+
+// New builds the Fiber app with every route.
+func New(d Deps) *fiber.App {
+	h := &Handler{
+		cfg:           d.Config,
+		store:         d.Store,
+		manufacturers: d.Manufacturers,
+		tr:            d.Translator,
+		signer:        d.Signer,
+		log:           d.Logger,
+		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
+	}
+	engine := html.NewFileSystem(http.FS(views.FS), ".html")
+	engine.AddFunc("t", h.tr.T)
+	engine.AddFunc("unix", func(t time.Time) int64 { return t.Unix() })
+	engine.AddFunc("fmtTime", func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") })
+	fapp := fiber.New(fiber.Config{
+		AppName:               "noxportal",
+		Views:                 engine,
+		ErrorHandler:          h.handleError,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		DisableStartupMessage: true,
+		ProxyHeader:           proxyHeader(d.Config.Server.TrustProxy),
+		// Values from the context outlive some handlers (logging, goroutines).
+		Immutable: true,
+	})
+	fapp.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
+	fapp.Use(requestid.New())
+	fapp.Use(h.logRequests)
+	fapp.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "same-origin",
+		CrossOriginEmbedderPolicy: "unsafe-none",
+		CrossOriginResourcePolicy: "same-origin",
+		HSTSMaxAge:                hstsAge(h.secureCookies),
+	}))
+	h.routes(fapp)
+	return fapp
+}
+
+func proxyHeader(trust bool) string {
+	if trust {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+func hstsAge(secure bool) int {
+	if secure {
+		return 31536000
+	}
+	return 0
+}
+
+// routes lists every route of the server.
+func (h *Handler) routes(f *fiber.App) {
+	f.Get("/healthz", h.showHealth)
+	f.Get("/readyz", h.showReadiness)
+	f.Use("/static", h.serveStatic)
+
+	// Link API for suppliers (JSON, x-api-key).
+	api := f.Group("/users", h.requireAPIKey)
+	api.Post("/:supplier_user_id/link", h.createLink)
+	api.Get("/:supplier_user_id", h.showSupplierUser)
+
+	// Hosted link flow.
+	f.Get("/", h.showHome)
+	f.Get("/connect", h.limitPages, h.showBrandPage)
+	f.Get("/connect/brands", h.limitPages, h.filterBrands)
+	f.Post("/connect/brand", h.limitPages, h.requireCSRF, h.selectBrand)
+	f.Post("/connect/cancel", h.limitPages, h.requireCSRF, h.cancelLink)
+	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
+	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
+
+	if h.cfg.Sandbox.Enabled {
+		h.sandboxRoutes(f)
+	}
+}
+
+func (h *Handler) serveStatic(c *fiber.Ctx) error {
+	name := strings.TrimPrefix(c.Path(), "/static/")
+	b, err := static.FS.ReadFile(name)
+	if err != nil || strings.Contains(name, "..") || strings.HasSuffix(name, ".go") {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	c.Type(name[strings.LastIndexByte(name, '.')+1:])
+	return c.Send(b)
+}
+
+func (h *Handler) logPanic(c *fiber.Ctx, e any) {
+	h.log.Error("panic", "request_id", c.Locals("requestid"), "panic", e)
+}
