@@ -15,17 +15,31 @@ type Translator struct {
 	catalogs map[string]map[string]string
 }
 
-// NewTranslator loads "{lang}.json" for every language in Languages from fsys.
+// NewTranslator loads every "{area}.{lang}.json" file of fsys and merges
+// the areas of each language in Languages; a key defined twice is an error.
 func NewTranslator(fsys fs.FS) (*Translator, error) {
 	t := &Translator{catalogs: map[string]map[string]string{}}
 	for _, lang := range Languages {
-		b, err := fs.ReadFile(fsys, lang+".json")
-		if err != nil {
-			return nil, fmt.Errorf("i18n: %s: %w", lang, err)
+		files, err := fs.Glob(fsys, "*."+lang+".json")
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("i18n: no catalog for %s", lang)
 		}
 		cat := map[string]string{}
-		if err := json.Unmarshal(b, &cat); err != nil {
-			return nil, fmt.Errorf("i18n: %s: %w", lang, err)
+		for _, f := range files {
+			b, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: %s: %w", f, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("i18n: %s: %w", f, err)
+			}
+			for k, v := range part {
+				if _, dup := cat[k]; dup {
+					return nil, fmt.Errorf("i18n: %s: key %q is defined twice", f, k)
+				}
+				cat[k] = v
+			}
 		}
 		t.catalogs[lang] = cat
 	}

@@ -14,7 +14,7 @@ var FS embed.FS
 //go:embed locales/*.json
 var locales embed.FS
 
-// Locales returns the message catalogs, one "{lang}.json" per language.
+// Locales returns the message catalogs, "{area}.{lang}.json" files.
 func Locales() fs.FS {
 	sub, err := fs.Sub(locales, "locales")
 	if err != nil {

@@ -1,0 +1,193 @@
+// Package handlertest starts the whole noxportal server — real Postgres,
+// real HTTP on a loopback port, the sandbox manufacturers — for tests.
+package handlertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"noxportal/app"
+	"noxportal/db"
+	"noxportal/db/dbtest"
+	"noxportal/handlers"
+	"noxportal/views"
+)
+
+// Server is a running test server.
+type Server struct {
+	URL        string
+	Config     app.Config
+	Store      *db.Store
+	App        *fiber.App
+	SupplierID string
+	APIKey     string
+	// RedirectURI is allowed for the test supplier.
+	RedirectURI string
+	logs        *syncBuffer
+}
+
+// RepoRoot returns the repository's root folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Start runs a server on a fresh database with the shipped config.yaml
+// (sandbox on, dev seed off), adjusted by opts, and a test supplier
+// "supplier_test" whose API key is s.APIKey. It stops when the test ends.
+func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg, err := app.LoadConfig(filepath.Join(RepoRoot(), "config.yaml"), []string{
+		"NOX_ENV=test",
+		"NOX_SERVER_PUBLIC_URL=" + base,
+		"NOX_SECURITY_ENCRYPTION_KEY=" + dbtest.TestKey,
+		"NOX_DEV_SEED=false",
+		"NOX_SANDBOX_ENABLED=true",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	store := dbtest.MustStore(tb)
+	ctx := context.Background()
+	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{URL: base, Config: cfg, Store: store, SupplierID: "supplier_test",
+		RedirectURI: "https://supplier.example/callback?src=nox", logs: &syncBuffer{}}
+	if err := store.UpsertSupplier(ctx, app.Supplier{ID: s.SupplierID, Name: "Test Energy",
+		RedirectURIs: []string{s.RedirectURI, "http://127.0.0.1:3000/callback"}}); err != nil {
+		tb.Fatal(err)
+	}
+	if s.APIKey, err = store.CreateAPIKey(ctx, app.APIKeyOwner{SupplierID: s.SupplierID}, "test"); err != nil {
+		tb.Fatal(err)
+	}
+	tr, err := app.NewTranslator(views.Locales())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signer, err := app.NewSigner(cfg.Security.SigningKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.App = handlers.New(handlers.Deps{Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
+		Translator: tr, Signer: signer, Logger: log})
+	go s.App.Listener(ln)
+	tb.Cleanup(func() {
+		s.App.ShutdownWithTimeout(5 * time.Second)
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", s.Logs())
+		}
+	})
+	return s
+}
+
+// Logs returns everything the server logged so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// Client returns an HTTP client with a cookie jar that does not follow
+// redirects, so tests can inspect each 303.
+func (s *Server) Client() *http.Client {
+	return &http.Client{
+		Jar:           newJar(),
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// APIResult is a decoded API response.
+type APIResult struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// Data returns the envelope's data object.
+func (r APIResult) Data() map[string]any { d, _ := r.Body["data"].(map[string]any); return d }
+
+// ErrorCode returns the envelope's error.code.
+func (r APIResult) ErrorCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// API sends a request to the JSON API with key (no header when key is "").
+func (s *Server) API(tb testing.TB, method, path, key, body string, headers ...string) APIResult {
+	tb.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := APIResult{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			tb.Fatalf("%s %s: response is not JSON: %q", method, path, raw)
+		}
+	}
+	return r
+}
+
+// MustCreateLink creates a link session for supplierUserID with the test
+// supplier's redirect URI and returns its data (link_token, link_url, ...).
+func (s *Server) MustCreateLink(tb testing.TB, supplierUserID string, extra ...string) map[string]any {
+	tb.Helper()
+	body := `{"redirect_uri":"` + s.RedirectURI + `","language":"en"` + strings.Join(extra, "") + `}`
+	r := s.API(tb, "POST", "/users/"+supplierUserID+"/link", s.APIKey, body)
+	if r.Status != 200 {
+		tb.Fatalf("create link: got %d %s, want 200", r.Status, r.Raw)
+	}
+	return r.Data()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,174 @@
+package handlertest
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+// Page is a fetched HTML page.
+type Page struct {
+	Status   int
+	Location string
+	Doc      *html.Node
+	Body     string
+}
+
+// Get fetches rawURL with c (redirects are not followed).
+func Get(tb testing.TB, c *http.Client, rawURL string) Page {
+	tb.Helper()
+	resp, err := c.Get(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return readPage(tb, resp)
+}
+
+// PostForm posts form values to rawURL with c.
+func PostForm(tb testing.TB, c *http.Client, rawURL string, form url.Values) Page {
+	tb.Helper()
+	resp, err := c.PostForm(rawURL, form)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return readPage(tb, resp)
+}
+
+func readPage(tb testing.TB, resp *http.Response) Page {
+	tb.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	doc, err := html.Parse(strings.NewReader(string(b)))
+	if err != nil {
+		tb.Fatalf("parse html: %v", err)
+	}
+	p := Page{Status: resp.StatusCode, Doc: doc, Body: string(b)}
+	if loc, err := resp.Location(); err == nil {
+		p.Location = loc.String()
+	}
+	return p
+}
+
+// Find returns the first element matching pred, or nil.
+func Find(n *html.Node, pred func(*html.Node) bool) *html.Node {
+	if n.Type == html.ElementNode && pred(n) {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f := Find(c, pred); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// FindAll returns every element matching pred.
+func FindAll(n *html.Node, pred func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && pred(n) {
+			out = append(out, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// Attr returns an attribute's value.
+func Attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// Text returns the text content of n.
+func Text(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// FormValues returns the action and the hidden inputs of the first form
+// whose action contains actionPart and which contains an input
+// name=key value=val when key is given.
+func (p Page) FormValues(tb testing.TB, actionPart string, match ...string) (string, url.Values) {
+	tb.Helper()
+	forms := FindAll(p.Doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(Attr(n, "action"), actionPart) })
+	for _, f := range forms {
+		vals := url.Values{}
+		for _, in := range FindAll(f, func(n *html.Node) bool { return n.Data == "input" }) {
+			if Attr(in, "name") != "" && (Attr(in, "type") == "hidden" || Attr(in, "value") != "") {
+				vals.Set(Attr(in, "name"), Attr(in, "value"))
+			}
+		}
+		if len(match) == 2 && vals.Get(match[0]) != match[1] {
+			continue
+		}
+		return Attr(f, "action"), vals
+	}
+	tb.Fatalf("no form with action %q %v in page (status %d):\n%s", actionPart, match, p.Status, p.Body)
+	return "", nil
+}
+
+// Walk goes through the hosted flow like a user without JavaScript: opens
+// linkURL, picks brand (unless the link preselects it), signs in at the
+// sandbox manufacturer as username with password, answers the consent with
+// decision ("allow" or "deny"), and returns the final redirect Location.
+func (s *Server) Walk(tb testing.TB, c *http.Client, linkURL, brand, username, password, decision string) string {
+	tb.Helper()
+	p := Get(tb, c, linkURL)
+	loc := p.Location
+	if loc == "" {
+		if p.Status != 200 {
+			tb.Fatalf("open link: status %d", p.Status)
+		}
+		action, vals := p.FormValues(tb, "/connect/brand", "brand", brand)
+		p = PostForm(tb, c, s.URL+action, vals)
+		if p.Status != http.StatusSeeOther {
+			tb.Fatalf("select brand: got %d, want 303:\n%s", p.Status, p.Body)
+		}
+		loc = p.Location
+	}
+	login := Get(tb, c, loc)
+	if login.Status != 200 {
+		tb.Fatalf("sandbox authorize: got %d:\n%s", login.Status, login.Body)
+	}
+	action, vals := login.FormValues(tb, "/login")
+	vals.Set("username", username)
+	vals.Set("password", password)
+	consent := PostForm(tb, c, s.URL+action, vals)
+	if consent.Status != 200 {
+		tb.Fatalf("sandbox login as %s: got %d", username, consent.Status)
+	}
+	action, vals = consent.FormValues(tb, "/consent")
+	vals.Set("decision", decision)
+	back := PostForm(tb, c, s.URL+action, vals)
+	if back.Status != http.StatusSeeOther {
+		tb.Fatalf("consent: got %d", back.Status)
+	}
+	final := Get(tb, c, back.Location)
+	if final.Status != http.StatusSeeOther {
+		tb.Fatalf("callback: got %d, want 303:\n%s", final.Status, final.Body)
+	}
+	return final.Location
+}
