@@ -17,6 +17,10 @@ as_pg() {
 url() { echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"; }
 
 up() {
+  # A server already answering on the port (another checkout's) is reused.
+  if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" 2>/dev/null && [ ! -f "$dir/data/postmaster.pid" ]; then
+    return 0
+  fi
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; chmod 700 "$dir"; fi
   if [ ! -s "$dir/data/PG_VERSION" ]; then
