@@ -43,6 +43,7 @@ type Config struct {
 	Link     LinkConfig     `yaml:"link"`
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
+	Webhooks WebhookConfig  `yaml:"webhooks"`
 	Log      LogConfig      `yaml:"log"`
 	// Manufacturers are the brands users can link, each an OAuth 2.0
 	// authorization server. Endpoint URLs starting with "/" are relative to
@@ -91,9 +92,42 @@ type DevConfig struct {
 	Seed bool `yaml:"seed"`
 }
 
-// SandboxConfig switches on the built-in sandbox manufacturers.
+// SandboxConfig switches on the built-in sandbox manufacturers and the
+// sandbox supplier.
 type SandboxConfig struct {
-	Enabled bool `yaml:"enabled"`
+	Enabled  bool                  `yaml:"enabled"`
+	Supplier SandboxSupplierConfig `yaml:"supplier"`
+}
+
+// SandboxSupplierConfig declares the built-in sandbox energy supplier served
+// under /sandbox-supplier/. It is created (with its API key) at start-up
+// when sandbox.enabled is true and id is set.
+type SandboxSupplierConfig struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	ClientID string `yaml:"client_id"`
+	// APIKey is the key its server side uses to call POST /post-login-redirect.
+	APIKey string `yaml:"api_key"`
+}
+
+// SupplierActive reports whether the sandbox supplier is switched on.
+func (c SandboxConfig) SupplierActive() bool { return c.Enabled && c.Supplier.ID != "" }
+
+// WebhookConfig is the webhook delivery worker.
+type WebhookConfig struct {
+	// PollInterval is how often an idle worker looks for due deliveries.
+	PollInterval Duration `yaml:"poll_interval"`
+	// Timeout bounds one delivery request (at most 10s).
+	Timeout Duration `yaml:"timeout"`
+	// Lease is how long a claimed delivery stays with its worker; a worker
+	// that dies mid-delivery loses it to another after the lease.
+	Lease Duration `yaml:"lease"`
+	// RetryBase is the first retry delay; each further retry doubles it up
+	// to RetryCap, and retries go on until they span RetryFor.
+	RetryBase Duration `yaml:"retry_base"`
+	RetryCap  Duration `yaml:"retry_cap"`
+	RetryFor  Duration `yaml:"retry_for"`
+	BatchSize int      `yaml:"batch_size"`
 }
 
 // LogConfig is the logger.
@@ -133,6 +167,15 @@ func DefaultConfig() Config {
 			SessionTTL:    Duration(15 * time.Minute),
 			SweepInterval: Duration(15 * time.Second),
 			OAuthTimeout:  Duration(10 * time.Second),
+		},
+		Webhooks: WebhookConfig{
+			PollInterval: Duration(time.Second),
+			Timeout:      Duration(10 * time.Second),
+			Lease:        Duration(time.Minute),
+			RetryBase:    Duration(30 * time.Second),
+			RetryCap:     Duration(6 * time.Hour),
+			RetryFor:     Duration(24 * time.Hour),
+			BatchSize:    10,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -273,6 +316,24 @@ func (c Config) Validate() error {
 		}
 		if c.Security.EncryptionKey == DevEncryptionKey || c.Security.SigningKey == DevSigningKey {
 			add("the development keys from config.yaml must not be used in production")
+		}
+	}
+	w := c.Webhooks
+	if w.PollInterval.D() <= 0 || w.RetryBase.D() <= 0 || w.RetryCap.D() < w.RetryBase.D() || w.BatchSize <= 0 {
+		add("webhooks.poll_interval, retry_base and batch_size must be positive and retry_cap at least retry_base")
+	}
+	if w.Timeout.D() <= 0 || w.Timeout.D() > 10*time.Second {
+		add("webhooks.timeout must be between 0 and 10s")
+	}
+	if w.Lease.D() <= w.Timeout.D() {
+		add("webhooks.lease must be longer than webhooks.timeout")
+	}
+	if w.RetryFor.D() <= 0 || (c.Env != "test" && w.RetryFor.D() < 24*time.Hour) {
+		add("webhooks.retry_for must be at least 24h")
+	}
+	if s := c.Sandbox.Supplier; s.ID != "" {
+		if !validSlug(s.ID) || s.Name == "" || s.ClientID == "" || len(s.APIKey) < 32 {
+			add("sandbox.supplier needs an id (lower-case letters, digits, - and _), name, client_id and an api_key of 32+ characters")
 		}
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {

@@ -108,13 +108,15 @@ type LinkSession struct {
 	ManufacturerID *string       `db:"manufacturer_id"`
 	Preselected    bool          `db:"brand_preselected"`
 	NoxUserID      *string       `db:"nox_user_id"`
-	CreatedAt      time.Time     `db:"created_at"`
-	OpenedAt       *time.Time    `db:"opened_at"`
-	BrandAt        *time.Time    `db:"brand_selected_at"`
-	AuthorizingAt  *time.Time    `db:"authorizing_at"`
-	CallbackAt     *time.Time    `db:"callback_at"`
-	FinishedAt     *time.Time    `db:"finished_at"`
-	ExpiresAt      time.Time     `db:"expires_at"`
+	// ManufacturerUserID is the manufacturer's user of a flow-2 session.
+	ManufacturerUserID string     `db:"manufacturer_user_id"`
+	CreatedAt          time.Time  `db:"created_at"`
+	OpenedAt           *time.Time `db:"opened_at"`
+	BrandAt            *time.Time `db:"brand_selected_at"`
+	AuthorizingAt      *time.Time `db:"authorizing_at"`
+	CallbackAt         *time.Time `db:"callback_at"`
+	FinishedAt         *time.Time `db:"finished_at"`
+	ExpiresAt          time.Time  `db:"expires_at"`
 }
 
 // Expired reports whether the session's deadline has passed at now.
@@ -248,8 +250,12 @@ func AppendQuery(rawURL string, params [][2]string) string {
 // SupplierRedirect returns where the user goes back to when the session has
 // ended: the supplier's redirect_uri (its own query kept) with the spec's
 // fields — nox_user_id, supplier_user_id, manufacturer, connection_status,
-// connected_at — or, on failure, connection_status=failed and error.
+// connected_at — or, on failure, connection_status=failed and error. A
+// flow-2 session goes back to the manufacturer instead (ManufacturerRedirect).
 func (s LinkSession) SupplierRedirect() string {
+	if s.Kind == KindSupplierSelect {
+		return s.ManufacturerRedirect()
+	}
 	if s.Status == StatusConnected && s.NoxUserID != nil && s.FinishedAt != nil {
 		return AppendQuery(s.RedirectURI, [][2]string{
 			{"nox_user_id", *s.NoxUserID},

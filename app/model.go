@@ -113,8 +113,12 @@ type NewLinkSession struct {
 	RedirectURI    string
 	Language       string
 	Initiator      string
-	ManufacturerID string // preselected brand, optional
+	ManufacturerID string // preselected brand, optional; flow 2: the initiating manufacturer
 	TTL            time.Duration
+	// ManufacturerUserID and DeviceIDs are the manufacturer's user and
+	// devices of a flow-2 session.
+	ManufacturerUserID string
+	DeviceIDs          []string
 	// IdempotencyKey, when set, makes a retry with the same RequestHash
 	// return the first session instead of a new one.
 	IdempotencyKey string

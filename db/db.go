@@ -87,7 +87,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil or an
+// errCommit (work that must stay, such as an expiry, before refusing a step);
+// the errCommit is then returned.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -95,6 +97,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
+		var ec errCommit
+		if !errors.As(err, &ec) {
+			return err
+		}
+		if cerr := tx.Commit(); cerr != nil {
+			return fmt.Errorf("db: commit: %w", cerr)
+		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
