@@ -87,12 +87,22 @@ func run(args []string) error {
 	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
 		return err
 	}
+	if cfg.Sandbox.SupplierActive() {
+		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+			return err
+		}
+	}
 	if cfg.Dev.Seed || cmd == "seed" {
 		if cfg.IsProduction() {
 			return errors.New("refusing to seed development data in production")
 		}
 		if err := store.SeedDev(ctx); err != nil {
 			return err
+		}
+		if cfg.Sandbox.Enabled {
+			if err := store.SeedDevManufacturer(ctx, app.DevManufacturerID, app.DevManufacturerAPIKey, app.DevManufacturerRedirectURIs); err != nil {
+				return err
+			}
 		}
 	}
 	if cmd == "seed" {
@@ -115,6 +125,17 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		Translator: tr, Signer: signer, Logger: log,
 	})
 	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), log)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
+	}()
+	defer func() {
+		// Deliveries in flight are abandoned and retried after their lease.
+		stopWorker()
+		<-workerDone
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
@@ -171,8 +192,26 @@ func printDevBanner(cfg app.Config) {
       -d '{"redirect_uri": "http://localhost:3000/callback", "language": "en"}'
 
   Sandbox manufacturer login: user_good / pass_good
-
 `, base, app.DevSupplierID, app.DevAPIKey)
+	if !cfg.Sandbox.Enabled {
+		fmt.Println()
+		return
+	}
+	fmt.Printf(`
+  Flow 2 — the user starts at the manufacturer and picks a supplier:
+
+  Sandbox manufacturer:  %[2]s
+  Manufacturer API key:  %[3]s
+
+    curl -s -X POST %[1]s/manufacturer/link-sessions \
+      -H 'Content-Type: application/json' \
+      -H 'x-api-key: %[3]s' \
+      -d '{"manufacturer_user_id": "hp_user_7", "device_ids": ["HP-0007"], "redirect_uri": "http://localhost:3000/manufacturer/callback", "language": "en"}'
+
+`, base, app.DevManufacturerID, app.DevManufacturerAPIKey)
+	if s := cfg.Sandbox.Supplier; cfg.Sandbox.SupplierActive() {
+		fmt.Printf("  Sandbox supplier:  %s (%s), login user_good / pass_good\n  Its API key:       %s\n\n", s.Name, s.ID, s.APIKey)
+	}
 }
 
 func newLogger(c app.LogConfig) *slog.Logger {

@@ -209,3 +209,10 @@ func ErrStaleVersion(sent, current int) error {
 
 // String describes the party for logs and audit.
 func (p Party) String() string { return fmt.Sprintf("%s:%s", p.Kind, p.ID) }
+
+// SandboxLoginSupplier returns the sandbox supplier of cfg with its login
+// page, served by this binary under /sandbox-supplier/.
+func SandboxLoginSupplier(cfg Config) LoginSupplier {
+	s := cfg.Sandbox.Supplier
+	return LoginSupplier{ID: s.ID, Name: s.Name, AuthorizeURL: "/sandbox-supplier/authorize", ClientID: s.ClientID}
+}

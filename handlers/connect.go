@@ -31,6 +31,9 @@ func (h *Handler) showBrandPage(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals("lang", sess.Language)
+	if sess.Kind == app.KindSupplierSelect {
+		return c.Redirect(h.supplierSelectorURL(token), fiber.StatusSeeOther)
+	}
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
 	}
@@ -61,7 +64,7 @@ func (h *Handler) renderMessage(c *fiber.Ctx, status int, key string) error {
 
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
-	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	name, err := h.returnPartyName(c, sess)
 	if err != nil {
 		return err
 	}
@@ -71,9 +74,20 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		c.Status(fiber.StatusGone)
 	}
 	return h.render(c, "pages/connect/ended", fiber.Map{
-		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
+		"Lang": sess.Language, "Key": key, "Supplier": name, "Token": token,
 		"Connected": sess.Status == app.StatusConnected,
 	})
+}
+
+// returnPartyName names where the user goes back to: the supplier in flow
+// 1, the manufacturer in flow 2.
+func (h *Handler) returnPartyName(c *fiber.Ctx, sess app.LinkSession) (string, error) {
+	if sess.Kind == app.KindSupplierSelect {
+		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
+		return m.Name, err
+	}
+	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	return sup.Name, err
 }
 
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {

@@ -29,6 +29,8 @@ type Handler struct {
 	signer        *app.Signer
 	log           *slog.Logger
 	secureCookies bool
+	// client makes the sandbox supplier's server-side calls to NOX.
+	client *http.Client
 }
 
 // Deps are the dependencies of New.
@@ -54,6 +56,7 @@ func New(d Deps) *fiber.App {
 		signer:        d.Signer,
 		log:           d.Logger,
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
+		client:        &http.Client{Timeout: 10 * time.Second},
 	}
 	engine := html.NewFileSystem(http.FS(views.FS), ".html")
 	engine.AddFunc("t", h.tr.T)
@@ -111,7 +114,26 @@ func (h *Handler) routes(f *fiber.App) {
 	// Link API for suppliers (JSON, x-api-key).
 	api := f.Group("/users", h.requireAPIKey)
 	api.Post("/:supplier_user_id/link", h.createLink)
+	api.Get("/:supplier_user_id/comfort-bounds", h.showComfortBounds)
+	api.Put("/:supplier_user_id/comfort-bounds", h.updateComfortBounds)
 	api.Get("/:supplier_user_id", h.showSupplierUser)
+
+	// Flow 2 for manufacturers (JSON, x-api-key of the manufacturer), and
+	// the supplier's report of a login.
+	mfr := f.Group("/manufacturer", h.requireAPIKey)
+	mfr.Post("/link-sessions", h.createSupplierLink)
+	mfr.Get("/users/:manufacturer_user_id/comfort-bounds", h.showComfortBounds)
+	mfr.Put("/users/:manufacturer_user_id/comfort-bounds", h.updateComfortBounds)
+	f.Post("/post-login-redirect", h.requireAPIKey, h.reportSupplierLogin)
+
+	// Webhook endpoint and delivery log of the calling supplier or manufacturer.
+	hooks := f.Group("/api/webhooks", h.requireAPIKey)
+	hooks.Get("/endpoint", h.showWebhookEndpoint)
+	hooks.Put("/endpoint", h.updateWebhookEndpoint)
+	hooks.Delete("/endpoint", h.deleteWebhookEndpoint)
+	hooks.Get("/deliveries", h.listWebhookDeliveries)
+	hooks.Get("/deliveries/:id", h.showWebhookDelivery)
+	hooks.Post("/deliveries/:id/replay", h.replayWebhookDelivery)
 
 	// Hosted link flow.
 	f.Get("/", h.showHome)
@@ -122,8 +144,17 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
 	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
 
+	// Hosted supplier selector (flow 2).
+	f.Get("/select-supplier", h.limitPages, h.showSupplierSelector)
+	f.Get("/select-supplier/list", h.limitPages, h.filterSuppliers)
+	f.Post("/select-supplier", h.limitPages, h.requireCSRF, h.selectSupplier)
+	f.Get("/connect/supplier/return", h.limitPages, h.returnFromSupplier)
+
 	if h.cfg.Sandbox.Enabled {
 		h.sandboxRoutes(f)
+	}
+	if h.cfg.Sandbox.SupplierActive() {
+		h.sandboxSupplierRoutes(f)
 	}
 }
 
