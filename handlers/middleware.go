@@ -192,12 +192,17 @@ const browserCookie = "nox_bid"
 // opened it, so a sign-in response from another browser is refused.
 func (h *Handler) browserHash(c *fiber.Ctx, create bool) []byte {
 	v := c.Cookies(browserCookie)
+	if fresh, ok := c.Locals(browserCookie).(string); ok {
+		v = fresh
+	}
 	if len(v) != 32 {
 		if !create {
 			return nil
 		}
 		v = app.RandomToken(32)
 		h.setCookie(c, browserCookie, v, 24*time.Hour)
+		// Later steps of this same request see the new id too.
+		c.Locals(browserCookie, v)
 	}
 	sum := sha256.Sum256([]byte("browser:" + v))
 	return sum[:]
