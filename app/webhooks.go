@@ -258,9 +258,10 @@ func NewWebhookWorker(queue WebhookQueue, cfg WebhookConfig, log *slog.Logger) *
 	}
 }
 
-// Run delivers until ctx ends. A delivery in flight when ctx ends is
+// Run delivers until ctx ends. A request still in flight when ctx ends is
 // abandoned without a result, exactly as if the process had died: its
-// lease runs out and a worker tries it again.
+// lease runs out and a worker tries it again. A response already received
+// is recorded.
 func (w *WebhookWorker) Run(ctx context.Context) {
 	t := time.NewTicker(w.cfg.PollInterval.D())
 	defer t.Stop()
@@ -296,7 +297,11 @@ func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 			if !ok {
 				return
 			}
-			if err := w.queue.FinishWebhookAttempt(ctx, r); err != nil && ctx.Err() == nil {
+			// A response that arrived is recorded even while stopping, so
+			// it is not sent again.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := w.queue.FinishWebhookAttempt(rctx, r); err != nil {
 				w.log.Error("webhook result not recorded", "delivery", j.DeliveryID, "err", err)
 			}
 		}()
@@ -311,7 +316,7 @@ func (w *WebhookWorker) attempt(ctx context.Context, j WebhookJob) (WebhookResul
 	start := time.Now()
 	code, err := w.send(ctx, j, start)
 	r.Latency, r.StatusCode = time.Since(start), code
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		return r, false
 	}
 	switch {
