@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // SessionStatus is a link session's place in its state machine:
@@ -153,17 +152,7 @@ func ValidLanguage(lang string) bool {
 
 // ValidateSupplierUserID checks an id a supplier gives for its user: 1–128
 // printable characters without "/" or control characters.
-func ValidateSupplierUserID(id string) error {
-	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
-		return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must be 1 to 128 characters")
-	}
-	for _, r := range id {
-		if r < 0x20 || r == 0x7f || r == '/' {
-			return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must not contain control characters or '/'")
-		}
-	}
-	return nil
-}
+func ValidateSupplierUserID(id string) error { return ValidateUserID("supplier_user_id", id) }
 
 // MatchRedirectURI reports whether got exactly matches one of allowed. The
 // only leeway is RFC 8252 §7.3: for http on a loopback IP the port may differ.

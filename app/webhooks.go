@@ -20,18 +20,24 @@ import (
 
 // Webhook event types.
 const (
-	EventLinkConnected         = "link.connected"
-	EventLinkFailed            = "link.failed"
-	EventLinkExpired           = "link.expired"
-	EventDeviceRelinkRequired  = "device.relink_required"
-	EventDeviceDisconnected    = "device.disconnected"
-	EventComfortBoundsUpdated  = "comfort_bounds.updated"
-	EventSupplierLinked        = "supplier.linked"
-	WebhookSignatureHeader     = "Nox-Signature"
-	WebhookDeliveryIDHeader    = "Nox-Delivery-Id"
-	WebhookEventTypeHeader     = "Nox-Event-Type"
-	webhookResponseBodyMaxRead = 64 << 10
+	EventLinkConnected        = "link.connected"
+	EventLinkFailed           = "link.failed"
+	EventLinkExpired          = "link.expired"
+	EventDeviceRelinkRequired = "device.relink_required"
+	EventDeviceDisconnected   = "device.disconnected"
+	EventComfortBoundsUpdated = "comfort_bounds.updated"
+	EventSupplierLinked       = "supplier.linked"
 )
+
+// Webhook request headers.
+const (
+	WebhookSignatureHeader  = "Nox-Signature"
+	WebhookDeliveryIDHeader = "Nox-Delivery-Id"
+	WebhookEventTypeHeader  = "Nox-Event-Type"
+)
+
+// webhookResponseBodyMaxRead bounds how much of a receiver's answer is read.
+const webhookResponseBodyMaxRead = 64 << 10
 
 // WebhookEvent is the JSON body of every webhook: a unique event id, its
 // type, when it happened (unix seconds) and the event's data.

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"noxportal/handlers/handlertest"
@@ -182,6 +183,22 @@ func TestSupplierReturnOutcomes(t *testing.T) {
 		p := handlertest.Get(t, s.Client(), s.URL+"/connect/supplier/return?state="+login.State)
 		if p.Status != 403 {
 			t.Errorf("return in another browser: got %d, want 403", p.Status)
+		}
+	})
+	t.Run("cancel on the selector returns to the manufacturer", func(t *testing.T) {
+		c := s.Client()
+		link := s.MustCreateSupplierLink(t, "hp-cancel", "")
+		p := handlertest.Get(t, c, link["link_url"].(string))
+		action, vals := p.FormValues(t, "/connect/cancel")
+		back := handlertest.PostForm(t, c, s.URL+action, vals)
+		target, q := mustQuery(t, back.Location)
+		if back.Status != 303 || target != "https://manufacturer.example/return" || q.Get("error") != "cancelled" ||
+			q.Get("manufacturer_user_id") != "hp-cancel" {
+			t.Errorf("cancel: got %d %s, want 303 to the manufacturer with error=cancelled", back.Status, back.Location)
+		}
+		ended := handlertest.Get(t, c, link["link_url"].(string))
+		if ended.Status != 200 || !strings.Contains(ended.Body, "Sandbox Heat Pumps") {
+			t.Errorf("reopened link: got %d, want the ended page naming the manufacturer", ended.Status)
 		}
 	})
 	t.Run("unknown state is a 400 page", func(t *testing.T) {
