@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -128,12 +127,9 @@ var errUnknownState = app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "No link 
 func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supplierUserID string) (app.SupplierLinked, error) {
 	var out app.SupplierLinked
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
-		if err != nil || ls.Kind != app.KindSupplierSelect {
-			if err != nil && !app.IsNotFound(err) {
-				return err
-			}
-			return errUnknownState
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		if err != nil {
+			return err
 		}
 		if ls.SupplierID != supplierID {
 			return app.ReasonErrorf(app.EFORBIDDEN, "wrong_supplier", "This state belongs to a login at another supplier.")
@@ -287,18 +283,15 @@ func insertManufacturerMapping(ctx context.Context, tx *sqlx.Tx, manufacturerID,
 func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (app.LinkSession, error) {
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
-		if err != nil || ls.Kind != app.KindSupplierSelect {
-			if err != nil && !app.IsNotFound(err) {
-				return err
-			}
-			return errUnknownState
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		if err != nil {
+			return err
 		}
 		out = ls.LinkSession
 		if ls.CallbackAt != nil {
 			return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This sign-in response was used already.")
 		}
-		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+		if !ls.sameBrowser(browserHash) {
 			return errWrongBrowser
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {

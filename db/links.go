@@ -302,6 +302,25 @@ func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browse
 	return out, err
 }
 
+// lockByState locks the session of kind that issued a one-time OAuth state;
+// an unknown state, or one of another kind of session, is unknown (the
+// caller's ENOTFOUND error).
+func lockByState(ctx context.Context, tx *sqlx.Tx, state string, kind app.SessionKind, unknown error) (lockedSession, error) {
+	ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
+	if err != nil && !app.IsNotFound(err) {
+		return ls, err
+	}
+	if err != nil || ls.Kind != kind {
+		return lockedSession{}, unknown
+	}
+	return ls, nil
+}
+
+// sameBrowser reports whether the session is bound to the browser of browserHash.
+func (ls lockedSession) sameBrowser(browserHash []byte) bool {
+	return ls.BrowserHash != nil && subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) == 1
+}
+
 // lockForStep locks a session of kind for a step the user takes in the
 // browser the session is bound to (browserHash): a finished or claimed
 // session is ECONFLICT; past the deadline the session is expired (committed
@@ -324,7 +343,7 @@ func lockForStep(ctx context.Context, tx *sqlx.Tx, sessionID string, kind app.Se
 		}
 		return ls, errCommit{errExpired(app.ReasonExpired)}
 	}
-	if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+	if !ls.sameBrowser(browserHash) {
 		return ls, errWrongBrowser
 	}
 	return ls, nil
@@ -359,18 +378,19 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 	var out app.LinkSession
 	var verifier string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
+		unknown := app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierLink, unknown)
 		if err != nil {
-			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+			return err
 		}
 		out = ls.LinkSession
 		if ls.Brand() != brand {
-			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+			return unknown
 		}
 		if ls.CallbackAt != nil {
 			return errFinished(ls)
 		}
-		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+		if !ls.sameBrowser(browserHash) {
 			return errWrongBrowser
 		}
 		// A manufacturer that says yes after the deadline is recorded as
