@@ -1,0 +1,272 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"noxportal/app"
+	"noxportal/handlers/handlertest"
+	"noxportal/views"
+)
+
+// browserLink creates a link session for supplierUserID that returns to
+// site in lang, and returns its link_url and link_token.
+func browserLink(t *testing.T, s *handlertest.Server, site handlertest.SupplierSite, supplierUserID, lang string) (linkURL, token string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"redirect_uri": site.CallbackURL, "language": lang})
+	r := s.API(t, "POST", "/users/"+supplierUserID+"/link", s.APIKey, string(body))
+	if r.Status != 200 {
+		t.Fatalf("create link: got %d %s, want 200", r.Status, r.Raw)
+	}
+	linkURL, _ = r.Data()["link_url"].(string)
+	token, _ = r.Data()["link_token"].(string)
+	return linkURL, token
+}
+
+// do runs browser actions and fails the test with what the page shows when
+// one of them fails.
+func do(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s: %v (page %s)", step, err, loc)
+	}
+}
+
+// brandTiles returns the names on the brand tiles shown right now.
+func brandTiles(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#brand-list .brand-name")].map(e => e.textContent.trim())`))
+	if err != nil {
+		t.Fatalf("read brand tiles: %v", err)
+	}
+	return names
+}
+
+// waitBrandTiles waits until the brand list shows exactly want.
+func waitBrandTiles(t *testing.T, ctx context.Context, want []string) {
+	t.Helper()
+	wantJSON, _ := json.Marshal(want)
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
+		`JSON.stringify([...document.querySelectorAll("#brand-list .brand-name")].map(e => e.textContent.trim())) === `+"`"+string(wantJSON)+"`",
+		chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		t.Fatalf("brand tiles: got %q, want %q (%v)", brandTiles(t, ctx), want, err)
+	}
+}
+
+// signIn picks brandID on the brand page and signs in at its sandbox login,
+// leaving the browser on the consent page.
+func signIn(t *testing.T, ctx context.Context, brandID, username, password string) {
+	t.Helper()
+	do(t, ctx, "select brand "+brandID,
+		chromedp.Click(chromedp.CSS(`#brand-list button[data-brand="`+brandID+`"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+	)
+	do(t, ctx, "sign in as "+username,
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), username),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
+	)
+}
+
+// decide clicks the consent button ("allow" or "deny") and returns the query
+// the supplier site received.
+func decide(t *testing.T, ctx context.Context, decision string) url.Values {
+	t.Helper()
+	do(t, ctx, decision,
+		chromedp.Click(chromedp.CSS(`button[name="decision"][value="`+decision+`"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.ID("query")),
+	)
+	return supplierQuery(t, ctx)
+}
+
+// supplierQuery returns the query of the page the browser is on, which must
+// be the supplier site's callback.
+func supplierQuery(t *testing.T, ctx context.Context) url.Values {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Hostname() != "127.0.0.1" || u.Path != "/callback" {
+		t.Fatalf("browser landed on %s, want the supplier callback", loc)
+	}
+	return u.Query()
+}
+
+func wantQuery(t *testing.T, q url.Values, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := q.Get(k); got != v {
+			t.Errorf("redirect %s: got %q, want %q (query %s)", k, got, v, q.Encode())
+		}
+	}
+}
+
+func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) {
+	s := handlertest.Start(t)
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, _ := browserLink(t, s, site, "cust-browser-1", "en")
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	if got := brandTiles(t, ctx); len(got) < 2 {
+		t.Fatalf("brand page tiles: got %q, want several brands", got)
+	}
+	handlertest.Screenshot(t, ctx, "connect-brands-1280", 1280, 800)
+	handlertest.Screenshot(t, ctx, "connect-brands-375", 375, 700)
+
+	do(t, ctx, "search brands", chromedp.SendKeys(chromedp.ID("brand-q"), "heat"))
+	waitBrandTiles(t, ctx, []string{"Sandbox Heat Pumps"})
+
+	do(t, ctx, "select brand",
+		chromedp.Click(chromedp.CSS(`#brand-list button[data-brand="sandbox-heatpump"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+	)
+	handlertest.Screenshot(t, ctx, "sandbox-login-375", 375, 700)
+	handlertest.Screenshot(t, ctx, "sandbox-login-1280", 1280, 800)
+	do(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "user_good"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "pass_good"),
+		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)),
+	)
+	handlertest.Screenshot(t, ctx, "sandbox-consent-375", 375, 700)
+
+	q := decide(t, ctx, "allow")
+	wantQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "cust-browser-1",
+		"manufacturer": "sandbox-heatpump"})
+	noxUserID := q.Get("nox_user_id")
+	if noxUserID == "" {
+		t.Fatalf("redirect has no nox_user_id: %s", q.Encode())
+	}
+	u, err := s.Store.SupplierUser(context.Background(), s.SupplierID, "cust-browser-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.NoxUserID == nil || *u.NoxUserID != noxUserID {
+		t.Errorf("stored nox_user_id: got %v, want %s", u.NoxUserID, noxUserID)
+	}
+	if len(u.Devices) != 1 || u.Devices[0].ManufacturerID != "sandbox-heatpump" {
+		t.Errorf("stored devices: got %+v, want one sandbox-heatpump device", u.Devices)
+	}
+}
+
+func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
+	s := handlertest.Start(t)
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, token := browserLink(t, s, site, "cust-browser-2", "en")
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	signIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
+	q := decide(t, ctx, "deny")
+	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "access_denied"})
+	if q.Get("nox_user_id") != "" {
+		t.Errorf("denied redirect carries nox_user_id %q", q.Get("nox_user_id"))
+	}
+	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != app.StatusFailed {
+		t.Errorf("session status: got %s, want %s", sess.Status, app.StatusFailed)
+	}
+}
+
+func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
+	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(3 * time.Second) })
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, token := browserLink(t, s, site, "cust-browser-3", "en")
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	signIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
+	do(t, ctx, "consent page", chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)))
+	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().After(sess.ExpiresAt) {
+		t.Fatalf("session expired before the consent page was reached; the TTL is too short for this machine")
+	}
+	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
+
+	q := decide(t, ctx, "allow")
+	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "expired"})
+	sess, err = s.Store.LinkSessionByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != app.StatusExpired || sess.Reason() != app.ReasonExpiredAfterAuth {
+		t.Errorf("session: got %s/%s, want %s/%s", sess.Status, sess.Reason(), app.StatusExpired, app.ReasonExpiredAfterAuth)
+	}
+	if sess.NoxUserID != nil {
+		t.Errorf("expired session linked nox user %s", *sess.NoxUserID)
+	}
+}
+
+func TestBrowserWrongPasswordStaysOnLoginWithError(t *testing.T) {
+	s := handlertest.Start(t)
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, _ := browserLink(t, s, site, "cust-browser-4", "en")
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	signIn(t, ctx, "sandbox-heatpump", "user_good", "not-the-password")
+	do(t, ctx, "login error", chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.alert-error`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(msg) == "" {
+		t.Errorf("login error message is empty")
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`input[name="password"]`), chromedp.NodeVisible)); err != nil {
+		t.Errorf("password field not shown after a wrong password: %v", err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if !strings.HasPrefix(loc, s.URL+"/sandbox/") {
+		t.Errorf("after a wrong password the browser is on %s, want the sandbox login", loc)
+	}
+}
+
+func TestBrowserBrandPageSpeaksTheSessionLanguage(t *testing.T) {
+	s := handlertest.Start(t)
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, _ := browserLink(t, s, site, "cust-browser-5", "nl")
+	tr, err := app.NewTranslator(views.Locales())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	lang, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("html"), "lang"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lang.Value != "nl" {
+		t.Errorf(`<html lang>: got %q, want "nl"`, lang.Value)
+	}
+	h1, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tr.T("nl", "brand.title"); strings.TrimSpace(h1) != want {
+		t.Errorf("brand page title: got %q, want the Dutch %q", h1, want)
+	}
+	handlertest.Screenshot(t, ctx, "connect-brands-nl-375", 375, 700)
+}
