@@ -247,6 +247,7 @@ func TestBrowserWrongPasswordStaysOnLoginWithError(t *testing.T) {
 	if !strings.HasPrefix(loc, s.URL+"/sandbox/") {
 		t.Errorf("after a wrong password the browser is on %s, want the sandbox login", loc)
 	}
+	handlertest.Screenshot(t, ctx, "sandbox-login-error-375", 375, 700)
 }
 
 func TestBrowserBrandPageSpeaksTheSessionLanguage(t *testing.T) {

@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -26,8 +30,9 @@ var browserPaths = []string{"chromium", "chromium-browser", "google-chrome", "go
 
 // NewBrowser starts a headless Chromium for this test with a fresh profile
 // and returns the chromedp context to run actions with. The browser reaches
-// loopback addresses only, dies after BrowserTimeout, and is closed and its
-// profile removed when the test ends.
+// loopback addresses only: a page that requests anything else fails the
+// test. The browser dies after BrowserTimeout, and is closed and its profile
+// removed when the test ends.
 //
 // Without Chromium the test is skipped, except when CI=true, where a
 // missing browser fails the test.
@@ -75,7 +80,44 @@ func NewBrowser(tb testing.TB) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		tb.Fatalf("start %s: %v", exe, err)
 	}
+	var mu sync.Mutex
+	var outside []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil && !isLoopbackURL(e.Request.URL) {
+			mu.Lock()
+			outside = append(outside, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	}
+	if err != nil {
+		tb.Fatalf("watch the browser's requests: %v", err)
+	}
+	tb.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(outside) > 0 {
+			tb.Errorf("the browser requested addresses beyond loopback: %q", outside)
+		}
+	})
 	return ctx
+}
+
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "data", "blob", "about":
+		return true
+	case "http", "https", "ws", "wss":
+		ip := net.ParseIP(u.Hostname())
+		return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+	}
+	return false
 }
 
 func findBrowser() string {
