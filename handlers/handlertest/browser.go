@@ -12,11 +12,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -31,7 +35,8 @@ var browserPaths = []string{"chromium", "chromium-browser", "google-chrome", "go
 // NewBrowser starts a headless Chromium for this test with a fresh profile
 // and returns the chromedp context to run actions with. The browser reaches
 // loopback addresses only: a page that requests anything else fails the
-// test. The browser dies after BrowserTimeout, and is closed and its profile
+// test, and so does an uncaught exception, a console.error or a browser
+// error such as a Content-Security-Policy violation. The browser dies after BrowserTimeout, and is closed and its profile
 // removed when the test ends.
 //
 // Without Chromium the test is skipped, except when CI=true, where a
@@ -80,29 +85,82 @@ func NewBrowser(tb testing.TB) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		tb.Fatalf("start %s: %v", exe, err)
 	}
-	var mu sync.Mutex
-	var outside []string
-	err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil && !isLoopbackURL(e.Request.URL) {
-			mu.Lock()
-			outside = append(outside, e.Request.URL)
-			mu.Unlock()
-		}
-	})
+	w := &pageWatch{}
+	err := chromedp.Listen(ctx, w.see)
 	if err == nil {
 		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
 	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, runtime.Enable, cdp.Empty{})
+	}
 	if err != nil {
-		tb.Fatalf("watch the browser's requests: %v", err)
+		tb.Fatalf("watch the browser's requests and console: %v", err)
 	}
 	tb.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(outside) > 0 {
-			tb.Errorf("the browser requested addresses beyond loopback: %q", outside)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.outside) > 0 {
+			tb.Errorf("the browser requested addresses beyond loopback: %q", w.outside)
+		}
+		if len(w.problems) > 0 {
+			tb.Errorf("the pages reported errors:\n%s", strings.Join(w.problems, "\n"))
 		}
 	})
 	return ctx
+}
+
+// pageWatch collects what a test must not see: requests beyond loopback,
+// uncaught exceptions, console.error calls and browser errors such as CSP
+// violations. HTTP error statuses are left to the tests' own assertions.
+type pageWatch struct {
+	mu       sync.Mutex
+	outside  []string
+	problems []string
+}
+
+func (w *pageWatch) see(ev any) {
+	var problem string
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if e.Request != nil && !isLoopbackURL(e.Request.URL) {
+			w.mu.Lock()
+			w.outside = append(w.outside, e.Request.URL)
+			w.mu.Unlock()
+		}
+		return
+	case *runtime.EventExceptionThrown:
+		if d := e.ExceptionDetails; d != nil {
+			problem = "exception: " + d.Text
+			if d.Exception != nil {
+				problem += " " + d.Exception.Description
+			}
+			problem += fmt.Sprintf(" at %s:%d", d.URL, d.LineNumber+1)
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError {
+			var parts []string
+			for _, a := range e.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			problem = "console.error: " + strings.Join(parts, " ")
+		}
+	case *cdplog.EventEntryAdded:
+		if l := e.Entry; l != nil && l.Level == cdplog.EntryLevelError && l.Source != cdplog.EntrySourceNetwork {
+			problem = fmt.Sprintf("%s: %s (%s)", l.Source, l.Text, l.URL)
+		}
+	}
+	if problem != "" {
+		w.mu.Lock()
+		w.problems = append(w.problems, problem)
+		w.mu.Unlock()
+	}
 }
 
 func isLoopbackURL(raw string) bool {
