@@ -288,3 +288,55 @@ func TestBrowserBrandPageSpeaksTheSessionLanguage(t *testing.T) {
 	}
 	handlertest.Screenshot(t, ctx, "connect-brands-nl-375", 375, 700)
 }
+
+func TestBrowserCancelOnBrandPageReturnsFailedCancelled(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, token := browserLink(t, s, site, "cust-browser-6", "en")
+
+	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	do(t, ctx, "cancel",
+		chromedp.Click(chromedp.CSS(`form.cancel button[type="submit"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.ID("query")),
+	)
+	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "cancelled",
+		"supplier_user_id": "cust-browser-6"})
+	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != app.StatusFailed || sess.Reason() != app.ReasonCancelled {
+		t.Errorf("session: got %s/%s, want %s/%s", sess.Status, sess.Reason(), app.StatusFailed, app.ReasonCancelled)
+	}
+}
+
+func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(time.Second) })
+	site := handlertest.StartSupplierSite(t)
+	ctx := handlertest.NewBrowser(t)
+	linkURL, token := browserLink(t, s, site, "cust-browser-7", "en")
+	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
+
+	do(t, ctx, "open expired link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.CSS(`a.button[href^="/connect/return"]`)))
+	h1, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "This link has expired"; strings.TrimSpace(h1) != want {
+		t.Errorf("expired link page title: got %q, want %q", h1, want)
+	}
+	handlertest.Screenshot(t, ctx, "connect-expired-375", 375, 700)
+	do(t, ctx, "return to supplier",
+		chromedp.Click(chromedp.CSS(`a.button[href^="/connect/return"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.ID("query")),
+	)
+	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "expired",
+		"supplier_user_id": "cust-browser-7"})
+}
