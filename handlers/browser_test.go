@@ -128,8 +128,12 @@ func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) 
 	handlertest.Screenshot(t, ctx, "connect-brands-1280", 1280, 800)
 	handlertest.Screenshot(t, ctx, "connect-brands-375", 375, 700)
 
+	before, _ := chromedp.Run(ctx, chromedp.Location())
 	do(t, ctx, "search brands", chromedp.SendKeys(chromedp.ID("brand-q"), "heat"))
 	waitBrandTiles(t, ctx, []string{"Sandbox Heat Pumps"})
+	if after, _ := chromedp.Run(ctx, chromedp.Location()); after != before {
+		t.Errorf("searching reloaded the page: went from %s to %s, want an in-place filter", before, after)
+	}
 
 	do(t, ctx, "select brand",
 		chromedp.Click(chromedp.CSS(`#brand-list button[data-brand="sandbox-heatpump"]`), chromedp.NodeVisible),

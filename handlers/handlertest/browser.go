@@ -26,7 +26,7 @@ import (
 
 // BrowserTimeout bounds everything one test does with its browser: when it
 // passes, the browser is killed and every later action fails.
-const BrowserTimeout = 30 * time.Second
+const BrowserTimeout = 60 * time.Second
 
 // browserPaths are the names under which Debian, Ubuntu and Google ship the
 // browser.
