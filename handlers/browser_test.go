@@ -82,7 +82,7 @@ func decide(t *testing.T, ctx context.Context, decision string) url.Values {
 	t.Helper()
 	do(t, ctx, decision,
 		chromedp.Click(chromedp.CSS(`button[name="decision"][value="`+decision+`"]`), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.ID("query")),
+		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
 	return supplierQuery(t, ctx)
 }
@@ -303,7 +303,7 @@ func TestBrowserCancelOnBrandPageReturnsFailedCancelled(t *testing.T) {
 	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
 	do(t, ctx, "cancel",
 		chromedp.Click(chromedp.CSS(`form.cancel button[type="submit"]`), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.ID("query")),
+		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
 	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "cancelled",
 		"supplier_user_id": "cust-browser-6"})
@@ -339,7 +339,7 @@ func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T)
 	handlertest.Screenshot(t, ctx, "connect-expired-375", 375, 700)
 	do(t, ctx, "return to supplier",
 		chromedp.Click(chromedp.CSS(`a.button[href^="/connect/return"]`), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.ID("query")),
+		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
 	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "expired",
 		"supplier_user_id": "cust-browser-7"})

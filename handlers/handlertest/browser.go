@@ -28,24 +28,20 @@ import (
 // passes, the browser is killed and every later action fails.
 const BrowserTimeout = 60 * time.Second
 
-// browserPaths are the names under which Debian, Ubuntu and Google ship the
-// browser.
-var browserPaths = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
-
 // NewBrowser starts a headless Chromium for this test with a fresh profile
 // and returns the chromedp context to run actions with. The browser reaches
 // loopback addresses only: a page that requests anything else fails the
 // test, and so does an uncaught exception, a console.error or a browser
-// error such as a Content-Security-Policy violation. The browser dies after BrowserTimeout, and is closed and its profile
-// removed when the test ends.
+// error such as a Content-Security-Policy violation. The browser dies after
+// BrowserTimeout, and is closed and its profile removed when the test ends.
 //
 // Without Chromium the test is skipped, except when CI=true, where a
 // missing browser fails the test.
 func NewBrowser(tb testing.TB) context.Context {
 	tb.Helper()
-	exe := findBrowser()
+	exe, names := findBrowser()
 	if exe == "" {
-		msg := fmt.Sprintf("no Chromium found (looked for %v in PATH); install it with apt-get install chromium", browserPaths)
+		msg := fmt.Sprintf("no Chromium found (looked for %v in PATH); install it with apt-get install chromium", names)
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
 		}
@@ -178,13 +174,16 @@ func isLoopbackURL(raw string) bool {
 	return false
 }
 
-func findBrowser() string {
-	for _, name := range browserPaths {
+// findBrowser returns the path of the first of the names under which
+// Debian, Ubuntu and Google ship the browser that is in PATH, or "".
+func findBrowser() (path string, names []string) {
+	names = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, names
 		}
 	}
-	return ""
+	return "", names
 }
 
 // ScreenshotDir is where Screenshot writes its files.
@@ -192,7 +191,8 @@ func ScreenshotDir() string { return filepath.Join(RepoRoot(), "test-artifacts",
 
 // Screenshot renders the current page at width×height CSS pixels and writes
 // the whole page (not only the viewport) as ScreenshotDir()/name.png. It
-// leaves the viewport at that size; the next click resets it.
+// leaves the viewport at that size (the next click resets it) and returns
+// the file's path.
 func Screenshot(tb testing.TB, ctx context.Context, name string, width, height int64) string {
 	tb.Helper()
 	err := chromedp.Do(ctx,
@@ -217,7 +217,8 @@ func Screenshot(tb testing.TB, ctx context.Context, name string, width, height i
 }
 
 // SupplierSite is a stand-in for a supplier's web site on loopback: its
-// /callback page lists the query parameters it received.
+// /callback page has a heading with id "supplier-callback" and lists the
+// query parameters it received.
 type SupplierSite struct {
 	// CallbackURL is http://127.0.0.1:<port>/callback; the test supplier
 	// allows it because loopback redirect URIs may vary the port.
@@ -239,7 +240,7 @@ func StartSupplierSite(tb testing.TB) SupplierSite {
 		}
 		sort.Strings(keys)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><html lang=en><title>Supplier</title><h1>Back at the supplier</h1><dl id=query>")
+		fmt.Fprint(w, "<!doctype html><html lang=en><title>Supplier</title><h1 id=supplier-callback>Back at the supplier</h1><dl id=query>")
 		for _, k := range keys {
 			fmt.Fprintf(w, "<dt>%s</dt><dd>%s</dd>", html.EscapeString(k), html.EscapeString(q.Get(k)))
 		}
