@@ -77,19 +77,19 @@ func signIn(t *testing.T, ctx context.Context, brandID, username, password strin
 }
 
 // decide clicks the consent button ("allow" or "deny") and returns the query
-// the supplier site received.
-func decide(t *testing.T, ctx context.Context, decision string) url.Values {
+// that site received.
+func decide(t *testing.T, ctx context.Context, site handlertest.SupplierSite, decision string) url.Values {
 	t.Helper()
 	do(t, ctx, decision,
 		chromedp.Click(chromedp.CSS(`button[name="decision"][value="`+decision+`"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
-	return supplierQuery(t, ctx)
+	return supplierQuery(t, ctx, site)
 }
 
 // supplierQuery returns the query of the page the browser is on, which must
-// be the supplier site's callback.
-func supplierQuery(t *testing.T, ctx context.Context) url.Values {
+// be site's callback.
+func supplierQuery(t *testing.T, ctx context.Context, site handlertest.SupplierSite) url.Values {
 	t.Helper()
 	loc, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
@@ -99,8 +99,8 @@ func supplierQuery(t *testing.T, ctx context.Context) url.Values {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Hostname() != "127.0.0.1" || u.Path != "/callback" {
-		t.Fatalf("browser landed on %s, want the supplier callback", loc)
+	if got := u.Scheme + "://" + u.Host + u.Path; got != site.CallbackURL {
+		t.Fatalf("browser landed on %s, want the supplier callback %s", loc, site.CallbackURL)
 	}
 	return u.Query()
 }
@@ -149,12 +149,12 @@ func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) 
 	)
 	handlertest.Screenshot(t, ctx, "sandbox-consent-375", 375, 700)
 
-	q := decide(t, ctx, "allow")
+	q := decide(t, ctx, site, "allow")
 	wantQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "cust-browser-1",
 		"manufacturer": "sandbox-heatpump"})
 	noxUserID := q.Get("nox_user_id")
-	if noxUserID == "" {
-		t.Fatalf("redirect has no nox_user_id: %s", q.Encode())
+	if noxUserID == "" || q.Get("connected_at") == "" {
+		t.Fatalf("redirect lacks nox_user_id or connected_at: %s", q.Encode())
 	}
 	u, err := s.Store.SupplierUser(context.Background(), s.SupplierID, "cust-browser-1")
 	if err != nil {
@@ -177,7 +177,7 @@ func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
 
 	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
 	signIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
-	q := decide(t, ctx, "deny")
+	q := decide(t, ctx, site, "deny")
 	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "access_denied"})
 	if q.Get("nox_user_id") != "" {
 		t.Errorf("denied redirect carries nox_user_id %q", q.Get("nox_user_id"))
@@ -213,7 +213,7 @@ func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
 	}
 	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
 
-	q := decide(t, ctx, "allow")
+	q := decide(t, ctx, site, "allow")
 	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "expired"})
 	sess, err = s.Store.LinkSessionByToken(context.Background(), token)
 	if err != nil {
@@ -305,7 +305,7 @@ func TestBrowserCancelOnBrandPageReturnsFailedCancelled(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.cancel button[type="submit"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
-	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "cancelled",
+	wantQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "cancelled",
 		"supplier_user_id": "cust-browser-6"})
 	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
 	if err != nil {
@@ -341,6 +341,6 @@ func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T)
 		chromedp.Click(chromedp.CSS(`a.button[href^="/connect/return"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
-	wantQuery(t, supplierQuery(t, ctx), map[string]string{"connection_status": "failed", "error": "expired",
+	wantQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "expired",
 		"supplier_user_id": "cust-browser-7"})
 }
