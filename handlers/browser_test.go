@@ -140,14 +140,12 @@ func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) 
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 	)
 	handlertest.Screenshot(t, ctx, "sandbox-login-375", 375, 700)
-	handlertest.Screenshot(t, ctx, "sandbox-login-1280", 1280, 800)
 	do(t, ctx, "sign in",
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "user_good"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "pass_good"),
 		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)),
 	)
-	handlertest.Screenshot(t, ctx, "sandbox-consent-375", 375, 700)
 
 	q := decide(t, ctx, site, "allow")
 	wantQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "cust-browser-1",
