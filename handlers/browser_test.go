@@ -190,10 +190,11 @@ func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
 }
 
 func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
-	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(4 * time.Second) })
+	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(5 * time.Second) })
 	site := handlertest.StartSupplierSite(t)
 	ctx := handlertest.NewBrowser(t)
 	// The browser's first page load is slow; pay for it before the clock runs.
+	// 5s leaves room to reach the consent page on a heavily loaded machine.
 	do(t, ctx, "warm up", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	linkURL, token := browserLink(t, s, site, "cust-browser-3", "en")
 
