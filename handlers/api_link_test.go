@@ -61,6 +61,7 @@ func sessionRows(t *testing.T, s *handlertest.Server) int {
 }
 
 func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	revoked, err := s.Store.CreateAPIKey(ctx, app.APIKeyOwner{SupplierID: s.SupplierID}, "old")
@@ -152,6 +153,7 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 }
 
 func TestCreateLinkAcceptsLoopbackRedirectOnAnotherPort(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for _, uri := range []string{"http://127.0.0.1:3000/callback", "http://127.0.0.1:51999/callback"} {
 		r := s.API(t, "POST", "/users/cust-1/link", s.APIKey, `{"redirect_uri":"`+uri+`","language":"en"}`)
@@ -166,6 +168,7 @@ func TestCreateLinkAcceptsLoopbackRedirectOnAnotherPort(t *testing.T) {
 }
 
 func TestCreateLinkReturnsTheSpecEnvelope(t *testing.T) {
+	t.Parallel()
 	for _, ttl := range []time.Duration{15 * time.Minute, 90 * time.Second} {
 		t.Run(ttl.String(), func(t *testing.T) {
 			s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(ttl) })
@@ -220,6 +223,7 @@ func TestCreateLinkReturnsTheSpecEnvelope(t *testing.T) {
 }
 
 func TestIdempotencyKeyReturnsTheSameSessionForTheSameRequest(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	body := `{"redirect_uri":"` + s.RedirectURI + `","language":"en"}`
 	first := s.API(t, "POST", "/users/cust-1/link", s.APIKey, body, "Idempotency-Key", "order-42")
@@ -263,6 +267,7 @@ func TestIdempotencyKeyReturnsTheSameSessionForTheSameRequest(t *testing.T) {
 }
 
 func TestIdempotencyKeysAreScopedPerSupplier(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	otherURI := "https://other.example/back"
 	otherKey := otherSupplier(t, s, "supplier_other", otherURI)
@@ -283,6 +288,7 @@ func TestIdempotencyKeysAreScopedPerSupplier(t *testing.T) {
 }
 
 func TestShowSupplierUserShowsOnlyTheCallersOwnUser(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-1")
 	final := s.Walk(t, s.Client(), link["link_url"].(string), "sandbox-heatpump", "user_good", app.SandboxPassword, "allow")
