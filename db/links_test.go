@@ -84,11 +84,10 @@ func TestSweepExpiredSessionsExpiresOnlyOverdueUnfinishedSessions(t *testing.T) 
 	s := mustStore(t)
 	ctx := context.Background()
 	overdueCreated, _ := mustCreate(t, s, "cust-created", -time.Minute)
-	overdueOpened, token := mustCreate(t, s, "cust-opened", -time.Minute)
+	overdueOpened, _ := mustCreate(t, s, "cust-opened", -time.Minute)
 	if _, err := s.DB().Exec(`UPDATE link_sessions SET status = 'opened', opened_at = now() WHERE id = $1`, overdueOpened.ID); err != nil {
 		t.Fatal(err)
 	}
-	_ = token
 	fresh, _ := mustCreate(t, s, "cust-fresh", time.Hour)
 	cancelled, _ := mustCreate(t, s, "cust-cancelled", time.Hour)
 	if _, err := s.FailLinkSession(ctx, cancelled.ID, app.ReasonCancelled, "test"); err != nil {

@@ -171,6 +171,7 @@ func TestCreateLinkReturnsTheSpecEnvelope(t *testing.T) {
 	t.Parallel()
 	for _, ttl := range []time.Duration{15 * time.Minute, 90 * time.Second} {
 		t.Run(ttl.String(), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(ttl) })
 			r := s.API(t, "POST", "/users/cust-1/link", s.APIKey, `{"redirect_uri":"`+s.RedirectURI+`","language":"nl"}`)
 			if r.Status != http.StatusOK {
