@@ -88,22 +88,22 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // inTx runs fn in a transaction, committing when it returns nil or an
-// errCommit (which it then returns), rolling back on any other error.
+// errCommit (which it then returns), and rolling back on any other error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ferr := fn(tx)
+	err = fn(tx)
 	var ec errCommit
-	if ferr != nil && !errors.As(ferr, &ec) {
-		return ferr
+	if err != nil && !errors.As(err, &ec) {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
-	return ferr
+	return err
 }
 
 func notFound(err error, format string, args ...any) error {
