@@ -28,9 +28,9 @@ func browserLink(t *testing.T, s *handlertest.Server, site handlertest.SupplierS
 	return linkURL, token
 }
 
-// do runs browser actions and fails the test with what the page shows when
+// browserDo runs browser actions and fails the test with what the page shows when
 // one of them fails.
-func do(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+func browserDo(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
@@ -61,26 +61,26 @@ func waitBrandTiles(t *testing.T, ctx context.Context, want []string) {
 	}
 }
 
-// signIn picks brandID on the brand page and signs in at its sandbox login,
+// browserSignIn picks brandID on the brand page and signs in at its sandbox login,
 // leaving the browser on the consent page.
-func signIn(t *testing.T, ctx context.Context, brandID, username, password string) {
+func browserSignIn(t *testing.T, ctx context.Context, brandID, username, password string) {
 	t.Helper()
-	do(t, ctx, "select brand "+brandID,
+	browserDo(t, ctx, "select brand "+brandID,
 		chromedp.Click(chromedp.CSS(`#brand-list button[data-brand="`+brandID+`"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 	)
-	do(t, ctx, "sign in as "+username,
+	browserDo(t, ctx, "sign in as "+username,
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), username),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
 		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
 	)
 }
 
-// decide clicks the consent button ("allow" or "deny") and returns the query
+// browserDecide clicks the consent button ("allow" or "deny") and returns the query
 // that site received.
-func decide(t *testing.T, ctx context.Context, site handlertest.SupplierSite, decision string) url.Values {
+func browserDecide(t *testing.T, ctx context.Context, site handlertest.SupplierSite, decision string) url.Values {
 	t.Helper()
-	do(t, ctx, decision,
+	browserDo(t, ctx, decision,
 		chromedp.Click(chromedp.CSS(`button[name="decision"][value="`+decision+`"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
@@ -105,7 +105,7 @@ func supplierQuery(t *testing.T, ctx context.Context, site handlertest.SupplierS
 	return u.Query()
 }
 
-func wantQuery(t *testing.T, q url.Values, want map[string]string) {
+func wantSupplierQuery(t *testing.T, q url.Values, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
 		if got := q.Get(k); got != v {
@@ -121,7 +121,7 @@ func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) 
 	ctx := handlertest.NewBrowser(t)
 	linkURL, _ := browserLink(t, s, site, "cust-browser-1", "en")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
 	if got := brandTiles(t, ctx); len(got) < 2 {
 		t.Fatalf("brand page tiles: got %q, want several brands", got)
 	}
@@ -129,26 +129,26 @@ func TestBrowserUserFiltersBrandsSignsInAllowsAndReturnsConnected(t *testing.T) 
 	handlertest.Screenshot(t, ctx, "connect-brands-375", 375, 700)
 
 	before, _ := chromedp.Run(ctx, chromedp.Location())
-	do(t, ctx, "search brands", chromedp.SendKeys(chromedp.ID("brand-q"), "heat"))
+	browserDo(t, ctx, "search brands", chromedp.SendKeys(chromedp.ID("brand-q"), "heat"))
 	waitBrandTiles(t, ctx, []string{"Sandbox Heat Pumps"})
 	if after, _ := chromedp.Run(ctx, chromedp.Location()); after != before {
 		t.Errorf("searching reloaded the page: went from %s to %s, want an in-place filter", before, after)
 	}
 
-	do(t, ctx, "select brand",
+	browserDo(t, ctx, "select brand",
 		chromedp.Click(chromedp.CSS(`#brand-list button[data-brand="sandbox-heatpump"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 	)
 	handlertest.Screenshot(t, ctx, "sandbox-login-375", 375, 700)
-	do(t, ctx, "sign in",
+	browserDo(t, ctx, "sign in",
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "user_good"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "pass_good"),
 		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)),
 	)
 
-	q := decide(t, ctx, site, "allow")
-	wantQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "cust-browser-1",
+	q := browserDecide(t, ctx, site, "allow")
+	wantSupplierQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "cust-browser-1",
 		"manufacturer": "sandbox-heatpump"})
 	noxUserID := q.Get("nox_user_id")
 	if noxUserID == "" || q.Get("connected_at") == "" {
@@ -173,10 +173,10 @@ func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
 	ctx := handlertest.NewBrowser(t)
 	linkURL, token := browserLink(t, s, site, "cust-browser-2", "en")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
-	signIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
-	q := decide(t, ctx, site, "deny")
-	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "access_denied"})
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserSignIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
+	q := browserDecide(t, ctx, site, "deny")
+	wantSupplierQuery(t, q, map[string]string{"connection_status": "failed", "error": "access_denied"})
 	if q.Get("nox_user_id") != "" {
 		t.Errorf("denied redirect carries nox_user_id %q", q.Get("nox_user_id"))
 	}
@@ -195,12 +195,12 @@ func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
 	ctx := handlertest.NewBrowser(t)
 	// The browser's first page load is slow; pay for it before the clock runs.
 	// 5s leaves room to reach the consent page on a heavily loaded machine.
-	do(t, ctx, "warm up", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	browserDo(t, ctx, "warm up", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	linkURL, token := browserLink(t, s, site, "cust-browser-3", "en")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
-	signIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
-	do(t, ctx, "consent page", chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)))
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserSignIn(t, ctx, "sandbox-heatpump", "user_good", "pass_good")
+	browserDo(t, ctx, "consent page", chromedp.WaitVisible(chromedp.CSS(`button[name="decision"][value="allow"]`)))
 	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
@@ -212,8 +212,8 @@ func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
 	}
 	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
 
-	q := decide(t, ctx, site, "allow")
-	wantQuery(t, q, map[string]string{"connection_status": "failed", "error": "expired"})
+	q := browserDecide(t, ctx, site, "allow")
+	wantSupplierQuery(t, q, map[string]string{"connection_status": "failed", "error": "expired"})
 	sess, err = s.Store.LinkSessionByToken(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
@@ -233,9 +233,9 @@ func TestBrowserWrongPasswordStaysOnLoginWithError(t *testing.T) {
 	ctx := handlertest.NewBrowser(t)
 	linkURL, _ := browserLink(t, s, site, "cust-browser-4", "en")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
-	signIn(t, ctx, "sandbox-heatpump", "user_good", "not-the-password")
-	do(t, ctx, "login error", chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserSignIn(t, ctx, "sandbox-heatpump", "user_good", "not-the-password")
+	browserDo(t, ctx, "login error", chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
 	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.alert-error`)))
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestBrowserBrandPageSpeaksTheSessionLanguage(t *testing.T) {
 	ctx := handlertest.NewBrowser(t)
 	linkURL, _ := browserLink(t, s, site, "cust-browser-5", "nl")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
 	lang, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("html"), "lang"))
 	if err != nil {
 		t.Fatal(err)
@@ -299,12 +299,12 @@ func TestBrowserCancelOnBrandPageReturnsFailedCancelled(t *testing.T) {
 	ctx := handlertest.NewBrowser(t)
 	linkURL, token := browserLink(t, s, site, "cust-browser-6", "en")
 
-	do(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
-	do(t, ctx, "cancel",
+	browserDo(t, ctx, "open link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.ID("brand-q")))
+	browserDo(t, ctx, "cancel",
 		chromedp.Click(chromedp.CSS(`form.cancel button[type="submit"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
-	wantQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "cancelled",
+	wantSupplierQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "cancelled",
 		"supplier_user_id": "cust-browser-6"})
 	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
 	if err != nil {
@@ -327,7 +327,7 @@ func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T)
 	}
 	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
 
-	do(t, ctx, "open expired link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.CSS(`a.button[href^="/connect/return"]`)))
+	browserDo(t, ctx, "open expired link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.CSS(`a.button[href^="/connect/return"]`)))
 	h1, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
 	if err != nil {
 		t.Fatal(err)
@@ -336,10 +336,10 @@ func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T)
 		t.Errorf("expired link page title: got %q, want %q", h1, want)
 	}
 	handlertest.Screenshot(t, ctx, "connect-expired-375", 375, 700)
-	do(t, ctx, "return to supplier",
+	browserDo(t, ctx, "return to supplier",
 		chromedp.Click(chromedp.CSS(`a.button[href^="/connect/return"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),
 	)
-	wantQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "expired",
+	wantSupplierQuery(t, supplierQuery(t, ctx, site), map[string]string{"connection_status": "failed", "error": "expired",
 		"supplier_user_id": "cust-browser-7"})
 }
