@@ -29,8 +29,8 @@ func browserToSupplierTerms(t *testing.T, ctx context.Context, s *handlertest.Se
 		t.Fatalf("supplier selector: %v", err)
 	}
 	if shots != "" {
-		handlertest.Flow2Screenshot(t, ctx, shots+"-supplier-selector", 1280)
-		handlertest.Flow2Screenshot(t, ctx, shots+"-supplier-selector-mobile", 390)
+		handlertest.Screenshot(t, ctx, shots+"-supplier-selector", 1280, 900)
+		handlertest.Screenshot(t, ctx, shots+"-supplier-selector-mobile", 390, 900)
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(tile), chromedp.WaitVisible(`#username`)); err != nil {
 		t.Fatalf("choose %s: %v", sup, err)
@@ -44,7 +44,7 @@ func browserToSupplierTerms(t *testing.T, ctx context.Context, s *handlertest.Se
 		t.Fatalf("supplier login page: at %s", loc)
 	}
 	if shots != "" {
-		handlertest.Flow2Screenshot(t, ctx, shots+"-sandbox-supplier-login", 1280)
+		handlertest.Screenshot(t, ctx, shots+"-sandbox-supplier-login", 1280, 900)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(`#username`, "user_good"),
@@ -55,7 +55,7 @@ func browserToSupplierTerms(t *testing.T, ctx context.Context, s *handlertest.Se
 		t.Fatalf("sign in at the sandbox supplier: %v", err)
 	}
 	if shots != "" {
-		handlertest.Flow2Screenshot(t, ctx, shots+"-sandbox-supplier-terms", 1280)
+		handlertest.Screenshot(t, ctx, shots+"-sandbox-supplier-terms", 1280, 900)
 	}
 	return u.Query().Get("state")
 }
@@ -82,7 +82,7 @@ func browserAcceptTerms(t *testing.T, ctx context.Context) url.Values {
 func TestBrowserSupplierLinkFromManufacturerToSupplierAndBack(t *testing.T) {
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
-	ctx := handlertest.Flow2Browser(t)
+	ctx := handlertest.NewBrowser(t)
 	link := s.MustCreateSupplierLink(t, "hp-browser", mfr.CallbackURL, "HP-B1")
 	browserToSupplierTerms(t, ctx, s, link["link_url"].(string), "flow2")
 	q := browserAcceptTerms(t, ctx)
@@ -99,7 +99,7 @@ func TestBrowserSupplierLinkFromManufacturerToSupplierAndBack(t *testing.T) {
 func TestBrowserSupplierLinkAfterDeadlineReturnsFailed(t *testing.T) {
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
-	ctx := handlertest.Flow2Browser(t)
+	ctx := handlertest.NewBrowser(t)
 	link := s.MustCreateSupplierLink(t, "hp-slow", mfr.CallbackURL, "HP-S1")
 	browserToSupplierTerms(t, ctx, s, link["link_url"].(string), "")
 	s.ExpireLinkSession(t, link["link_token"].(string))
@@ -115,7 +115,7 @@ func TestBrowserSupplierLinkAfterDeadlineReturnsFailed(t *testing.T) {
 func TestBrowserWrongSupplierCannotClaimTheLogin(t *testing.T) {
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
-	ctx := handlertest.Flow2Browser(t)
+	ctx := handlertest.NewBrowser(t)
 	link := s.MustCreateSupplierLink(t, "hp-wrong", mfr.CallbackURL, "HP-W1")
 	state := browserToSupplierTerms(t, ctx, s, link["link_url"].(string), "")
 	r := s.API(t, "POST", "/post-login-redirect", s.APIKey, `{"state":"`+state+`","supplier_user_id":"cust-9"}`)
@@ -133,7 +133,7 @@ func TestBrowserWrongSupplierCannotClaimTheLogin(t *testing.T) {
 
 func TestBrowserSupplierSelectorSpeaksTheSessionLanguage(t *testing.T) {
 	s := handlertest.Start(t)
-	ctx := handlertest.Flow2Browser(t)
+	ctx := handlertest.NewBrowser(t)
 	for _, lang := range []string{"nl", "de", "fr", "es"} {
 		r := s.API(t, "POST", "/manufacturer/link-sessions", s.ManufacturerKey,
 			`{"manufacturer_user_id":"hp-`+lang+`","redirect_uri":"`+s.ManufacturerRedirectURI+`","language":"`+lang+`"}`)
@@ -149,7 +149,7 @@ func TestBrowserSupplierSelectorSpeaksTheSessionLanguage(t *testing.T) {
 			t.Errorf("%s: heading %q, want a translation", lang, h1)
 		}
 		if lang == "de" {
-			handlertest.Flow2Screenshot(t, ctx, "flow2-supplier-selector-de", 1280)
+			handlertest.Screenshot(t, ctx, "flow2-supplier-selector-de", 1280, 900)
 		}
 	}
 }
