@@ -139,3 +139,54 @@ func TestManufacturerRedirectCarriesTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigRefusesUnsafeWebhookAndSandboxSupplierSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string
+		wantMsg string
+	}{
+		{"timeout above 10s", []string{"NOX_WEBHOOKS_TIMEOUT=11s"}, "webhooks.timeout"},
+		{"lease not above timeout", []string{"NOX_WEBHOOKS_LEASE=10s"}, "webhooks.lease"},
+		{"retries shorter than a day", []string{"NOX_WEBHOOKS_RETRY_FOR=1h"}, "webhooks.retry_for must be at least 24h"},
+		{"retries shorter than a day in production", prodEnv("NOX_WEBHOOKS_RETRY_FOR=23h"), "webhooks.retry_for"},
+		{"cap below base", []string{"NOX_WEBHOOKS_RETRY_CAP=1s"}, "retry_cap"},
+		{"short sandbox supplier key", []string{"NOX_SANDBOX_SUPPLIER_API_KEY=short"}, "sandbox.supplier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := app.LoadConfig(shippedConfig, tt.env)
+			if err == nil || app.ErrorCode(err) != app.EINVALID || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("got %v, want an invalid-config error mentioning %q", err, tt.wantMsg)
+			}
+		})
+	}
+	cfg, err := app.LoadConfig(shippedConfig, []string{"NOX_ENV=test", "NOX_WEBHOOKS_RETRY_FOR=1s"})
+	if err != nil || cfg.Webhooks.RetryFor.D() != time.Second {
+		t.Errorf("tests may shorten retry_for: got %v, %v", cfg.Webhooks.RetryFor, err)
+	}
+}
+
+func TestValidateWebhookURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"https://hooks.example/nox", true},
+		{"https://hooks.example:8443/nox?x=1", true},
+		{"http://127.0.0.1:9000/hooks", true},
+		{"http://[::1]:9000/hooks", true},
+		{"http://localhost:9000/hooks", true},
+		{"http://hooks.example/nox", false},
+		{"http://10.0.0.1/hooks", false},
+		{"https://user:pw@hooks.example/", false},
+		{"https://hooks.example/#frag", false},
+		{"hooks.example/nox", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if err := app.ValidateWebhookURL(tt.url); (err == nil) != tt.ok {
+			t.Errorf("ValidateWebhookURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
