@@ -115,6 +115,12 @@ type NewLinkSession struct {
 	Initiator      string
 	ManufacturerID string // preselected brand, optional
 	TTL            time.Duration
+	// NoxUserID, for a session without a supplier, is the nox user the
+	// devices are connected to (a customer's own account).
+	NoxUserID string
+	// PortalUserID is the portal customer who started the session from the
+	// dashboard (0 otherwise).
+	PortalUserID int64
 	// IdempotencyKey, when set, makes a retry with the same RequestHash
 	// return the first session instead of a new one.
 	IdempotencyKey string

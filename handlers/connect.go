@@ -60,7 +60,7 @@ func (h *Handler) renderMessage(c *fiber.Ctx, status int, key string) error {
 
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
-	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	sup, err := h.sessionParty(c, sess)
 	if err != nil {
 		return err
 	}
@@ -75,8 +75,18 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 	})
 }
 
+// sessionParty is who the user returns to at the end of a session: the
+// supplier, or NOX Energy itself for a session started from the customer's
+// own dashboard.
+func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, error) {
+	if sess.Initiator == app.InitiatorCustomer {
+		return app.Supplier{Name: "NOX Energy"}, nil
+	}
+	return h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+}
+
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
-	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	sup, err := h.sessionParty(c, sess)
 	if err != nil {
 		return err
 	}
