@@ -5,3 +5,24 @@ document.addEventListener("htmx:configRequest", function (evt) {
     evt.detail.headers["X-CSRF-Token"] = meta.content;
   }
 });
+
+// Shows a loading state on plain form posts that leave the page
+// (forms marked data-loading), and prevents double submits.
+document.addEventListener("submit", function (evt) {
+  var form = evt.target;
+  if (!form.hasAttribute || !form.hasAttribute("data-loading")) {
+    return;
+  }
+  if (form.classList.contains("is-loading")) {
+    evt.preventDefault();
+    return;
+  }
+  form.classList.add("is-loading");
+  form.setAttribute("aria-busy", "true");
+});
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form.is-loading").forEach(function (f) {
+    f.classList.remove("is-loading");
+    f.removeAttribute("aria-busy");
+  });
+});

@@ -93,3 +93,10 @@ func (s *Server) Local(location string) string {
 	}
 	return location
 }
+
+// ReadPage reads and parses a response the test made itself (HTMX
+// requests with custom headers, for example).
+func ReadPage(tb testing.TB, resp *http.Response) Page {
+	tb.Helper()
+	return readPage(tb, resp)
+}
