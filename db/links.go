@@ -224,8 +224,9 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 		if ls.Status != app.StatusCreated && (browserHash == nil || bytes.Equal(ls.BrowserHash, browserHash)) {
 			return nil
 		}
+		first := ls.Status == app.StatusCreated
 		status := ls.Status
-		if status == app.StatusCreated {
+		if first {
 			status = app.StatusOpened
 		}
 		if err := tx.GetContext(ctx, &ls.LinkSession, `
@@ -234,7 +235,7 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 			WHERE id = $1 RETURNING `+sessionCols, ls.ID, status, browserHash); err != nil {
 			return fmt.Errorf("db: open session: %w", err)
 		}
-		if ls.Status == app.StatusOpened && ls.BrowserHash == nil {
+		if first {
 			return addEvent(ctx, tx, ls.ID, app.EventOpened, "")
 		}
 		return nil
@@ -321,7 +322,13 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
 			return errWrongBrowser
 		}
-		expiredAfterAuth := granted && (ls.Expired(ls.Now) || (ls.Status == app.StatusExpired && ls.Reason() == app.ReasonExpired))
+		// A manufacturer that says yes after the deadline is recorded as
+		// expired_after_auth, even when the sweeper expired the session first.
+		sweptBeforeAuth := ls.Status == app.StatusExpired && ls.Reason() == app.ReasonExpired
+		if ls.Status.Final() && !(granted && sweptBeforeAuth) {
+			return errFinished(ls)
+		}
+		expiredAfterAuth := granted && (ls.Expired(ls.Now) || sweptBeforeAuth)
 		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {
 			return fmt.Errorf("db: claim callback: %w", err)
 		}
@@ -340,8 +347,6 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 			}
 			out = ls.LinkSession
 			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
-		case ls.Status.Final():
-			return errCommit{errFinished(ls)}
 		case ls.Expired(ls.Now):
 			reason := app.ReasonExpired
 			if expiredAfterAuth {

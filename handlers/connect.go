@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/oauth2"
@@ -206,14 +207,19 @@ func (h *Handler) cancelLink(c *fiber.Ctx) error {
 // with the outcome; an unfinished session goes back to its brand page.
 func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.store.OpenLinkSession(c.UserContext(), token, nil)
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
 		return err
 	}
 	if !sess.Status.Final() {
-		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+		if !sess.Expired(time.Now()) {
+			return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+		}
+		if sess, err = h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonExpired, "returned after deadline"); err != nil {
+			return err
+		}
 	}
 	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
 }

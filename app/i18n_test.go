@@ -1,0 +1,106 @@
+package app_test
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"noxportal/app"
+	"noxportal/views"
+)
+
+// untranslated lists the only catalog values a language may share with
+// English: product names and words that are spelled the same.
+var untranslated = map[string]map[string]bool{
+	"*":  {"home.title": true},
+	"de": {"kind.thermostat": true},
+	"fr": {"kind.thermostat": true},
+}
+
+var (
+	verbRE = regexp.MustCompile(`%[-+# 0]*[0-9]*(?:\.[0-9]*)?[a-zA-Z]`)
+	// keepRE matches names that must appear unchanged in every language.
+	keepRE        = regexp.MustCompile(`NOX Energy|\b(?:user|pass)_[a-z_]+\b`)
+	testAccountRE = regexp.MustCompile(`^(?:(?:user|pass)_[a-z_]+|[\s,.:/])+$`)
+)
+
+func mustTranslator(t *testing.T) *app.Translator {
+	t.Helper()
+	tr, err := app.NewTranslator(views.Locales())
+	if err != nil {
+		t.Fatalf("NewTranslator: %v", err)
+	}
+	return tr
+}
+
+func verbs(s string) []string {
+	return verbRE.FindAllString(strings.ReplaceAll(s, "%%", ""), -1)
+}
+
+func TestEveryLanguageDefinesEveryEnglishKey(t *testing.T) {
+	tr := mustTranslator(t)
+	keys := tr.Keys()
+	if len(keys) == 0 {
+		t.Fatal("English catalog is empty")
+	}
+	for _, lang := range app.Languages {
+		for _, k := range keys {
+			if got := tr.T(lang, k); got == k || got == "" {
+				t.Errorf("%s %s: got %q, want a message", lang, k, got)
+			}
+		}
+	}
+}
+
+func TestTranslationsKeepFormatVerbsAndNames(t *testing.T) {
+	tr := mustTranslator(t)
+	for _, lang := range app.Languages[1:] {
+		for _, k := range tr.Keys() {
+			en, got := tr.T("en", k), tr.T(lang, k)
+			if want, have := verbs(en), verbs(got); !slices.Equal(have, want) {
+				t.Errorf("%s %s: verbs %q, want %q (%q)", lang, k, have, want, got)
+			}
+			for _, name := range keepRE.FindAllString(en, -1) {
+				if !strings.Contains(got, name) {
+					t.Errorf("%s %s: %q lacks %q", lang, k, got, name)
+				}
+			}
+		}
+	}
+}
+
+func TestNonEnglishCatalogsAreTranslated(t *testing.T) {
+	tr := mustTranslator(t)
+	for _, lang := range app.Languages[1:] {
+		for _, k := range tr.Keys() {
+			en, got := tr.T("en", k), tr.T(lang, k)
+			if got != en || untranslated["*"][k] || untranslated[lang][k] || testAccountRE.MatchString(en) {
+				continue
+			}
+			t.Errorf("%s %s: still English: %q", lang, k, got)
+		}
+	}
+}
+
+func TestTFormatsInLanguageAndFallsBackToEnglish(t *testing.T) {
+	tr := mustTranslator(t)
+	tests := []struct {
+		lang, key string
+		args      []any
+		want      string
+	}{
+		{"en", "link.return", []any{"Acme"}, "Return to Acme"},
+		{"nl", "link.return", []any{"Acme"}, "Terug naar Acme"},
+		{"de", "sandbox.allow", nil, "Erlauben"},
+		{"xx", "link.return", []any{"Acme"}, "Return to Acme"},
+		{"", "sandbox.deny", nil, "Deny"},
+		{"EN-us", "error.not_found.title", nil, "Page not found"},
+		{"fr", "no.such.key", nil, "no.such.key"},
+	}
+	for _, tt := range tests {
+		if got := tr.T(tt.lang, tt.key, tt.args...); got != tt.want {
+			t.Errorf("T(%q, %q, %v) = %q, want %q", tt.lang, tt.key, tt.args, got, tt.want)
+		}
+	}
+}
