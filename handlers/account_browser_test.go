@@ -46,9 +46,10 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		return v
 	}
 
+	do("open the dashboard signed out", chromedp.Navigate(s.URL+"/account"), chromedp.WaitVisible(css(`#email`)))
+	handlertest.PortalScreenshot(t, ctx, "login-375", 375)
 	do("log in",
-		chromedp.Navigate(s.URL+"/account"),
-		chromedp.WaitVisible(css(`#email`)),
+		chromedp.EmulateViewport(1280, 900),
 		chromedp.SendKeys(css(`#email`), "browser@example.test"),
 		chromedp.SendKeys(css(`#password`), handlertest.TestPassword),
 		chromedp.Click(css(`form[action="/login"] button[type="submit"]`)),
