@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -29,7 +28,7 @@ func signInAtManufacturer(username string) chromedp.Action[chromedp.Void] {
 func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 	s := handlertest.Start(t)
 	u := s.MustPortalUser(t, "browser@example.test", app.RoleCustomer)
-	ctx := handlertest.StartPortalBrowser(t, 2*time.Minute)
+	ctx := handlertest.NewBrowser(t)
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -47,7 +46,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 	}
 
 	do("open the dashboard signed out", chromedp.Navigate(s.URL+"/account"), chromedp.WaitVisible(css(`#email`)))
-	handlertest.PortalScreenshot(t, ctx, "login-375", 375)
+	handlertest.Screenshot(t, ctx, "login-375", 375, 812)
 	do("log in",
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.SendKeys(css(`#email`), "browser@example.test"),
@@ -55,7 +54,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		chromedp.Click(css(`form[action="/login"] button[type="submit"]`)),
 		chromedp.WaitVisible(css(`.empty-state`)),
 	)
-	handlertest.PortalScreenshot(t, ctx, "dashboard-empty-1280", 1280)
+	handlertest.Screenshot(t, ctx, "dashboard-empty-1280", 1280, 900)
 
 	do("connect a device through the sandbox manufacturer",
 		chromedp.Click(css(`button[data-action="connect"]`)),
@@ -67,8 +66,8 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 	if got := text(`[data-banner]`); !strings.Contains(got, "Sandbox Heat Pumps device is connected") {
 		t.Errorf("banner after connecting: got %q", got)
 	}
-	handlertest.PortalScreenshot(t, ctx, "dashboard-1280", 1280)
-	handlertest.PortalScreenshot(t, ctx, "dashboard-375", 375)
+	handlertest.Screenshot(t, ctx, "dashboard-1280", 1280, 900)
+	handlertest.Screenshot(t, ctx, "dashboard-375", 375, 812)
 	do("back to desktop", chromedp.EmulateViewport(1280, 900))
 
 	// The manufacturer revoked access: the device needs relinking.
@@ -79,7 +78,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		chromedp.Navigate(s.URL+"/account"),
 		chromedp.WaitVisible(css(`[data-status="relink_required"]`)),
 	)
-	handlertest.PortalScreenshot(t, ctx, "dashboard-relink-1280", 1280)
+	handlertest.Screenshot(t, ctx, "dashboard-relink-1280", 1280, 900)
 	do("reconnect",
 		chromedp.Click(css(`button[data-action="reconnect"]`)),
 		chromedp.WaitVisible(css(`#username`)),
@@ -97,7 +96,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		chromedp.Click(css(`a[data-action="disconnect"]`)),
 		chromedp.WaitVisible(css(`button[data-action="confirm-disconnect"]`)),
 	)
-	handlertest.PortalScreenshot(t, ctx, "dashboard-confirm-375", 375)
+	handlertest.Screenshot(t, ctx, "dashboard-confirm-375", 375, 812)
 	do("back to desktop", chromedp.EmulateViewport(1280, 900))
 	do("confirm the disconnect",
 		chromedp.Click(css(`button[data-action="confirm-disconnect"]`)),
@@ -117,5 +116,5 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		t.Errorf("title in Dutch: got %q, want %q", got, "Mijn apparaten")
 	}
 	do("the language is remembered", chromedp.Navigate(s.URL+"/account"), chromedp.WaitVisible(css(`html[lang="nl"]`)))
-	handlertest.PortalScreenshot(t, ctx, "dashboard-nl-375", 375)
+	handlertest.Screenshot(t, ctx, "dashboard-nl-375", 375, 812)
 }
