@@ -108,10 +108,7 @@ func (h *Handler) requirePortalUser(roles ...string) fiber.Handler {
 			if isAPIRequest(c) || c.Get(htmx.HeaderRequest) == "true" {
 				return app.ReasonErrorf(app.EFORBIDDEN, "wrong_role", "Your account cannot open this page.")
 			}
-			lang := pageLang(c)
-			c.Status(fiber.StatusForbidden)
-			return h.renderPortal(c, "pages/error", fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "portal.forbidden.title"),
-				"Message": h.tr.T(lang, "portal.forbidden"), "Status": fiber.StatusForbidden})
+			return h.renderPortalMessage(c, fiber.StatusForbidden, "portal.forbidden")
 		}
 		return c.Next()
 	}
