@@ -168,6 +168,9 @@ func runSweeper(ctx context.Context, store *db.Store, every time.Duration, log *
 		if err := store.PruneRateLimits(ctx, time.Now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
 			log.Error("prune rate limits failed", "err", err)
 		}
+		if err := store.PrunePortal(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Error("prune portal failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -192,13 +195,23 @@ func printDevBanner(cfg app.Config) {
       -d '{"redirect_uri": "http://localhost:3000/callback", "language": "en"}'
 
   Sandbox manufacturer login: user_good / pass_good
-`, base, app.DevSupplierID, app.DevAPIKey)
-	if !cfg.Sandbox.Enabled {
-		fmt.Println()
-		return
+
+  Portal (%[1]s/login), password %[4]s for every account:
+`, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword)
+	for _, a := range app.DevPortalAccounts {
+		fmt.Printf("    %-10s %s\n", a.Role, a.Email)
 	}
 	fmt.Printf(`
-  Flow 2 — the user starts at the manufacturer and picks a supplier:
+  Open a customer's dashboard from a supplier (one-time URL, 5 minutes):
+
+    curl -s -X POST %[1]s/users/customer_42/dashboard-sessions \
+      -H 'Content-Type: application/json' -H 'x-api-key: %[2]s' -d '{"language": "en"}'
+
+`, base, app.DevAPIKey)
+	if !cfg.Sandbox.Enabled {
+		return
+	}
+	fmt.Printf(`  Flow 2 — the user starts at the manufacturer and picks a supplier:
 
   Sandbox manufacturer:  %[2]s
   Manufacturer API key:  %[3]s

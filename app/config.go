@@ -41,6 +41,7 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	Security SecurityConfig `yaml:"security"`
 	Link     LinkConfig     `yaml:"link"`
+	Portal   PortalConfig   `yaml:"portal"`
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
 	Webhooks WebhookConfig  `yaml:"webhooks"`
@@ -85,6 +86,22 @@ type LinkConfig struct {
 	SweepInterval Duration `yaml:"sweep_interval"`
 	// OAuthTimeout bounds each call to a manufacturer (token, devices).
 	OAuthTimeout Duration `yaml:"oauth_timeout"`
+}
+
+// PortalConfig is the portal's sign-in behaviour.
+type PortalConfig struct {
+	// SessionIdle signs a browser out after this long without a request.
+	SessionIdle Duration `yaml:"session_idle"`
+	// SessionAbsolute signs a browser out this long after sign-in, active or not.
+	SessionAbsolute Duration `yaml:"session_absolute"`
+	// LoginWindow is how far back failed sign-ins count.
+	LoginWindow Duration `yaml:"login_window"`
+	// LoginMaxPerAccount failed sign-ins for one email within LoginWindow lock it.
+	LoginMaxPerAccount int `yaml:"login_max_per_account"`
+	// LoginMaxPerIP failed sign-ins from one IP within LoginWindow lock the IP.
+	LoginMaxPerIP int `yaml:"login_max_per_ip"`
+	// DashboardLinkTTL is how long a supplier-created dashboard URL is valid.
+	DashboardLinkTTL Duration `yaml:"dashboard_link_ttl"`
 }
 
 // DevConfig is for local development only.
@@ -176,6 +193,14 @@ func DefaultConfig() Config {
 			RetryCap:     Duration(6 * time.Hour),
 			RetryFor:     Duration(24 * time.Hour),
 			BatchSize:    10,
+		},
+		Portal: PortalConfig{
+			SessionIdle:        Duration(30 * time.Minute),
+			SessionAbsolute:    Duration(12 * time.Hour),
+			LoginWindow:        Duration(15 * time.Minute),
+			LoginMaxPerAccount: 5,
+			LoginMaxPerIP:      50,
+			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -296,6 +321,15 @@ func (c Config) Validate() error {
 	}
 	if c.Link.OAuthTimeout.D() <= 0 {
 		add("link.oauth_timeout must be positive")
+	}
+	if c.Portal.SessionIdle.D() <= 0 || c.Portal.SessionAbsolute.D() < c.Portal.SessionIdle.D() {
+		add("portal.session_idle must be positive and at most portal.session_absolute")
+	}
+	if c.Portal.LoginWindow.D() <= 0 || c.Portal.LoginMaxPerAccount <= 0 || c.Portal.LoginMaxPerIP <= 0 {
+		add("portal.login_window, portal.login_max_per_account and portal.login_max_per_ip must be positive")
+	}
+	if c.Portal.DashboardLinkTTL.D() <= 0 {
+		add("portal.dashboard_link_ttl must be positive")
 	}
 	if k, err := base64.StdEncoding.DecodeString(c.Security.EncryptionKey); c.Security.EncryptionKey == "" {
 		add("security.encryption_key is required (32 bytes, base64; set NOX_SECURITY_ENCRYPTION_KEY)")

@@ -119,6 +119,12 @@ type NewLinkSession struct {
 	// devices of a flow-2 session.
 	ManufacturerUserID string
 	DeviceIDs          []string
+	// NoxUserID, for a session without a supplier, is the nox user the
+	// devices are connected to (a customer's own account).
+	NoxUserID string
+	// PortalUserID is the portal customer who started the session from the
+	// dashboard (0 otherwise).
+	PortalUserID int64
 	// IdempotencyKey, when set, makes a retry with the same RequestHash
 	// return the first session instead of a new one.
 	IdempotencyKey string

@@ -27,3 +27,22 @@ var DevManufacturerRedirectURIs = []string{
 	"http://localhost:3000/manufacturer/callback",
 	"http://127.0.0.1:3000/manufacturer/callback",
 }
+
+// DevPassword is the password of every development portal account.
+const DevPassword = "demo-password-1"
+
+// DevPortalAccount is a development portal account (printed at start-up
+// and in the README).
+type DevPortalAccount struct {
+	Email string
+	Name  string
+	Role  string
+}
+
+// DevPortalAccounts are the development portal accounts, one per role.
+var DevPortalAccounts = []DevPortalAccount{
+	{Email: "customer@demo.nox", Name: "Demo Customer", Role: RoleCustomer},
+	{Email: "agent@demo.nox", Name: "Demo Agent", Role: RoleAgent},
+	{Email: "manager@demo.nox", Name: "Demo Manager", Role: RoleManager},
+	{Email: "admin@demo.nox", Name: "Demo Admin", Role: RoleAdmin},
+}

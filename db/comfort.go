@@ -208,22 +208,29 @@ func (s *Store) SetDeviceStatus(ctx context.Context, noxUserID, manufacturerID, 
 		if typ == "" {
 			return nil
 		}
-		parties, err := linkedParties(ctx, tx, noxUserID)
-		if err != nil {
+		return enqueueDeviceEvent(ctx, tx, noxUserID, manufacturerID, externalID, status)
+	})
+}
+
+// enqueueDeviceEvent writes device.relink_required or device.disconnected
+// (by status) for every party linked to the nox user, in tx.
+func enqueueDeviceEvent(ctx context.Context, tx *sqlx.Tx, noxUserID, manufacturerID, externalID, status string) error {
+	typ := map[string]string{app.DeviceRelinkRequired: app.EventDeviceRelinkRequired, app.DeviceDisconnected: app.EventDeviceDisconnected}[status]
+	parties, err := linkedParties(ctx, tx, noxUserID)
+	if err != nil || typ == "" {
+		return err
+	}
+	for _, p := range parties {
+		data := app.DeviceEventData{NoxUserID: noxUserID, Manufacturer: manufacturerID, DeviceID: externalID,
+			Status: status, At: time.Now().Unix()}
+		if p.Kind == app.PartySupplier {
+			data.SupplierUserID = p.UserID
+		} else {
+			data.ManufacturerUserID = p.UserID
+		}
+		if err := enqueueWebhook(ctx, tx, p.Party, typ, data); err != nil {
 			return err
 		}
-		for _, p := range parties {
-			data := app.DeviceEventData{NoxUserID: noxUserID, Manufacturer: manufacturerID, DeviceID: externalID,
-				Status: status, At: time.Now().Unix()}
-			if p.Kind == app.PartySupplier {
-				data.SupplierUserID = p.UserID
-			} else {
-				data.ManufacturerUserID = p.UserID
-			}
-			if err := enqueueWebhook(ctx, tx, p.Party, typ, data); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }

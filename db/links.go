@@ -36,16 +36,18 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 		return sqlx.GetContext(ctx, q, &sess, `
 			WITH s AS (
 				INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
-					language, initiator, manufacturer_id, brand_preselected, expires_at, manufacturer_user_id, device_ids)
+					language, initiator, manufacturer_id, brand_preselected, expires_at, nox_user_id, portal_user_id,
+					manufacturer_user_id, device_ids)
 				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $9 <> '' AND $3 = 'supplier_link',
-					now() + make_interval(secs => $10), $11, $12)
+					now() + make_interval(secs => $10), NULLIF($11, ''), NULLIF($12, 0), $13, $14)
 				RETURNING `+sessionCols+`
 			), e AS (
 				INSERT INTO link_events (session_id, type, detail) SELECT id, 'created', initiator FROM s
 			)
 			SELECT `+sessionCols+` FROM s`,
 			id, app.HashToken(token), n.Kind, n.SupplierID, n.SupplierUserID, n.RedirectURI,
-			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds(), n.ManufacturerUserID, pq.Array(nonNil(n.DeviceIDs)))
+			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds(), n.NoxUserID, n.PortalUserID,
+			n.ManufacturerUserID, pq.Array(nonNil(n.DeviceIDs)))
 	}
 	if n.IdempotencyKey == "" {
 		if err := insert(s.db); err != nil {
@@ -468,7 +470,9 @@ func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail s
 }
 
 // CompleteConnection finishes a claimed session in one transaction: it finds
-// or creates the nox user of (supplier, supplier_user_id), replaces that
+// or creates the nox user of (supplier, supplier_user_id) — or, for a session
+// without a supplier started from a customer's account, takes the nox user
+// the session was created for — replaces that
 // user's devices of this manufacturer with c.Devices, stores the tokens
 // encrypted, and marks the session connected. Past the deadline the session
 // is expired with reason expired_after_auth and nothing else is written.
@@ -489,8 +493,10 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 			out = ls.LinkSession
 			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
 		}
-		noxUserID, err := mapSupplierUser(ctx, tx, ls.SupplierID, ls.SupplierUserID)
-		if err != nil {
+		var noxUserID string
+		if ls.SupplierID == "" && ls.NoxUserID != nil {
+			noxUserID = *ls.NoxUserID
+		} else if noxUserID, err = mapSupplierUser(ctx, tx, ls.SupplierID, ls.SupplierUserID); err != nil {
 			return err
 		}
 		if err := s.replaceDevices(ctx, tx, noxUserID, c); err != nil {

@@ -75,7 +75,7 @@ func (h *Handler) currentSession(c *fiber.Ctx, token string) (app.LinkSession, e
 
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
-	name, err := h.returnPartyName(c, sess)
+	sup, err := h.sessionParty(c, sess)
 	if err != nil {
 		return err
 	}
@@ -85,24 +85,27 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		c.Status(fiber.StatusGone)
 	}
 	return h.render(c, "pages/connect/ended", fiber.Map{
-		"Lang": sess.Language, "Key": key, "Supplier": name, "Token": token,
+		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
 		"Connected": sess.Status == app.StatusConnected,
 	})
 }
 
-// returnPartyName names where the user goes back to: the supplier in flow
-// 1, the manufacturer in flow 2.
-func (h *Handler) returnPartyName(c *fiber.Ctx, sess app.LinkSession) (string, error) {
-	if sess.Kind == app.KindSupplierSelect {
+// sessionParty is who the user returns to at the end of a session: the
+// supplier, the manufacturer in flow 2, or NOX Energy itself for a session
+// started from the customer's own dashboard.
+func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, error) {
+	switch {
+	case sess.Kind == app.KindSupplierSelect:
 		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
-		return m.Name, err
+		return app.Supplier{Name: m.Name}, err
+	case sess.Initiator == app.InitiatorCustomer:
+		return app.Supplier{Name: "NOX Energy"}, nil
 	}
-	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
-	return sup.Name, err
+	return h.store.GetSupplier(c.UserContext(), sess.SupplierID)
 }
 
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
-	sup, err := h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	sup, err := h.sessionParty(c, sess)
 	if err != nil {
 		return err
 	}

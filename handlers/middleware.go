@@ -127,7 +127,9 @@ func (h *Handler) limitPages(c *fiber.Ctx) error {
 const csrfCookie = "nox_csrf"
 
 // csrfToken returns the CSRF token for this browser: an HMAC of its CSRF
-// cookie (set here when missing), so it is stateless across instances.
+// cookie (set here when missing) and, once a portal user is signed in, of
+// the portal session id, so it is stateless across instances and a token
+// from before sign-in (or from another session) is refused.
 func (h *Handler) csrfToken(c *fiber.Ctx) string {
 	if t, ok := c.Locals("csrf").(string); ok {
 		return t
@@ -137,7 +139,7 @@ func (h *Handler) csrfToken(c *fiber.Ctx) string {
 		v = app.RandomToken(32)
 		h.setCookie(c, csrfCookie, v, 0)
 	}
-	t := h.signer.Sign("csrf", v)
+	t := h.signer.Sign("csrf", v, portalSessionID(c))
 	c.Locals("csrf", t)
 	return t
 }
@@ -154,7 +156,7 @@ func (h *Handler) requireCSRF(c *fiber.Ctx) error {
 	if tok == "" {
 		tok = c.FormValue("_csrf")
 	}
-	if len(v) != 32 || tok == "" || !h.signer.Verify(tok, "csrf", v) {
+	if len(v) != 32 || tok == "" || !h.signer.Verify(tok, "csrf", v, portalSessionID(c)) {
 		return app.ReasonErrorf(app.EFORBIDDEN, "csrf", "Your session form expired. Go back, reload the page and try again.")
 	}
 	return c.Next()

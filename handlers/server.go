@@ -27,6 +27,7 @@ type Handler struct {
 	manufacturers *app.Manufacturers
 	tr            *app.Translator
 	signer        *app.Signer
+	tokens        *app.SessionTokens
 	log           *slog.Logger
 	secureCookies bool
 	// client makes the sandbox supplier's server-side calls to NOX.
@@ -57,9 +58,24 @@ func New(d Deps) *fiber.App {
 		log:           d.Logger,
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
 		client:        &http.Client{Timeout: 10 * time.Second},
+		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
 	}
 	engine := html.NewFileSystem(http.FS(views.FS), ".html")
 	engine.AddFunc("t", h.tr.T)
+	engine.AddFunc("initial", func(s string) string {
+		for _, r := range s {
+			return strings.ToUpper(string(r))
+		}
+		return ""
+	})
+	engine.AddFunc("dict", func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, _ := kv[i].(string)
+			m[k] = kv[i+1]
+		}
+		return m
+	})
 	engine.AddFunc("unix", func(t time.Time) int64 { return t.Unix() })
 	engine.AddFunc("fmtTime", func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") })
 	fapp := fiber.New(fiber.Config{
@@ -117,6 +133,7 @@ func (h *Handler) routes(f *fiber.App) {
 	api.Get("/:supplier_user_id/comfort-bounds", h.showComfortBounds)
 	api.Put("/:supplier_user_id/comfort-bounds", h.updateComfortBounds)
 	api.Get("/:supplier_user_id", h.showSupplierUser)
+	api.Post("/:supplier_user_id/dashboard-sessions", h.createDashboardSession)
 
 	// Flow 2 for manufacturers (JSON, x-api-key of the manufacturer), and
 	// the supplier's report of a login.
@@ -149,6 +166,24 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/select-supplier/list", h.limitPages, h.filterSuppliers)
 	f.Post("/select-supplier", h.limitPages, h.requireCSRF, h.selectSupplier)
 	f.Get("/connect/supplier/return", h.limitPages, h.returnFromSupplier)
+	// Portal accounts.
+	f.Get("/login", h.limitPages, h.showLogin)
+	f.Post("/login", h.limitPages, h.requireCSRF, h.submitLogin)
+	f.Post("/logout", h.requirePortalUser(), h.requireCSRF, h.logout)
+	f.Post("/logout/everywhere", h.requirePortalUser(), h.requireCSRF, h.logoutEverywhere)
+	f.Get("/lang/:lang", h.switchLanguage)
+
+	// Customer dashboard.
+	customer := h.requirePortalUser(app.RoleCustomer)
+	f.Get("/account/enter", h.limitPages, h.enterDashboard)
+	f.Get("/account", h.limitPages, customer, h.showDashboard)
+	f.Get("/account/devices", h.limitPages, customer, h.listDevices)
+	f.Get("/account/return", h.limitPages, customer, h.returnToDashboard)
+	f.Post("/account/connect", h.limitPages, customer, h.requireCSRF, h.connectDevice)
+	f.Post("/account/links/:id/cancel", h.limitPages, customer, h.requireCSRF, h.cancelCustomerLink)
+	f.Get("/account/devices/:id/disconnect", h.limitPages, customer, h.confirmDisconnect)
+	f.Post("/account/devices/:id/disconnect", h.limitPages, customer, h.requireCSRF, h.disconnectDevice)
+	f.Post("/account/devices/:id/reconnect", h.limitPages, customer, h.requireCSRF, h.reconnectDevice)
 
 	if h.cfg.Sandbox.Enabled {
 		h.sandboxRoutes(f)
