@@ -283,3 +283,28 @@ func TestWebhookEndpointMustBeHTTPSOrLoopback(t *testing.T) {
 		t.Errorf("rotation: got %s, want a new secret", r.Raw)
 	}
 }
+
+func TestCustomerDisconnectTellsEveryLinkedParty(t *testing.T) {
+	p := linkedThreeWays(t)
+	devices, err := p.s.Store.CustomerDevices(t.Context(), p.noxUserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var thermostat app.DashboardDevice
+	for _, d := range devices {
+		if d.ManufacturerID == "sandbox-thermostat" {
+			thermostat = d
+		}
+	}
+	if _, err := p.s.Store.DisconnectDevice(t.Context(), p.noxUserID, thermostat.ID, app.AuditEntry{IP: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*handlertest.Receiver{"supplier": p.supplier, "heat-pump maker": p.heatpump, "thermostat maker": p.thermostat} {
+		got := r.WaitFor(t, "device.disconnected at the "+name, func(ws []handlertest.Webhook) bool {
+			return len(handlertest.OfType(ws, app.EventDeviceDisconnected)) == 1
+		})
+		if d := handlertest.OfType(got, app.EventDeviceDisconnected)[0].Data; d["device_id"] != thermostat.ExternalID || d["manufacturer"] != "sandbox-thermostat" {
+			t.Errorf("%s: device.disconnected data %v", name, d)
+		}
+	}
+}
