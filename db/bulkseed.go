@@ -577,14 +577,20 @@ func (g *bulkGen) session(i int) bulkSession {
 	step := func(t time.Time, lo, hi time.Duration) time.Time {
 		return t.Add(lo + time.Duration(r.Int64N(int64(hi-lo)))).Truncate(time.Microsecond)
 	}
-	open := func() { s.opened = ptr(step(s.created, 3*time.Second, 4*time.Minute)); s.browserHash = randBytes(r, 32) }
+	open := func() {
+		s.opened = ptr(step(s.created, 3*time.Second, 4*time.Minute))
+		s.browserHash = randBytes(r, 32)
+	}
 	authorize := func() {
 		s.brand = &brand
 		s.brandAt = ptr(step(*s.opened, 4*time.Second, 90*time.Second))
 		s.authAt = s.brandAt
 		s.stateHash, s.verifierEnc = randBytes(r, 32), randBytes(r, 71)
 	}
-	callback := func(detail string) { s.callbackAt = ptr(step(*s.authAt, 15*time.Second, 3*time.Minute)); s.callbackDetail = detail }
+	callback := func(detail string) {
+		s.callbackAt = ptr(step(*s.authAt, 15*time.Second, 3*time.Minute))
+		s.callbackDetail = detail
+	}
 	end := func(status, reason string, at time.Time) {
 		s.status, s.finished = status, ptr(at)
 		if reason != "" {
