@@ -42,7 +42,7 @@ func (s *Store) GetSupplier(ctx context.Context, id string) (app.Supplier, error
 		app.Supplier
 		URIs pq.StringArray `db:"uris"`
 	}
-	err := s.db.GetContext(ctx, &row, `
+	err := sqlx.GetContext(ctx, s.prep, &row, `
 		SELECT s.id, s.name, s.created_at,
 		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY uri) AS uris
 		FROM suppliers s WHERE s.id = $1`, id)
@@ -126,6 +126,50 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyO
 	return owner, nil
 }
 
+// AuthenticateAPIKeyAndCount is AuthenticateAPIKey plus Allow for the key's
+// own bucket ("api:" and the key id) in the same round trip: it returns the
+// owner, whether this request is within limit requests per window, and when
+// the window ends. An unknown or revoked key is EUNAUTHORIZED and counts
+// nothing.
+func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
+	now := time.Now()
+	start := now.Truncate(window)
+	var row struct {
+		ID             int64   `db:"id"`
+		SupplierID     *string `db:"supplier_id"`
+		ManufacturerID *string `db:"manufacturer_id"`
+		Count          int     `db:"count"`
+	}
+	err := sqlx.GetContext(ctx, s.prep, &row, `
+		WITH k AS (
+			SELECT id, supplier_id, manufacturer_id FROM api_keys
+			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		), touch AS (
+			UPDATE api_keys SET last_used_at = now()
+			WHERE id = (SELECT id FROM k)
+			  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+		), hit AS (
+			INSERT INTO rate_limits (bucket, window_start, count) SELECT 'api:' || id, $2, 1 FROM k
+			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
+			RETURNING count
+		)
+		SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count FROM k`, app.HashToken(key), start)
+	if err != nil {
+		if app.IsNotFound(notFound(err, "")) {
+			return app.APIKeyOwner{}, false, 0, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
+		}
+		return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: authenticate api key: %w", err)
+	}
+	owner := app.APIKeyOwner{KeyID: row.ID}
+	if row.SupplierID != nil {
+		owner.SupplierID = *row.SupplierID
+	}
+	if row.ManufacturerID != nil {
+		owner.ManufacturerID = *row.ManufacturerID
+	}
+	return owner, row.Count <= limit, start.Add(window).Sub(now), nil
+}
+
 // SyncManufacturers makes the manufacturers table hold every configured
 // brand (name and kind follow config; status set by admins is kept).
 func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConfig) error {
@@ -147,7 +191,7 @@ func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConf
 // ListManufacturers returns the manufacturers with the given ids, by name.
 func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manufacturer, error) {
 	var out []app.Manufacturer
-	err := s.db.SelectContext(ctx, &out, `
+	err := sqlx.SelectContext(ctx, s.prep, &out, `
 		SELECT id, name, kind, enabled, status, status_message FROM manufacturers
 		WHERE id = ANY($1) ORDER BY name`, pq.Array(ids))
 	if err != nil {
@@ -159,7 +203,7 @@ func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manu
 // GetManufacturer returns one manufacturer or ENOTFOUND.
 func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacturer, error) {
 	var m app.Manufacturer
-	err := s.db.GetContext(ctx, &m, `
+	err := sqlx.GetContext(ctx, s.prep, &m, `
 		SELECT id, name, kind, enabled, status, status_message FROM manufacturers WHERE id = $1`, id)
 	if err != nil {
 		return m, fmt.Errorf("db: get manufacturer: %w", notFound(err, "manufacturer %q not found", id))
@@ -188,7 +232,7 @@ func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time
 	now := time.Now()
 	start := now.Truncate(window)
 	var n int
-	err := s.db.GetContext(ctx, &n, `
+	err := sqlx.GetContext(ctx, s.prep, &n, `
 		INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
 		ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
 		RETURNING count`, bucket, start)
