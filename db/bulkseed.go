@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -153,20 +155,21 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 	steps := []struct {
 		table string
 		cols  []string
-		gen   func(emit func(...any) error) error
+		items int
+		gen   rowGen
 		n     *int64
 	}{
-		{"nox_users", []string{"id", "created_at"}, g.noxUsers, nil},
-		{"supplier_mappings", []string{"supplier_id", "supplier_user_id", "nox_user_id", "created_at"}, g.mappings, &st.Mappings},
-		{"devices", []string{"nox_user_id", "manufacturer_id", "external_id", "name", "model", "status", "connected_at", "last_sync_at", "updated_at"}, g.devices, &st.Devices},
+		{"nox_users", []string{"id", "created_at"}, o.Mappings, g.noxUser, nil},
+		{"supplier_mappings", []string{"supplier_id", "supplier_user_id", "nox_user_id", "created_at"}, o.Mappings, g.mapping, &st.Mappings},
+		{"devices", []string{"nox_user_id", "manufacturer_id", "external_id", "name", "model", "status", "connected_at", "last_sync_at", "updated_at"}, o.Mappings, g.devices, &st.Devices},
 		{"link_sessions", []string{"id", "token_hash", "kind", "supplier_id", "supplier_user_id", "redirect_uri", "language", "initiator",
 			"status", "failure_reason", "manufacturer_id", "brand_preselected", "nox_user_id", "state_hash", "pkce_verifier_enc", "browser_hash",
-			"created_at", "opened_at", "brand_selected_at", "authorizing_at", "callback_at", "finished_at", "expires_at"}, g.sessions, &st.Sessions},
-		{"link_events", []string{"session_id", "type", "detail", "created_at"}, g.events, &st.Events},
+			"created_at", "opened_at", "brand_selected_at", "authorizing_at", "callback_at", "finished_at", "expires_at"}, o.Sessions, g.sessionRow, &st.Sessions},
+		{"link_events", []string{"session_id", "type", "detail", "created_at"}, o.Sessions - g.eventFrom, g.events, &st.Events},
 	}
 	for _, step := range steps {
 		t := time.Now()
-		n, err := copyRows(ctx, tx, step.table, step.cols, copyOpts, step.gen)
+		n, err := copyRows(ctx, tx, step.table, step.cols, copyOpts, step.items, step.gen)
 		if err != nil {
 			return st, err
 		}
@@ -284,28 +287,94 @@ func dropLoadConstraints(ctx context.Context, tx *sqlx.Tx, tables []string) ([]r
 	return restore, nil
 }
 
-// copyRows streams the rows gen emits into table with COPY.
-func copyRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, opts string, gen func(emit func(...any) error) error) (int64, error) {
+// rowGen emits the rows of item i (one or more); it must depend on i alone.
+type rowGen func(i int, emit func(row ...any))
+
+// copyRows streams the rows of items 0..n-1 into table with COPY, in item
+// order. Workers generate chunks of rows in parallel (values pre-formatted
+// as COPY text, see tsText and byteaText) while this goroutine sends them.
+func copyRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, opts string, n int, gen rowGen) (int64, error) {
 	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...)+opts)
 	if err != nil {
 		return 0, fmt.Errorf("db: bulk seed: copy %s: %w", table, err)
 	}
 	defer stmt.Close()
-	var n int64
-	err = gen(func(row ...any) error {
-		n++
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			return err
+	const chunk = 4096
+	chunks := (n + chunk - 1) / chunk
+	workers := max(runtime.GOMAXPROCS(0), 2)
+	done := make(chan struct{})
+	defer close(done)
+	out := make([]chan [][]any, workers)
+	for w := range out {
+		out[w] = make(chan [][]any, 2)
+		go func() {
+			for c := w; c < chunks; c += workers {
+				var rows [][]any
+				for i := c * chunk; i < min((c+1)*chunk, n); i++ {
+					gen(i, func(row ...any) { rows = append(rows, row) })
+				}
+				select {
+				case out[w] <- rows:
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	var rows int64
+	for c := 0; c < chunks; c++ {
+		for _, row := range <-out[c%workers] {
+			if _, err := stmt.ExecContext(ctx, row...); err != nil {
+				return rows, fmt.Errorf("db: bulk seed: copy %s: %w", table, err)
+			}
+			rows++
 		}
-		return nil
-	})
-	if err == nil {
-		_, err = stmt.ExecContext(ctx)
 	}
-	if err != nil {
-		return n, fmt.Errorf("db: bulk seed: copy %s: %w", table, err)
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return rows, fmt.Errorf("db: bulk seed: copy %s: %w", table, err)
 	}
-	return n, stmt.Close()
+	return rows, stmt.Close()
+}
+
+// tsText formats t as a timestamptz in COPY text, much cheaper than the
+// driver's generic time formatting.
+func tsText(t time.Time) string {
+	t = t.UTC()
+	b := make([]byte, 0, 29)
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	b = appendInt(b, y, 4)
+	b = append(b, '-')
+	b = appendInt(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendInt(b, d, 2)
+	b = append(b, ' ')
+	b = appendInt(b, h, 2)
+	b = append(b, ':')
+	b = appendInt(b, mi, 2)
+	b = append(b, ':')
+	b = appendInt(b, sec, 2)
+	b = append(b, '.')
+	b = appendInt(b, t.Nanosecond()/1000, 6)
+	b = append(b, "+00"...)
+	return string(b)
+}
+
+func appendInt(b []byte, v, width int) []byte {
+	var buf [8]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:width]...)
+}
+
+// byteaText is b in bytea hex input form.
+func byteaText(b []byte) string {
+	out := make([]byte, 2+hex.EncodedLen(len(b)))
+	out[0], out[1] = '\\', 'x'
+	hex.Encode(out[2:], b)
+	return string(out)
 }
 
 // bulkGen derives every row from (seed, row number) alone, so a session can
@@ -444,22 +513,12 @@ func (g *bulkGen) mappedAt(u int) time.Time {
 	return g.now.Add(-back - time.Hour).Truncate(time.Microsecond)
 }
 
-func (g *bulkGen) noxUsers(emit func(...any) error) error {
-	for u := 0; u < g.o.Mappings; u++ {
-		if err := emit(g.noxUserID(u), g.mappedAt(u)); err != nil {
-			return err
-		}
-	}
-	return nil
+func (g *bulkGen) noxUser(u int, emit func(...any)) {
+	emit(g.noxUserID(u), tsText(g.mappedAt(u)))
 }
 
-func (g *bulkGen) mappings(emit func(...any) error) error {
-	for u := 0; u < g.o.Mappings; u++ {
-		if err := emit(bulkSuppliers[g.supplierOf(u)].id, g.supplierUserID(u), g.noxUserID(u), g.mappedAt(u)); err != nil {
-			return err
-		}
-	}
-	return nil
+func (g *bulkGen) mapping(u int, emit func(...any)) {
+	emit(bulkSuppliers[g.supplierOf(u)].id, g.supplierUserID(u), g.noxUserID(u), tsText(g.mappedAt(u)))
 }
 
 var deviceModels = map[string][]string{
@@ -471,37 +530,32 @@ var deviceModels = map[string][]string{
 // devices gives each mapped user one device of its brand (one in seven a
 // second one); one user in a thousand shares the previous user's device,
 // as the spec allows and support must see.
-func (g *bulkGen) devices(emit func(...any) error) error {
-	for u := 0; u < g.o.Mappings; u++ {
-		h := mix(uint64(u) ^ 0xdead + g.o.Seed)
-		b, owner := g.brandOf(u), u
-		if u%1000 == 1 {
-			owner, b = u-1, g.brandOf(u-1)
-		}
-		brand := bulkBrands[b]
-		models := deviceModels[brand.kind]
-		status := "connected"
-		switch h % 100 {
-		case 0, 1, 2, 3, 4, 5, 6, 7:
-			status = "relink_required"
-		case 8, 9, 10, 11, 12, 13:
-			status = "disconnected"
-		}
-		at := g.mappedAt(u)
-		sync := g.now.Add(-time.Duration(h>>8%uint64(6*time.Hour)) - time.Minute).Truncate(time.Microsecond)
-		n := 1
-		if h>>40%7 == 0 {
-			n = 2
-		}
-		for k := 0; k < n; k++ {
-			ext := brand.prefix + "-" + strings8(mix(uint64(owner)*31+uint64(k)+g.o.Seed))
-			model := models[(h>>20+uint64(k))%uint64(len(models))]
-			if err := emit(g.noxUserID(u), brand.id, ext, brand.name+" "+model, model, status, at, sync, sync); err != nil {
-				return err
-			}
-		}
+func (g *bulkGen) devices(u int, emit func(...any)) {
+	h := mix(uint64(u) ^ 0xdead + g.o.Seed)
+	b, owner := g.brandOf(u), u
+	if u%1000 == 1 {
+		owner, b = u-1, g.brandOf(u-1)
 	}
-	return nil
+	brand := bulkBrands[b]
+	models := deviceModels[brand.kind]
+	status := "connected"
+	switch h % 100 {
+	case 0, 1, 2, 3, 4, 5, 6, 7:
+		status = "relink_required"
+	case 8, 9, 10, 11, 12, 13:
+		status = "disconnected"
+	}
+	at := g.mappedAt(u)
+	sync := g.now.Add(-time.Duration(h>>8%uint64(6*time.Hour)) - time.Minute).Truncate(time.Microsecond)
+	n := 1
+	if h>>40%7 == 0 {
+		n = 2
+	}
+	for k := 0; k < n; k++ {
+		ext := brand.prefix + "-" + strings8(mix(uint64(owner)*31+uint64(k)+g.o.Seed))
+		model := models[(h>>20+uint64(k))%uint64(len(models))]
+		emit(g.noxUserID(u), brand.id, ext, brand.name+" "+model, model, status, tsText(at), tsText(sync), tsText(sync))
+	}
 }
 
 func strings8(x uint64) string {
@@ -672,7 +726,7 @@ func nullTime(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return *t
+	return tsText(*t)
 }
 
 func nullString(s *string) any {
@@ -686,67 +740,42 @@ func nullBytes(b []byte) any {
 	if b == nil {
 		return nil
 	}
-	return b
+	return byteaText(b)
 }
 
-func (g *bulkGen) sessions(emit func(...any) error) error {
-	for i := 0; i < g.o.Sessions; i++ {
-		s := g.session(i)
-		if err := emit(s.id, s.tokenHash, s.kind, s.supplier, s.supplierUser, bulkRedirectURI(s.supplier), s.lang, s.initiator,
-			s.status, nullString(s.reason), nullString(s.brand), s.preselected, nullString(s.noxUser),
-			nullBytes(s.stateHash), nullBytes(s.verifierEnc), nullBytes(s.browserHash),
-			s.created, nullTime(s.opened), nullTime(s.brandAt), nullTime(s.authAt), nullTime(s.callbackAt), nullTime(s.finished),
-			s.expires); err != nil {
-			return err
-		}
-	}
-	return nil
+func (g *bulkGen) sessionRow(i int, emit func(...any)) {
+	s := g.session(i)
+	emit(s.id, byteaText(s.tokenHash), s.kind, s.supplier, s.supplierUser, bulkRedirectURI(s.supplier), s.lang, s.initiator,
+		s.status, nullString(s.reason), nullString(s.brand), s.preselected, nullString(s.noxUser),
+		nullBytes(s.stateHash), nullBytes(s.verifierEnc), nullBytes(s.browserHash),
+		tsText(s.created), nullTime(s.opened), nullTime(s.brandAt), nullTime(s.authAt), nullTime(s.callbackAt), nullTime(s.finished),
+		tsText(s.expires))
 }
 
 // events writes the timeline of the sessions of the last EventDays days,
 // the way the store records it.
-func (g *bulkGen) events(emit func(...any) error) error {
-	for i := g.eventFrom; i < g.o.Sessions; i++ {
-		s := g.session(i)
-		ev := func(typ, detail string, at *time.Time) error {
-			if at == nil {
-				return nil
-			}
-			return emit(s.id, typ, detail, *at)
-		}
-		brand := ""
-		if s.brand != nil {
-			brand = *s.brand
-		}
-		if err := ev("created", s.initiator, &s.created); err != nil {
-			return err
-		}
-		if err := ev("opened", "", s.opened); err != nil {
-			return err
-		}
-		if err := ev("brand_selected", brand, s.brandAt); err != nil {
-			return err
-		}
-		if s.authAt != nil && s.stateHash != nil {
-			if err := ev("oauth_started", brand, s.authAt); err != nil {
-				return err
-			}
-		}
-		if err := ev("callback", s.callbackDetail, s.callbackAt); err != nil {
-			return err
-		}
-		var err error
-		switch s.status {
-		case "connected":
-			err = ev("connected", "1 device(s)", s.finished)
-		case "failed":
-			err = ev("failed", *s.reason, s.finished)
-		case "expired":
-			err = ev("expired", *s.reason, s.finished)
-		}
-		if err != nil {
-			return err
+func (g *bulkGen) events(j int, emit func(...any)) {
+	s := g.session(g.eventFrom + j)
+	ev := func(typ, detail string, at *time.Time) {
+		if at != nil {
+			emit(s.id, typ, detail, tsText(*at))
 		}
 	}
-	return nil
+	brand := ""
+	if s.brand != nil {
+		brand = *s.brand
+	}
+	ev("created", s.initiator, &s.created)
+	ev("opened", "", s.opened)
+	ev("brand_selected", brand, s.brandAt)
+	if s.stateHash != nil {
+		ev("oauth_started", brand, s.authAt)
+	}
+	ev("callback", s.callbackDetail, s.callbackAt)
+	switch s.status {
+	case "connected":
+		ev("connected", "1 device(s)", s.finished)
+	case "failed", "expired":
+		ev(s.status, *s.reason, s.finished)
+	}
 }
