@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -128,17 +129,18 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyO
 
 // AuthenticateAPIKeyAndCount is AuthenticateAPIKey plus Allow for the key's
 // own bucket ("api:" and the key id) in the same round trip: it returns the
-// owner, whether this request is within limit requests per window, and when
-// the window ends. An unknown or revoked key is EUNAUTHORIZED and counts
-// nothing.
+// owner (with its supplier's redirect URIs), whether this request is within
+// limit requests per window, and when the window ends. An unknown or
+// revoked key is EUNAUTHORIZED and counts nothing.
 func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
 	now := time.Now()
 	start := now.Truncate(window)
 	var row struct {
-		ID             int64   `db:"id"`
-		SupplierID     *string `db:"supplier_id"`
-		ManufacturerID *string `db:"manufacturer_id"`
-		Count          int     `db:"count"`
+		ID             int64          `db:"id"`
+		SupplierID     *string        `db:"supplier_id"`
+		ManufacturerID *string        `db:"manufacturer_id"`
+		Count          int            `db:"count"`
+		URIs           pq.StringArray `db:"uris"`
 	}
 	err := sqlx.GetContext(ctx, s.prep, &row, `
 		WITH k AS (
@@ -153,14 +155,16 @@ func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limi
 			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
 			RETURNING count
 		)
-		SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count FROM k`, app.HashToken(key), start)
+		SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count,
+			array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris
+		FROM k`, app.HashToken(key), start)
 	if err != nil {
 		if app.IsNotFound(notFound(err, "")) {
 			return app.APIKeyOwner{}, false, 0, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
 		}
 		return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: authenticate api key: %w", err)
 	}
-	owner := app.APIKeyOwner{KeyID: row.ID}
+	owner := app.APIKeyOwner{KeyID: row.ID, RedirectURIs: row.URIs}
 	if row.SupplierID != nil {
 		owner.SupplierID = *row.SupplierID
 	}
@@ -198,6 +202,39 @@ func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manu
 		return nil, fmt.Errorf("db: list manufacturers: %w", err)
 	}
 	return out, nil
+}
+
+// BrandPage returns, in one round trip, the name of a supplier and the
+// manufacturers with the given ids (by name): what the brand page shows.
+// ENOTFOUND when the supplier does not exist.
+func (s *Store) BrandPage(ctx context.Context, supplierID string, ids []string) (string, []app.Manufacturer, error) {
+	var rows []struct {
+		Supplier      string         `db:"supplier_name"`
+		ID            sql.NullString `db:"id"`
+		Name          sql.NullString `db:"name"`
+		Kind          sql.NullString `db:"kind"`
+		Enabled       sql.NullBool   `db:"enabled"`
+		Status        sql.NullString `db:"status"`
+		StatusMessage sql.NullString `db:"status_message"`
+	}
+	err := sqlx.SelectContext(ctx, s.prep, &rows, `
+		SELECT s.name AS supplier_name, m.id, m.name, m.kind, m.enabled, m.status, m.status_message
+		FROM suppliers s LEFT JOIN manufacturers m ON m.id = ANY($2)
+		WHERE s.id = $1 ORDER BY m.name`, supplierID, pq.Array(ids))
+	if err != nil {
+		return "", nil, fmt.Errorf("db: brand page: %w", err)
+	}
+	if len(rows) == 0 {
+		return "", nil, app.Errorf(app.ENOTFOUND, "supplier %q not found", supplierID)
+	}
+	var ms []app.Manufacturer
+	for _, r := range rows {
+		if r.ID.Valid {
+			ms = append(ms, app.Manufacturer{ID: r.ID.String, Name: r.Name.String, Kind: r.Kind.String,
+				Enabled: r.Enabled.Bool, Status: r.Status.String, StatusMessage: r.StatusMessage.String})
+		}
+	}
+	return rows[0].Supplier, ms, nil
 }
 
 // GetManufacturer returns one manufacturer or ENOTFOUND.

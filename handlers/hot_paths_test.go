@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"noxportal/app"
@@ -54,5 +55,39 @@ func TestRepeatViewsKeepTheBindingAndAnotherBrowserTakesItOver(t *testing.T) {
 	}
 	if got := u.Query().Get("connection_status"); got != "connected" {
 		t.Errorf("browser B: connection_status %q, want connected (%s)", got, final)
+	}
+}
+
+func TestLinkCreationChecksRedirectURIAgainstTheKeysSupplier(t *testing.T) {
+	s := handlertest.Start(t)
+	tests := []struct {
+		uri        string
+		wantStatus int
+	}{
+		{s.RedirectURI, http.StatusOK},
+		{"http://127.0.0.1:3000/callback", http.StatusOK},
+		{"https://evil.example/callback", http.StatusBadRequest},
+		{s.RedirectURI + "&x=1", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		r := s.API(t, "POST", "/users/cust-1/link", s.APIKey, `{"redirect_uri":"`+tt.uri+`"}`)
+		if r.Status != tt.wantStatus {
+			t.Errorf("redirect_uri %s: got %d %s, want %d", tt.uri, r.Status, r.Raw, tt.wantStatus)
+		}
+	}
+}
+
+func TestBrandPageShowsSupplierAndEveryConfiguredBrand(t *testing.T) {
+	s := handlertest.Start(t)
+	link := s.MustCreateLink(t, "cust-1")["link_url"].(string)
+	p := handlertest.Get(t, s.Client(), link)
+	if p.Status != http.StatusOK {
+		t.Fatalf("brand page: got %d, want 200", p.Status)
+	}
+	if !strings.Contains(p.Body, "Test Energy") {
+		t.Error("brand page does not name the supplier")
+	}
+	for _, brand := range []string{"sandbox-heatpump", "sandbox-thermostat", "sandbox-charger"} {
+		p.FormValues(t, "/connect/brand", "brand", brand)
 	}
 }
