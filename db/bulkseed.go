@@ -112,8 +112,6 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 	for _, q := range []string{
 		`SET LOCAL synchronous_commit = off`,
 		`SET LOCAL maintenance_work_mem = '2GB'`,
-		// Validating a foreign key is one big anti-join; let it hash in memory.
-		`SET LOCAL work_mem = '256MB'`,
 		`SET LOCAL max_parallel_maintenance_workers = 2`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
