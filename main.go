@@ -4,6 +4,9 @@
 //	noxportal [serve]   migrate, seed (dev) and serve
 //	noxportal migrate   apply pending migrations and exit
 //	noxportal seed      apply the development seed and exit
+//	noxportal seed --mappings N --sessions M
+//	                    also load N mapped users and M link sessions of
+//	                    generated history (benchmarks, demos)
 package main
 
 import (
@@ -12,6 +15,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +47,20 @@ func run(args []string) error {
 	cmd := "serve"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
+	}
+	var bulk db.BulkSeedOptions
+	if cmd == "seed" {
+		sfs := flag.NewFlagSet("noxportal seed", flag.ContinueOnError)
+		sfs.IntVar(&bulk.Mappings, "mappings", 0, "supplier users with a nox user and devices to generate")
+		sfs.IntVar(&bulk.Sessions, "sessions", 0, "link sessions to generate")
+		sfs.IntVar(&bulk.Days, "days", 90, "days of history the sessions are spread over")
+		sfs.IntVar(&bulk.EventDays, "event-days", 7, "days of history that get link events")
+		sfs.Uint64Var(&bulk.Seed, "seed", 0, "random seed (0: from the clock)")
+		if err := sfs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	} else if fs.NArg() > 1 {
+		return fmt.Errorf("unexpected arguments after %q: %v", cmd, fs.Args()[1:])
 	}
 	if *configPath != "" {
 		if _, err := os.Stat(*configPath); errors.Is(err, os.ErrNotExist) && os.Getenv("NOX_CONFIG") == "" && *configPath == "config.yaml" {
@@ -106,6 +125,9 @@ func run(args []string) error {
 		}
 	}
 	if cmd == "seed" {
+		if bulk.Mappings > 0 || bulk.Sessions > 0 {
+			return bulkSeed(ctx, store, bulk)
+		}
 		return nil
 	}
 	return serve(ctx, cfg, store, sqldb, log)
@@ -136,6 +158,9 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		stopWorker()
 		<-workerDone
 	}()
+	if cfg.Server.PprofAddr != "" {
+		go servePprof(ctx, cfg.Server.PprofAddr, log)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
@@ -152,6 +177,46 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 	if err := srv.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.D()); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// servePprof serves the runtime profiles on addr (loopback, checked by the
+// config) until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("pprof listener failed", "err", err)
+	}
+}
+
+// bulkSeed loads generated history and prints how long each step took.
+func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error {
+	start := time.Now()
+	o.Progress = func(step string, rows int64, took time.Duration) {
+		if rows > 0 {
+			fmt.Printf("  %-44s %11d rows %8.1fs\n", step, rows, took.Seconds())
+		} else {
+			fmt.Printf("  %-44s %16s %8.1fs\n", step, "", took.Seconds())
+		}
+	}
+	fmt.Printf("seed: %d mappings, %d sessions over %d days\n", o.Mappings, o.Sessions, o.Days)
+	st, err := store.BulkSeed(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seed: %d mappings, %d devices, %d sessions, %d events in %.1fs\n",
+		st.Mappings, st.Devices, st.Sessions, st.Events, time.Since(start).Seconds())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -59,6 +60,9 @@ type ServerConfig struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// TrustProxy makes the server take the client IP from X-Forwarded-For.
 	TrustProxy bool `yaml:"trust_proxy"`
+	// PprofAddr, when set, serves Go's pprof profiles on this loopback
+	// address (host:port), apart from the public listener. Off by default.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // DatabaseConfig is the Postgres connection.
@@ -313,6 +317,9 @@ func (c Config) Validate() error {
 	if c.Server.Addr == "" {
 		add("server.addr is required")
 	}
+	if c.Server.PprofAddr != "" && !loopbackAddr(c.Server.PprofAddr) {
+		add("server.pprof_addr must be a loopback host:port (127.0.0.1, ::1 or localhost), not %q", c.Server.PprofAddr)
+	}
 	if c.Link.SessionTTL.D() <= 0 {
 		add("link.session_ttl must be positive")
 	}
@@ -411,6 +418,18 @@ func (c Config) ResolveURL(u string) string {
 		return strings.TrimRight(c.Server.PublicURL, "/") + u
 	}
 	return u
+}
+
+func loopbackAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validSlug(s string) bool {

@@ -35,6 +35,9 @@ type APIKeyOwner struct {
 	KeyID          int64
 	SupplierID     string // set for supplier keys
 	ManufacturerID string // set for manufacturer keys
+	// RedirectURIs are the supplier's allowed redirect URIs, loaded with the
+	// key by AuthenticateAPIKeyAndCount (supplier keys only).
+	RedirectURIs []string
 }
 
 // Device statuses.

@@ -50,7 +50,7 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 			n.ManufacturerUserID, pq.Array(nonNil(n.DeviceIDs)))
 	}
 	if n.IdempotencyKey == "" {
-		if err := insert(s.db); err != nil {
+		if err := insert(s.prep); err != nil {
 			return sess, "", false, fmt.Errorf("db: create link session: %w", err)
 		}
 		return sess, token, false, nil
@@ -121,7 +121,7 @@ func (s *Store) idempotentSession(ctx context.Context, supplierID, key string, r
 // GetLinkSession returns a session by id or ENOTFOUND.
 func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
+	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
 	if err != nil {
 		return sess, fmt.Errorf("db: get link session: %w", notFound(err, "link session not found"))
 	}
@@ -131,7 +131,7 @@ func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession,
 // LinkSessionByToken returns the session a link token belongs to, or ENOTFOUND.
 func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return sess, fmt.Errorf("db: session by token: %w", notFound(err, "link not found"))
 	}
@@ -238,8 +238,25 @@ func errFinished(ls lockedSession) error {
 // and binds the session to the browser (browserHash) when one is given. It
 // returns the session as it now is; an overdue session is expired first.
 func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
+	// Most views change nothing (an ended session, or a repeated view from
+	// the bound browser): answer those from one plain read, without the
+	// transaction and row lock (and the commit flush) a change needs.
+	var seen struct {
+		app.LinkSession
+		BrowserHash []byte    `db:"browser_hash"`
+		Now         time.Time `db:"db_now"`
+	}
+	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, now() AS db_now
+		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	if err != nil {
+		return app.LinkSession{}, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
+	}
+	if seen.Status.Final() || (!seen.Expired(seen.Now) && seen.Status != app.StatusCreated &&
+		(browserHash == nil || bytes.Equal(seen.BrowserHash, browserHash))) {
+		return seen.LinkSession, nil
+	}
 	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
 		if err != nil {
 			return err

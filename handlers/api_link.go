@@ -120,11 +120,7 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 		return app.ReasonErrorf(app.EINVALID, "unknown_brand",
 			"brand %q is not available; use one of: %s.", req.Brand, strings.Join(h.manufacturers.IDs(), ", "))
 	}
-	sup, err := h.store.GetSupplier(c.UserContext(), supplierID)
-	if err != nil {
-		return err
-	}
-	if !app.MatchRedirectURI(sup.RedirectURIs, req.RedirectURI) {
+	if !app.MatchRedirectURI(apiOwner(c).RedirectURIs, req.RedirectURI) {
 		return app.ReasonErrorf(app.EINVALID, "invalid_redirect_uri",
 			"redirect_uri is not one of the supplier's allowed redirect URIs (they must match exactly).")
 	}

@@ -105,29 +105,34 @@ func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier
 }
 
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
-	sup, err := h.sessionParty(c, sess)
+	var supplier string
+	var ms []app.Manufacturer
+	var err error
+	if sess.SupplierID != "" && sess.Initiator != app.InitiatorCustomer {
+		// The supplier's own link: supplier name and brands in one query.
+		supplier, ms, err = h.store.BrandPage(c.UserContext(), sess.SupplierID, h.manufacturers.IDs())
+	} else {
+		var party app.Supplier
+		if party, err = h.sessionParty(c, sess); err == nil {
+			supplier = party.Name
+			ms, err = h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
+		}
+	}
 	if err != nil {
 		return err
 	}
-	tiles, err := h.brandTiles(c, q)
-	if err != nil {
-		return err
-	}
+	tiles := brandTiles(ms, q)
 	if errMsg != "" {
 		c.Status(fiber.StatusConflict)
 	}
 	return h.render(c, "pages/connect/brands", fiber.Map{
-		"Lang": sess.Language, "Supplier": sup.Name, "Token": token, "Query": q,
+		"Lang": sess.Language, "Supplier": supplier, "Token": token, "Query": q,
 		"Brands": tiles, "Error": errMsg, "Preselected": sess.Brand(),
 	}, "partials/brand_tiles")
 }
 
-// brandTiles lists the active brands whose name matches q (case-insensitive).
-func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
-	ms, err := h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
-	if err != nil {
-		return nil, err
-	}
+// brandTiles lists the enabled brands of ms whose name matches q (case-insensitive).
+func brandTiles(ms []app.Manufacturer, q string) []brandTile {
 	q = strings.ToLower(strings.TrimSpace(q))
 	var out []brandTile
 	for _, m := range ms {
@@ -139,7 +144,7 @@ func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
 		}
 		out = append(out, brandTile{Manufacturer: m, Selectable: m.Selectable()})
 	}
-	return out, nil
+	return out
 }
 
 // filterBrands answers the brand search: the tiles fragment for HTMX, the
