@@ -4,6 +4,8 @@
 //	noxportal [serve]   migrate, seed (dev) and serve
 //	noxportal migrate   apply pending migrations and exit
 //	noxportal seed      apply the development seed and exit
+//	noxportal reports rebuild
+//	                    recompute the report rollups from the link sessions
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // reports.timezone works without the system's zoneinfo
 
 	"github.com/jmoiron/sqlx"
 
@@ -58,8 +61,12 @@ func run(args []string) error {
 
 	switch cmd {
 	case "serve", "migrate", "seed":
+	case "reports":
+		if fs.Arg(1) != "rebuild" {
+			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.TrimSpace(strings.Join(fs.Args(), " ")))
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate or seed)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", cmd)
 	}
 	if cfg.Database.URL == "" {
 		return errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
@@ -84,6 +91,14 @@ func run(args []string) error {
 		return err
 	}
 	store := db.New(sqldb, cipher)
+	if cmd == "reports" {
+		return rebuildReports(ctx, store, cfg, log)
+	}
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil {
+		return err
+	} else if rebuilt {
+		log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
+	}
 	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
 		return err
 	}
@@ -131,6 +146,24 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 	if err := srv.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.D()); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// rebuildReports recomputes the report rollups in the configured time zone.
+func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *slog.Logger) error {
+	start := time.Now()
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil || rebuilt {
+		if err == nil {
+			log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		return err
+	}
+	res, err := store.RebuildReports(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "sessions", res.Sessions, "rows", res.Rows,
+		"device_correction", res.DeviceCorrection, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 

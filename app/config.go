@@ -42,6 +42,7 @@ type Config struct {
 	Security SecurityConfig `yaml:"security"`
 	Link     LinkConfig     `yaml:"link"`
 	Portal   PortalConfig   `yaml:"portal"`
+	Reports  ReportsConfig  `yaml:"reports"`
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
 	Log      LogConfig      `yaml:"log"`
@@ -103,6 +104,12 @@ type PortalConfig struct {
 	DashboardLinkTTL Duration `yaml:"dashboard_link_ttl"`
 }
 
+// ReportsConfig is the connection reports.
+type ReportsConfig struct {
+	// Timezone is the IANA time zone report days are bucketed in.
+	Timezone string `yaml:"timezone"`
+}
+
 // DevConfig is for local development only.
 type DevConfig struct {
 	Seed bool `yaml:"seed"`
@@ -159,7 +166,8 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Reports: ReportsConfig{Timezone: "Europe/Amsterdam"},
+		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -308,6 +316,9 @@ func (c Config) Validate() error {
 		if c.Security.EncryptionKey == DevEncryptionKey || c.Security.SigningKey == DevSigningKey {
 			add("the development keys from config.yaml must not be used in production")
 		}
+	}
+	if _, err := ReportTimezone(c.Reports.Timezone); err != nil {
+		add("reports.timezone %q is not a known IANA time zone (e.g. Europe/Amsterdam)", c.Reports.Timezone)
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
 		add("security.api_rate_limit and security.page_rate_limit must be positive")
