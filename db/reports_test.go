@@ -347,7 +347,7 @@ func TestReportFunnelCountsEachStepAndFailureReason(t *testing.T) {
 	}
 	want := app.FunnelReport{Created: 10, Opened: 8, BrandSelected: 7, Authorizing: 7, Connected: 3, Pending: 1,
 		Failures: []app.ReasonCount{{Reason: "access_denied", Sessions: 2}, {Reason: "expired", Sessions: 2},
-		{Reason: "expired_after_auth", Sessions: 1}, {Reason: "manufacturer_error", Sessions: 1}}}
+			{Reason: "expired_after_auth", Sessions: 1}, {Reason: "manufacturer_error", Sessions: 1}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("funnel:\ngot  %+v\nwant %+v", got, want)
 	}
