@@ -144,12 +144,20 @@ var seedHistorySQL = []string{
 	// waiting for a relink, a few disconnected; some went through a relink
 	// in the past.
 	`CREATE TEMP TABLE seed_devices ON COMMIT DROP AS
-	SELECT n, brand, created_at + auth_time AS connected_at, r_dev,
-		CASE WHEN r_dev < 0.05 THEN 'relink_required' WHEN r_dev < 0.085 THEN 'disconnected' ELSE 'connected' END AS status,
-		-- the day something happened to it, between connecting and today
-		((created_at + auth_time + (now() - created_at) * r5) AT TIME ZONE z.timezone)::date AS event_day,
-		r_dur < 0.12 AND r_dev >= 0.085 AS relinked_before
-	FROM seed_plan, report_settings z WHERE status = 'connected'`,
+	WITH d AS (
+		SELECT n, brand, created_at + auth_time AS connected_at, r_dev, r_dur,
+			((created_at + auth_time) AT TIME ZONE z.timezone)::date AS connected_day,
+			(now() AT TIME ZONE z.timezone)::date AS today,
+			-- days until the device needs attention (mean 45)
+			(-ln(1 - r5 * 0.999) * 45)::int AS life
+		FROM seed_plan, report_settings z WHERE status = 'connected'
+	)
+	SELECT n, brand, connected_at, r_dev, connected_day + life AS event_day,
+		connected_day + life + 1 + (r_dur * 4)::int AS relink_day,
+		CASE WHEN connected_day + life > today OR r_dev >= 0.11 THEN 'connected'
+			WHEN r_dev < 0.07 THEN 'relink_required' ELSE 'disconnected' END AS status,
+		connected_day + life + 1 + (r_dur * 4)::int <= today AND r_dev >= 0.11 AND r_dev < 0.3 AS relinked_before
+	FROM d`,
 	`INSERT INTO devices (nox_user_id, manufacturer_id, external_id, name, model, status, connected_at, last_sync_at, updated_at)
 	SELECT 'nox_seed_' || n, brand, 'seed-' || n, 'Device ' || n, 'Seed model', status, connected_at, connected_at, connected_at
 	FROM seed_devices`,
@@ -162,8 +170,7 @@ var seedHistorySQL = []string{
 		UNION ALL
 		SELECT event_day, brand, 0, 1, 1, 0 FROM seed_devices WHERE relinked_before
 		UNION ALL
-		SELECT least(event_day + 1 + (r_dev * 4)::int, (now() AT TIME ZONE z.timezone)::date), brand, 1, 0, 0, 1
-		FROM seed_devices, report_settings z WHERE relinked_before
+		SELECT relink_day, brand, 1, 0, 0, 1 FROM seed_devices WHERE relinked_before
 	) x
 	GROUP BY day, brand
 	ON CONFLICT (day, brand) DO UPDATE

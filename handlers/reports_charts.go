@@ -15,7 +15,8 @@ import (
 // and every value is labelled or in the table printed next to the chart.
 
 const (
-	chartW   = 720
+	wideW    = 720 // full-width cards
+	halfW    = 500 // cards side by side
 	chartH   = 260
 	chartML  = 56
 	chartMR  = 56
@@ -25,15 +26,19 @@ const (
 		`<rect width="7" height="7" fill="#ffffff"/><rect width="3" height="7" fill="%s"/></pattern></defs>`
 )
 
-type svgBuf struct{ strings.Builder }
+type svgBuf struct {
+	strings.Builder
+	w, h int
+}
 
 func (b *svgBuf) f(format string, args ...any) { fmt.Fprintf(&b.Builder, format, args...) }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
-func (b *svgBuf) open(id, title, desc string, height int) {
+func (b *svgBuf) open(id, title, desc string, width, height int) {
+	b.w, b.h = width, height
 	b.f(`<svg class="chart" id="%s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" preserveAspectRatio="xMidYMid meet">`,
-		id, chartW, height, id, id)
+		id, width, height, id, id)
 	b.f(`<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, id, esc(title), id, esc(desc))
 }
 
@@ -42,23 +47,23 @@ func (b *svgBuf) html() template.HTML {
 	return template.HTML(b.String())
 }
 
-// niceCeil rounds v up to 1, 2, 2.5 or 5 times a power of ten.
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v {
-			return m * p
+// axisTop returns the top of a count axis with four gridlines: four times
+// a round, whole step, the smallest that reaches v.
+func axisTop(v float64) float64 {
+	need := math.Max(v/4, 1)
+	p := math.Pow(10, math.Floor(math.Log10(need)))
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
+		step := m * p
+		if step >= need && step == math.Trunc(step) {
+			return 4 * step
 		}
 	}
-	return 10 * p
+	return 40 * p
 }
 
 // legend draws legend entries at the top right; kind is "bar", "hatch:<pattern id>" or "line".
 func (b *svgBuf) legend(entries ...[2]string) {
-	x := float64(chartW - chartMR)
+	x := float64(b.w - chartMR)
 	for i := len(entries) - 1; i >= 0; i-- {
 		kind, label := entries[i][0], entries[i][1]
 		w := float64(len([]rune(label)))*6.6 + 22
@@ -80,13 +85,13 @@ func (b *svgBuf) legend(entries ...[2]string) {
 
 // axisY draws horizontal grid lines with labels at 0, ¼, ½, ¾ and max.
 func (b *svgBuf) axisY(max float64, label func(float64) string, right func(float64) string) {
-	ph := float64(chartH - chartMT - chartMB)
+	ph := float64(b.h - chartMT - chartMB)
 	for i := 0; i <= 4; i++ {
 		y := float64(chartMT) + ph*(1-float64(i)/4)
-		b.f(`<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartML, y, chartW-chartMR, y)
+		b.f(`<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartML, y, b.w-chartMR, y)
 		b.f(`<text class="axis" x="%d" y="%.1f" text-anchor="end">%s</text>`, chartML-8, y+4, esc(label(max*float64(i)/4)))
 		if right != nil {
-			b.f(`<text class="axis" x="%d" y="%.1f">%s</text>`, chartW-chartMR+8, y+4, esc(right(float64(i)/4)))
+			b.f(`<text class="axis" x="%d" y="%.1f">%s</text>`, b.w-chartMR+8, y+4, esc(right(float64(i)/4)))
 		}
 	}
 }
@@ -96,12 +101,12 @@ func (b *svgBuf) axisX(n int, band float64, label func(int) string) {
 	every := int(math.Ceil(float64(n) / 8))
 	for i := 0; i < n; i += every {
 		x := float64(chartML) + band*(float64(i)+0.5)
-		b.f(`<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x, chartH-chartMB+18, esc(label(i)))
+		b.f(`<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x, b.h-chartMB+18, esc(label(i)))
 	}
 }
 
 func (v reportView) emptyChart(b *svgBuf) template.HTML {
-	b.f(`<text class="chart-empty" x="%d" y="%d" text-anchor="middle">%s</text>`, chartW/2, chartH/2, esc(v.t("reports.empty_chart")))
+	b.f(`<text class="chart-empty" x="%d" y="%d" text-anchor="middle">%s</text>`, b.w/2, b.h/2, esc(v.t("reports.empty_chart")))
 	return b.html()
 }
 
@@ -117,14 +122,14 @@ func (v reportView) trendChart(ps []app.TrendPoint) template.HTML {
 		total += p.Sessions
 		conn += p.Connected
 	}
-	b.open("chart-trend", v.t("reports.trend.title"), v.t("reports.trend.desc", v.num(total), v.pct(app.Rate(conn, total))), chartH)
+	b.open("chart-trend", v.t("reports.trend.title"), v.t("reports.trend.desc", v.num(total), v.pct(app.Rate(conn, total))), wideW, chartH)
 	if len(ps) == 0 || total == 0 {
 		return v.emptyChart(&b)
 	}
-	top := niceCeil(float64(max))
+	top := axisTop(float64(max))
 	b.legend([2]string{"bar-sessions", v.t("reports.series.sessions")}, [2]string{"line", v.t("reports.series.rate")})
 	b.axisY(top, func(x float64) string { return v.num(int64(math.Round(x))) }, func(r float64) string { return v.pct(r) })
-	pw, ph := float64(chartW-chartML-chartMR), float64(chartH-chartMT-chartMB)
+	pw, ph := float64(b.w-chartML-chartMR), float64(b.h-chartMT-chartMB)
 	band := pw / float64(len(ps))
 	bw := math.Max(band*0.64, 1)
 	var line []string
@@ -161,14 +166,14 @@ func (v reportView) devicesChart(ps []app.DevicePoint) template.HTML {
 	if len(ps) > 0 {
 		last = ps[len(ps)-1].Active
 	}
-	b.open("chart-devices", v.t("reports.devices.title"), v.t("reports.devices.desc", v.num(last)), chartH)
+	b.open("chart-devices", v.t("reports.devices.title"), v.t("reports.devices.desc", v.num(last)), halfW, chartH)
 	if len(ps) == 0 || max == 0 {
 		return v.emptyChart(&b)
 	}
-	top := niceCeil(float64(max))
+	top := axisTop(float64(max))
 	b.legend([2]string{"area", v.t("reports.series.active")})
 	b.axisY(top, func(x float64) string { return v.num(int64(math.Round(x))) }, nil)
-	pw, ph := float64(chartW-chartML-chartMR), float64(chartH-chartMT-chartMB)
+	pw, ph := float64(b.w-chartML-chartMR), float64(b.h-chartMT-chartMB)
 	band := pw / float64(len(ps))
 	var pts []string
 	for i, p := range ps {
@@ -197,15 +202,15 @@ func (v reportView) relinkChart(ps []app.DevicePoint) template.HTML {
 		needed += p.RelinkNeeded
 		done += p.RelinkDone
 	}
-	b.open("chart-relinks", v.t("reports.relinks.title"), v.t("reports.relinks.desc", v.num(needed), v.num(done)), chartH)
+	b.open("chart-relinks", v.t("reports.relinks.title"), v.t("reports.relinks.desc", v.num(needed), v.num(done)), halfW, chartH)
 	if len(ps) == 0 || max == 0 {
 		return v.emptyChart(&b)
 	}
 	b.f(hatchDef, "hatch-relinks", "#0b7a53")
-	top := niceCeil(float64(max))
+	top := axisTop(float64(max))
 	b.legend([2]string{"bar-needed", v.t("reports.series.relink_needed")}, [2]string{"hatch:hatch-relinks", v.t("reports.series.relink_done")})
 	b.axisY(top, func(x float64) string { return v.num(int64(math.Round(x))) }, nil)
-	pw, ph := float64(chartW-chartML-chartMR), float64(chartH-chartMT-chartMB)
+	pw, ph := float64(b.w-chartML-chartMR), float64(b.h-chartMT-chartMB)
 	band := pw / float64(len(ps))
 	bw := math.Max(band*0.36, 1)
 	for i, p := range ps {
@@ -221,20 +226,21 @@ func (v reportView) relinkChart(ps []app.DevicePoint) template.HTML {
 	return b.html()
 }
 
-// hbars draws labelled horizontal bars, one per row, scaled to max.
+// hbars draws horizontal bars scaled to max, one per row, each with its
+// label above it and its value after it.
 func (v reportView) hbars(b *svgBuf, labels []string, values []int64, notes []string, max int64, class string) {
-	const labelW, rowH, top = 190, 38, 8
-	barMax := float64(chartW - labelW - 150)
+	const rowH, top, left = 46, 4, 4
+	barMax := float64(b.w - left - 130)
 	for i, label := range labels {
 		y := float64(top + i*rowH)
 		w := 0.0
 		if max > 0 {
 			w = math.Max(barMax*float64(values[i])/float64(max), 2)
 		}
-		b.f(`<text class="bar-label" x="%d" y="%.1f" text-anchor="end">%s</text>`, labelW-12, y+rowH/2+1, esc(label))
-		b.f(`<rect class="track" x="%d" y="%.1f" width="%.1f" height="%d" rx="4"/>`, labelW, y+6, barMax, rowH-14)
-		b.f(`<rect class="%s %s-%d" x="%d" y="%.1f" width="%.1f" height="%d" rx="4"/>`, class, class, i, labelW, y+6, w, rowH-14)
-		b.f(`<text class="bar-value" x="%.1f" y="%.1f">%s</text>`, float64(labelW)+w+8, y+rowH/2+1, esc(notes[i]))
+		b.f(`<text class="bar-label" x="%d" y="%.1f">%s</text>`, left, y+14, esc(label))
+		b.f(`<rect class="track" x="%d" y="%.1f" width="%.1f" height="20" rx="4"/>`, left, y+20, barMax)
+		b.f(`<rect class="%s %s-%d" x="%d" y="%.1f" width="%.1f" height="20" rx="4"/>`, class, class, i, left, y+20, w)
+		b.f(`<text class="bar-value" x="%.1f" y="%.1f">%s</text>`, float64(left)+w+8, y+35, esc(notes[i]))
 	}
 }
 
@@ -242,9 +248,9 @@ func (v reportView) hbars(b *svgBuf, labels []string, values []int64, notes []st
 func (v reportView) funnelChart(f app.FunnelReport) template.HTML {
 	var b svgBuf
 	counts := funnelCounts(f)
-	h := 8 + len(counts)*38 + 4
+	h := 8 + len(counts)*46
 	b.open("chart-funnel", v.t("reports.funnel.title"), v.t("reports.funnel.desc", v.num(f.Created), v.num(f.Connected),
-		v.pct(app.Rate(f.Connected, f.Created))), h)
+		v.pct(app.Rate(f.Connected, f.Created))), halfW, h)
 	var labels, notes []string
 	for i, n := range counts {
 		labels = append(labels, v.t("reports.step."+funnelKeys[i]))
@@ -258,10 +264,10 @@ func (v reportView) funnelChart(f app.FunnelReport) template.HTML {
 func (v reportView) failureChart(f app.FunnelReport) template.HTML {
 	var b svgBuf
 	total := f.FailedTotal()
-	h := 8 + max(len(f.Failures), 1)*38 + 4
-	b.open("chart-failures", v.t("reports.failures.title"), v.t("reports.failures.desc", v.num(total)), h)
+	h := 8 + max(len(f.Failures), 1)*46
+	b.open("chart-failures", v.t("reports.failures.title"), v.t("reports.failures.desc", v.num(total)), halfW, h)
 	if total == 0 {
-		b.f(`<text class="chart-empty" x="%d" y="%d" text-anchor="middle">%s</text>`, chartW/2, h/2+4, esc(v.t("reports.failures.none")))
+		b.f(`<text class="chart-empty" x="%d" y="%d" text-anchor="middle">%s</text>`, b.w/2, h/2+4, esc(v.t("reports.failures.none")))
 		return b.html()
 	}
 	b.f(hatchDef, "hatch-failures", "#b3261e")
