@@ -52,7 +52,7 @@ type ReportRebuild struct {
 }
 
 // RebuildReports recomputes the session rollups from link_sessions with one
-// aggregation each, and reconciles the device rollup's running total with
+// aggregation over the sessions, and reconciles the device rollup's running total with
 // the devices connected now (the devices table has no history to rebuild
 // the past from). Session writes wait while it runs.
 func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
@@ -77,23 +77,34 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
 			return out, fmt.Errorf("db: rebuild reports: %w", err)
 		}
 	}
+	// One pass over the sessions feeds both rollups. The time zone is a
+	// parameter rather than a join so the planner sees the real row count.
+	var tz string
+	if err := tx.GetContext(ctx, &tz, `SELECT timezone FROM report_settings`); err != nil {
+		return out, fmt.Errorf("db: report time zone: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		CREATE TEMP TABLE report_rebuild ON COMMIT DROP AS
+		SELECT (created_at AT TIME ZONE $1::text)::date AS day, coalesce(supplier_id, '') AS supplier_id,
+			coalesce(manufacturer_id, '') AS brand, kind, language, report_outcome(status, failure_reason) AS outcome,
+			CASE WHEN status = 'connected' THEN report_connect_bucket(extract(epoch FROM finished_at - coalesce(opened_at, created_at))) END AS bucket,
+			count(*) AS sessions, count(opened_at) AS opened, count(brand_selected_at) AS brand_selected, count(authorizing_at) AS authorizing
+		FROM link_sessions
+		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz); err != nil {
+		return out, fmt.Errorf("db: aggregate sessions: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO report_daily (day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
-		SELECT (created_at AT TIME ZONE z.timezone)::date, coalesce(supplier_id, ''), coalesce(manufacturer_id, ''), kind, language,
-			report_outcome(status, failure_reason), count(*), count(opened_at), count(brand_selected_at), count(authorizing_at)
-		FROM link_sessions, report_settings z
-		GROUP BY 1, 2, 3, 4, 5, 6`)
+		SELECT day, supplier_id, brand, kind, language, outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
+		FROM report_rebuild GROUP BY 1, 2, 3, 4, 5, 6`)
 	if err != nil {
 		return out, fmt.Errorf("db: rebuild report_daily: %w", err)
 	}
 	out.Rows, _ = res.RowsAffected()
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO report_connect_times (day, supplier_id, brand, kind, language, bucket, sessions)
-		SELECT (created_at AT TIME ZONE z.timezone)::date, coalesce(supplier_id, ''), coalesce(manufacturer_id, ''), kind, language,
-			report_connect_bucket(extract(epoch FROM finished_at - coalesce(opened_at, created_at))), count(*)
-		FROM link_sessions, report_settings z
-		WHERE status = 'connected'
-		GROUP BY 1, 2, 3, 4, 5, 6`); err != nil {
+		SELECT day, supplier_id, brand, kind, language, bucket, sum(sessions)
+		FROM report_rebuild WHERE bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`); err != nil {
 		return out, fmt.Errorf("db: rebuild report_connect_times: %w", err)
 	}
 	if err := tx.GetContext(ctx, &out.Sessions, `SELECT coalesce(sum(sessions), 0) FROM report_daily`); err != nil {
