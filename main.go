@@ -111,7 +111,12 @@ func run(args []string) error {
 		}
 	}
 	if cmd == "seed" {
-		return nil
+		_, err := store.SeedReportHistory(ctx)
+		return err
+	}
+	if cfg.Dev.Seed {
+		// 90 days of report history, once; the server does not wait for it.
+		go seedReportHistory(ctx, store, log)
 	}
 	return serve(ctx, cfg, store, sqldb, log)
 }
@@ -147,6 +152,17 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
+	start := time.Now()
+	seeded, err := store.SeedReportHistory(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Error("seeding report history failed", "err", err)
+	case seeded:
+		log.Info("report history seeded (90 days)", "took", time.Since(start).Round(time.Millisecond).String())
+	}
 }
 
 // rebuildReports recomputes the report rollups in the configured time zone.

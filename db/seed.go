@@ -8,8 +8,7 @@ import (
 
 // SeedDev creates the development data: the demo supplier with its API key
 // and redirect URIs, and one portal account per role (app.DevPortalAccounts,
-// password app.DevPassword), and 90 days of report history
-// (SeedReportHistory). It is idempotent.
+// password app.DevPassword). It is idempotent.
 func (s *Store) SeedDev(ctx context.Context) error {
 	if err := s.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName, RedirectURIs: app.DevRedirectURIs}); err != nil {
 		return err
@@ -26,6 +25,5 @@ func (s *Store) SeedDev(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := s.SeedReportHistory(ctx)
-	return err
+	return nil
 }

@@ -17,7 +17,7 @@ var DevReportSuppliers = []app.Supplier{
 	{ID: "supplier_voltanova", Name: "Voltanova"},
 }
 
-// SeedReportHistory gives a development database 90 days of link sessions
+// SeedReportHistory gives a development database (after SeedDev) 90 days of link sessions
 // (about 23,000: three suppliers, every configured brand, five languages,
 // both flows, every outcome, a growing volume with quieter weekends and a
 // success rate that improves over time), the nox users, mappings and
