@@ -190,16 +190,21 @@ func (h *Handler) setCookie(c *fiber.Ctx, name, value string, maxAge time.Durati
 const browserCookie = "nox_bid"
 
 // browserHash returns the hash of this browser's id cookie, creating the
-// cookie when create is set. A link session is bound to the browser that
-// opened it, so a sign-in response from another browser is refused.
+// cookie when create is set; a cookie created earlier in the same request
+// counts. A link session is bound to the browser that opened it, so a
+// sign-in response from another browser is refused.
 func (h *Handler) browserHash(c *fiber.Ctx, create bool) []byte {
 	v := c.Cookies(browserCookie)
+	if fresh, ok := c.Locals(browserCookie).(string); ok {
+		v = fresh
+	}
 	if len(v) != 32 {
 		if !create {
 			return nil
 		}
 		v = app.RandomToken(32)
 		h.setCookie(c, browserCookie, v, 24*time.Hour)
+		c.Locals(browserCookie, v)
 	}
 	sum := sha256.Sum256([]byte("browser:" + v))
 	return sum[:]
