@@ -27,7 +27,7 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 		t.Fatalf("seed history: seeded=%v err=%v", seeded, err)
 	}
 	s.MustPortalUser(t, "manager@reports.test", app.RoleManager)
-	b := handlertest.NewReportsBrowser(t)
+	b := handlertest.NewBrowser(t)
 
 	bars := `document.querySelectorAll('#chart-trend rect.bar-sessions:not(.swatch)').length`
 	created := `document.querySelector('#table-funnel tr[data-step="created"] td').textContent`
@@ -53,9 +53,7 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	}
 	allBrands, err := chromedp.Run(b, chromedp.Evaluate[string](created))
 	must("read funnel", err)
-	png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
-	must("screenshot", err)
-	t.Logf("screenshot: %s", handlertest.SaveScreenshot(t, "reports.png", png))
+	t.Logf("screenshot: %s", handlertest.Screenshot(t, b, "reports", 1360, 900))
 
 	// A 7-day range: HTMX swaps the report and pushes the URL.
 	choose := func(id, value string) chromedp.Action[chromedp.Void] {
