@@ -76,7 +76,7 @@ var seedHistorySQL = []string{
 				* (0.85 + random() * 0.3))::int AS volume
 		FROM z, generate_series(0, 89) g
 	),
-	b AS (SELECT array_agg(id ORDER BY id) AS ids FROM manufacturers)
+	b AS (SELECT array_agg(id ORDER BY CASE kind WHEN 'heat_pump' THEN 0 WHEN 'thermostat' THEN 1 ELSE 2 END, id) AS ids FROM manufacturers)
 	SELECT row_number() OVER () AS n, d.ago, d.day, d.tz, b.ids,
 		random() AS r_time, random() AS r_sup, random() AS r_brand, random() AS r_lang, random() AS r_kind,
 		random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5, random() AS r_dur, random() AS r_dev

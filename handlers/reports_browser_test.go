@@ -16,7 +16,8 @@ import (
 // TestBrowserManagerFiltersReportAndDownloadsCSV drives Chromium: a
 // manager signs in, opens the report over the seeded history, changes the
 // range and the brand filter (HTMX swaps the report and updates the URL),
-// and downloads the brand table as CSV with those filters.
+// picks a start date, and downloads the brand table as CSV with those
+// filters.
 func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
@@ -62,10 +63,10 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	}
 	must("choose 7 days", chromedp.Do(b, choose("f-range", "7"),
 		chromedp.Poll[chromedp.Void](bars+` === 7`, chromedp.WithPollingTimeout(20*time.Second))))
-	loc, err := chromedp.Run(b, chromedp.Location())
+	here, err := chromedp.Run(b, chromedp.Location())
 	must("location", err)
-	if !strings.Contains(loc, "range=7") {
-		t.Errorf("URL after choosing 7 days: got %q, want range=7 in it", loc)
+	if !strings.Contains(here, "range=7") {
+		t.Errorf("URL after choosing 7 days: got %q, want range=7 in it", here)
 	}
 	week, err := chromedp.Run(b, chromedp.Evaluate[string](created))
 	must("read funnel", err)
@@ -81,6 +82,13 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	if week == allBrands {
 		t.Errorf("funnel did not change from 30 to 7 days: both %s", week)
 	}
+
+	// Editing a date switches the range to custom (static/reports.js).
+	loc, _ := time.LoadLocation("Europe/Amsterdam")
+	from := app.DayOf(time.Now(), loc).AddDate(0, 0, -14).Format("2006-01-02")
+	must("choose a start date", chromedp.Do(b, choose("f-from", from),
+		chromedp.Poll[chromedp.Void](`location.search.includes('range=custom') && `+bars+` === 15`,
+			chromedp.WithPollingTimeout(20*time.Second))))
 
 	// Download the brand table as the browser does, with its cookie.
 	csvText, err := chromedp.Run(b, chromedp.Evaluate[string](
