@@ -7,6 +7,8 @@
 //	noxportal seed --mappings N --sessions M
 //	                    also load N mapped users and M link sessions of
 //	                    generated history (benchmarks, demos)
+//	noxportal reports rebuild
+//	                    recompute the report rollups from the link sessions
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // reports.timezone works without the system's zoneinfo
 
 	"github.com/jmoiron/sqlx"
 
@@ -77,8 +80,12 @@ func run(args []string) error {
 
 	switch cmd {
 	case "serve", "migrate", "seed":
+	case "reports":
+		if fs.Arg(1) != "rebuild" {
+			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.TrimSpace(strings.Join(fs.Args(), " ")))
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate or seed)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", cmd)
 	}
 	if cfg.Database.URL == "" {
 		return errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
@@ -103,6 +110,14 @@ func run(args []string) error {
 		return err
 	}
 	store := db.New(sqldb, cipher)
+	if cmd == "reports" {
+		return rebuildReports(ctx, store, cfg, log)
+	}
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil {
+		return err
+	} else if rebuilt {
+		log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
+	}
 	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
 		return err
 	}
@@ -128,7 +143,12 @@ func run(args []string) error {
 		if bulk.Mappings > 0 || bulk.Sessions > 0 {
 			return bulkSeed(ctx, store, bulk)
 		}
-		return nil
+		_, err := store.SeedReportHistory(ctx)
+		return err
+	}
+	if cfg.Dev.Seed {
+		// 90 days of report history, once; the server does not wait for it.
+		go seedReportHistory(ctx, store, log)
 	}
 	return serve(ctx, cfg, store, sqldb, log)
 }
@@ -217,6 +237,42 @@ func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error 
 	}
 	fmt.Printf("seed: %d mappings, %d devices, %d sessions, %d events in %.1fs\n",
 		st.Mappings, st.Devices, st.Sessions, st.Events, time.Since(start).Seconds())
+	// The load skips the rollup triggers; recompute the rollups in one pass.
+	rb := time.Now()
+	if _, err := store.RebuildReports(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("seed: report rollups rebuilt in %.1fs\n", time.Since(rb).Seconds())
+	return nil
+}
+
+// seedReportHistory seeds the dev report history once, logging the outcome.
+func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
+	start := time.Now()
+	seeded, err := store.SeedReportHistory(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Error("seeding report history failed", "err", err)
+	case seeded:
+		log.Info("report history seeded (90 days)", "took", time.Since(start).Round(time.Millisecond).String())
+	}
+}
+
+// rebuildReports recomputes the report rollups in the configured time zone.
+func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *slog.Logger) error {
+	start := time.Now()
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil || rebuilt {
+		if err == nil {
+			log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		return err
+	}
+	res, err := store.RebuildReports(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "sessions", res.Sessions, "rows", res.Rows,
+		"device_correction", res.DeviceCorrection, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 

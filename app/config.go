@@ -43,6 +43,7 @@ type Config struct {
 	Security SecurityConfig `yaml:"security"`
 	Link     LinkConfig     `yaml:"link"`
 	Portal   PortalConfig   `yaml:"portal"`
+	Reports  ReportsConfig  `yaml:"reports"`
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
 	Webhooks WebhookConfig  `yaml:"webhooks"`
@@ -106,6 +107,12 @@ type PortalConfig struct {
 	LoginMaxPerIP int `yaml:"login_max_per_ip"`
 	// DashboardLinkTTL is how long a supplier-created dashboard URL is valid.
 	DashboardLinkTTL Duration `yaml:"dashboard_link_ttl"`
+}
+
+// ReportsConfig is the connection reports.
+type ReportsConfig struct {
+	// Timezone is the IANA time zone report days are bucketed in.
+	Timezone string `yaml:"timezone"`
 }
 
 // DevConfig is for local development only.
@@ -206,7 +213,8 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Reports: ReportsConfig{Timezone: "Europe/Amsterdam"},
+		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -376,6 +384,9 @@ func (c Config) Validate() error {
 		if !validSlug(s.ID) || s.Name == "" || s.ClientID == "" || len(s.APIKey) < 32 {
 			add("sandbox.supplier needs an id (lower-case letters, digits, - and _), name, client_id and an api_key of 32+ characters")
 		}
+	}
+	if _, err := ReportTimezone(c.Reports.Timezone); err != nil {
+		add("reports.timezone %q is not a known IANA time zone (e.g. Europe/Amsterdam)", c.Reports.Timezone)
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
 		add("security.api_rate_limit and security.page_rate_limit must be positive")

@@ -111,6 +111,9 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 	defer tx.Rollback()
 	for _, q := range []string{
 		`SET LOCAL synchronous_commit = off`,
+		// Row triggers would update the report rollups once per row; the
+		// caller rebuilds them in one pass after the load.
+		`SET LOCAL noxportal.skip_report_rollups = 'on'`,
 		`SET LOCAL maintenance_work_mem = '2GB'`,
 		`SET LOCAL max_parallel_maintenance_workers = 2`,
 	} {

@@ -32,6 +32,8 @@ type Handler struct {
 	secureCookies bool
 	// client makes the sandbox supplier's server-side calls to NOX.
 	client *http.Client
+	// reportLoc is the report time zone (reports.timezone).
+	reportLoc *time.Location
 }
 
 // Deps are the dependencies of New.
@@ -59,6 +61,11 @@ func New(d Deps) *fiber.App {
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
 		client:        &http.Client{Timeout: 10 * time.Second},
 		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
+	}
+	// Config validation has already refused an unknown time zone.
+	h.reportLoc, _ = app.ReportTimezone(d.Config.Reports.Timezone)
+	if h.reportLoc == nil {
+		h.reportLoc = time.UTC
 	}
 	engine := html.NewFileSystem(http.FS(views.FS), ".html")
 	engine.AddFunc("t", h.tr.T)
@@ -184,6 +191,11 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/account/devices/:id/disconnect", h.limitPages, customer, h.confirmDisconnect)
 	f.Post("/account/devices/:id/disconnect", h.limitPages, customer, h.requireCSRF, h.disconnectDevice)
 	f.Post("/account/devices/:id/reconnect", h.limitPages, customer, h.requireCSRF, h.reconnectDevice)
+
+	// Connection reports.
+	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)
+	f.Get("/reports", h.limitPages, reports, h.showReports)
+	f.Get("/reports/export/:table.csv", h.limitPages, reports, h.exportReport)
 
 	if h.cfg.Sandbox.Enabled {
 		h.sandboxRoutes(f)
