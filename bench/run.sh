@@ -124,7 +124,12 @@ measure_admin_search() {
   echo '{"id":"search","name":"Admin search (3+ chars) at 1M mappings","skipped":true,"note":"the support console (issue 5) is not merged"}' >"$work/search.json"
 }
 measure_reports() {
-  echo '{"id":"reports","name":"Reports at 10M sessions","skipped":true,"note":"reports (issue 6) are not merged"}' >"$work/reports.json"
+  # Server time of the whole report page (every chart and table) and of a
+  # CSV export for a 90-day range, signed in as the demo manager, 4 at a time.
+  app -mode page -c 4 -id reports -name 'Reports page + CSV, 90-day range' \
+    -login manager@demo.nox:demo-password-1 \
+    -paths '/reports?range=90,/reports?range=90&brand=sandbox-heatpump,/reports/export/brands.csv?range=90' \
+    -out "$work/reports.json"
 }
 measure_admin_search
 measure_reports

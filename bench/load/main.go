@@ -64,6 +64,7 @@ func main() {
 
 type opts struct {
 	mode, base, key, id, name, out, note string
+	login, paths                         string
 	workers, pool                        int
 	dur                                  time.Duration
 }
@@ -71,7 +72,9 @@ type opts struct {
 func run(args []string) error {
 	var o opts
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.StringVar(&o.mode, "mode", "plain", "plain, link, brand, flow or pgbench")
+	fs.StringVar(&o.mode, "mode", "plain", "plain, link, brand, flow, page or pgbench")
+	fs.StringVar(&o.login, "login", "", "page mode: email:password of the portal account that signs in")
+	fs.StringVar(&o.paths, "paths", "", "page mode: comma-separated paths to GET in turn")
 	fs.StringVar(&o.base, "url", "", "server base URL (plain: the URL to GET)")
 	fs.StringVar(&o.key, "key", "", "supplier API key")
 	fs.StringVar(&o.id, "id", "", "result id (default: mode)")
@@ -116,6 +119,12 @@ func run(args []string) error {
 		})
 	case "flow":
 		res, err = loop(o, "flow", nil, func(w *worker) error { return w.flow(o) })
+	case "page":
+		paths := strings.Split(o.paths, ",")
+		res, err = loop(o, "req", func(w *worker) error { return w.signIn(o) }, func(w *worker) error {
+			w.n++
+			return w.get(o.base+paths[w.n%len(paths)], 200)
+		})
 	case "pgbench":
 		res, err = pgbenchResult(o, *tps, *logs)
 	default:
@@ -401,4 +410,21 @@ func attr(n *html.Node, name string) string {
 		}
 	}
 	return ""
+}
+
+// signIn signs the worker's cookie jar in to the portal as o.login.
+func (w *worker) signIn(o opts) error {
+	email, password, _ := strings.Cut(o.login, ":")
+	doc, _, err := w.fetch("GET", o.base+"/login", nil, 200)
+	if err != nil {
+		return err
+	}
+	action, vals, err := formValues(doc, "/login", "", "")
+	if err != nil {
+		return err
+	}
+	vals.Set("email", email)
+	vals.Set("password", password)
+	_, _, err = w.fetch("POST", o.base+action, vals, 303)
+	return err
 }
