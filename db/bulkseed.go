@@ -167,7 +167,8 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 		{"devices", []string{"nox_user_id", "manufacturer_id", "external_id", "name", "model", "status", "connected_at", "last_sync_at", "updated_at"}, o.Mappings, g.devices, &st.Devices},
 		{"link_sessions", []string{"id", "token_hash", "kind", "supplier_id", "supplier_user_id", "redirect_uri", "language", "initiator",
 			"status", "failure_reason", "manufacturer_id", "brand_preselected", "nox_user_id", "state_hash", "pkce_verifier_enc", "browser_hash",
-			"created_at", "opened_at", "brand_selected_at", "authorizing_at", "callback_at", "finished_at", "expires_at"}, o.Sessions, g.sessionRow, &st.Sessions},
+			"created_at", "opened_at", "brand_selected_at", "authorizing_at", "callback_at", "finished_at", "expires_at",
+			"manufacturer_user_id"}, o.Sessions, g.sessionRow, &st.Sessions},
 		{"link_events", []string{"session_id", "type", "detail", "created_at"}, o.Sessions - g.eventFrom, g.events, &st.Events},
 	}
 	for _, step := range steps {
@@ -584,6 +585,7 @@ func (g *bulkGen) sessionTime(i int) time.Time {
 // bulkSession is a generated link session and its timeline.
 type bulkSession struct {
 	id, kind, supplier, supplierUser, lang, initiator, status string
+	manufacturerUser                                          string // flow 2: the manufacturer's user
 	reason, brand, noxUser                                    *string
 	preselected                                               bool
 	tokenHash, stateHash, verifierEnc, browserHash            []byte
@@ -624,7 +626,9 @@ func (g *bulkGen) session(i int) bulkSession {
 	}
 	switch x := r.IntN(100); {
 	case x < 6:
+		// Flow 2 starts at the manufacturer, which names its user.
 		s.kind, s.initiator = "supplier_select", "manufacturer"
+		s.brand, s.manufacturerUser = &brand, "mfr_"+s.supplierUser
 	case x < 12:
 		s.initiator = "agent"
 		s.preselected, s.brand = true, &brand
@@ -752,7 +756,7 @@ func (g *bulkGen) sessionRow(i int, emit func(...any)) {
 		s.status, nullString(s.reason), nullString(s.brand), s.preselected, nullString(s.noxUser),
 		nullBytes(s.stateHash), nullBytes(s.verifierEnc), nullBytes(s.browserHash),
 		tsText(s.created), nullTime(s.opened), nullTime(s.brandAt), nullTime(s.authAt), nullTime(s.callbackAt), nullTime(s.finished),
-		tsText(s.expires))
+		tsText(s.expires), s.manufacturerUser)
 }
 
 // events writes the timeline of the sessions of the last EventDays days,

@@ -122,11 +122,11 @@ var seedHistorySQL = []string{
 	SELECT supplier_id, 'seed_user_' || n, 'nox_seed_' || n, created_at FROM seed_plan WHERE status = 'connected'`,
 	`INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator,
 		status, failure_reason, manufacturer_id, nox_user_id, created_at, opened_at, brand_selected_at, authorizing_at,
-		callback_at, finished_at, expires_at)
+		callback_at, finished_at, expires_at, manufacturer_user_id)
 	SELECT 'ls_seed_' || n, sha256(convert_to('ls_seed_' || n, 'UTF8')), kind, supplier_id, 'seed_user_' || n,
 		'http://localhost:3000/callback', language, CASE WHEN kind = 'supplier_link' THEN 'api' ELSE 'manufacturer' END,
 		status, failure_reason,
-		CASE WHEN opened AND chose THEN brand END,
+		CASE WHEN (opened AND chose) OR kind = 'supplier_select' THEN brand END,
 		CASE WHEN status = 'connected' THEN 'nox_seed_' || n END,
 		created_at,
 		CASE WHEN opened THEN opened_at END,
@@ -138,7 +138,8 @@ var seedHistorySQL = []string{
 			WHEN status = 'connected' THEN least(brand_at + auth_time + interval '2 seconds', created_at + interval '15 minutes')
 			WHEN opened AND chose AND started THEN least(brand_at + auth_time + interval '1 second', created_at + interval '15 minutes')
 			ELSE opened_at + interval '30 seconds' END,
-		created_at + interval '15 minutes'
+		created_at + interval '15 minutes',
+		CASE WHEN kind = 'supplier_select' THEN 'seed_mfr_user_' || n ELSE '' END
 	FROM seed_plan`,
 	// Devices of the connected sessions: most still connected, some
 	// waiting for a relink, a few disconnected; some went through a relink
