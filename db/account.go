@@ -185,3 +185,20 @@ func (s *Store) ClaimDashboardLink(ctx context.Context, token string) (app.Dashb
 	}
 	return row.DashboardLink, app.ReasonErrorf(app.ECONFLICT, DashboardLinkExpired, "This dashboard link has expired.")
 }
+
+// CustomerSuppliers returns the suppliers a nox user is mapped to, oldest
+// link first. An empty noxUserID has none.
+func (s *Store) CustomerSuppliers(ctx context.Context, noxUserID string) ([]app.LinkedSupplier, error) {
+	out := []app.LinkedSupplier{}
+	if noxUserID == "" {
+		return out, nil
+	}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT sm.supplier_id, s.name, sm.supplier_user_id, sm.created_at
+		FROM supplier_mappings sm JOIN suppliers s ON s.id = sm.supplier_id
+		WHERE sm.nox_user_id = $1 ORDER BY sm.created_at, s.name`, noxUserID)
+	if err != nil {
+		return nil, fmt.Errorf("db: customer suppliers: %w", err)
+	}
+	return out, nil
+}
