@@ -46,13 +46,14 @@ func (s *Store) CustomerDevice(ctx context.Context, noxUserID string, deviceID i
 	return d, nil
 }
 
-// PendingCustomerLinks returns the unfinished, unexpired link sessions a
-// portal user started from the dashboard, newest first.
+// PendingCustomerLinks returns the unfinished, unexpired device link
+// sessions (flow 1) a portal user started from the dashboard, newest first;
+// supplier links (flow 2) are not devices and are left out.
 func (s *Store) PendingCustomerLinks(ctx context.Context, portalUserID int64) ([]app.LinkSession, error) {
 	var out []app.LinkSession
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT `+sessionCols+` FROM link_sessions
-		WHERE portal_user_id = $1 AND status IN ('created', 'opened', 'brand_selected', 'authorizing')
+		WHERE portal_user_id = $1 AND kind = 'supplier_link' AND status IN ('created', 'opened', 'brand_selected', 'authorizing')
 		  AND expires_at > now()
 		ORDER BY created_at DESC LIMIT 10`, portalUserID)
 	if err != nil {

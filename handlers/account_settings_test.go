@@ -106,6 +106,14 @@ func TestCustomerLinksEnergySupplierFromTheDashboardAndComfortChangesReachIt(t *
 	if got := linkedSupplierNames(empty); len(got) != 0 || !strings.Contains(empty.Body, `data-empty="suppliers"`) {
 		t.Fatalf("new customer: got suppliers %v, want the empty state", got)
 	}
+	started := handlertest.PostForm(t, c, s.URL+"/account/suppliers/link", url.Values{"_csrf": {empty.CSRF(t)}})
+	if started.Status != http.StatusSeeOther {
+		t.Fatalf("start a supplier link: got %d, want 303", started.Status)
+	}
+	inProgress := handlertest.Get(t, c, s.URL+"/account")
+	if len(deviceCards(inProgress)) != 0 || strings.Contains(inProgress.Body, "data-link=") || strings.Contains(inProgress.Body, "every 3s") {
+		t.Errorf("a supplier link in progress shows as a device being connected (or polls)")
+	}
 	page := linkSupplierFromDashboard(t, s, c, "user_good", "accept")
 	if kind, text := bannerOf(page); kind != "success" || !strings.Contains(text, "Sandbox Energy is now linked") {
 		t.Errorf("banner after linking: got %q %q, want success naming Sandbox Energy", kind, text)
@@ -157,6 +165,22 @@ func TestSupplierLinkFromTheDashboardExplainsHowItEnded(t *testing.T) {
 	}
 	if got := linkedSupplierNames(taken); len(got) != 0 {
 		t.Errorf("second customer's suppliers after a refused link: got %v, want none", got)
+	}
+
+	dash := handlertest.Get(t, c, s.URL+"/account")
+	start := handlertest.PostForm(t, c, s.URL+"/account/suppliers/link", url.Values{"_csrf": {dash.CSRF(t)}})
+	selector := handlertest.Get(t, c, start.Location)
+	if !strings.Contains(selector.Body, "Sandbox Energy") {
+		t.Fatalf("supplier selector from the dashboard: got %d without Sandbox Energy", selector.Status)
+	}
+	action, vals := selector.FormValues(t, "/connect/cancel")
+	cancel := handlertest.PostForm(t, c, s.URL+action, vals)
+	if !strings.HasPrefix(s.Local(cancel.Location), "/account/supplier-return?") {
+		t.Fatalf("cancel on the selector: got %d → %q, want the dashboard's supplier return", cancel.Status, cancel.Location)
+	}
+	ret := handlertest.Get(t, c, cancel.Location)
+	if kind, text := bannerOf(handlertest.Get(t, c, ret.Location)); kind != "info" || !strings.Contains(text, "You stopped linking") {
+		t.Errorf("cancelled on the selector: banner %q %q, want info saying it was stopped", kind, text)
 	}
 
 	for _, tc := range []struct {
