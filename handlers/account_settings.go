@@ -205,6 +205,13 @@ func (h *Handler) saveComfortBounds(c *fiber.Ctx) error {
 			app.Party{Kind: app.PartyCustomer, ID: strconv.FormatInt(u.ID, 10)})
 		switch {
 		case err == nil:
+			if err := h.store.WriteAudit(c.UserContext(), app.AuditEntry{ActorID: app.Actor(u.ID), Action: "comfort_bounds.update",
+				ObjectType: "nox_user", ObjectID: u.NoxUserID, Before: fiber.Map{"version": version}, After: fiber.Map{
+					"version": saved.Version, "indoor_min_c": saved.IndoorMinC, "indoor_max_c": saved.IndoorMaxC,
+					"hot_water_min_c": saved.HotWaterMinC, "hot_water_max_c": saved.HotWaterMaxC},
+				IP: c.IP()}); err != nil {
+				return err
+			}
 			if !isFragmentRequest(c) {
 				return c.Redirect("/account?comfort=saved#comfort", fiber.StatusSeeOther)
 			}

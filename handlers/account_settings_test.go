@@ -246,6 +246,10 @@ func TestCustomerSeesOnlyTheirOwnSuppliersAndComfortBounds(t *testing.T) {
 	if err != nil || ab.IndoorMinC != 18 || ab.Version != 1 {
 		t.Errorf("a's bounds after b saved: got %+v %v, want 18 °C version 1", ab, err)
 	}
+	if entries, err := s.Store.AuditEntries(ctx, "nox_user", b.NoxUserID, 10); err != nil || len(entries) != 1 ||
+		entries[0].Action != "comfort_bounds.update" || entries[0].ActorID == nil || *entries[0].ActorID != b.ID {
+		t.Errorf("audit of b's save: got %+v %v, want one comfort_bounds.update by b", entries, err)
+	}
 	bb, err := s.Store.ComfortBounds(ctx, b.NoxUserID)
 	if err != nil || bb.IndoorMinC != 20 || bb.UpdatedBy != (app.Party{Kind: app.PartyCustomer, ID: strconv.FormatInt(b.ID, 10)}) {
 		t.Errorf("b's bounds: got %+v %v, want 20 °C set by customer %d", bb, err, b.ID)
