@@ -63,8 +63,11 @@ func FromStatuses(to SessionStatus) []string {
 // Failure reasons recorded on failed/expired sessions and sent to the
 // supplier as the redirect's error parameter.
 const (
-	ReasonExpired           = "expired"
-	ReasonExpiredAfterAuth  = "expired_after_auth"
+	ReasonExpired          = "expired"
+	ReasonExpiredAfterAuth = "expired_after_auth"
+	// ReasonAlreadyLinked: the supplier account a customer signed in with
+	// belongs to another NOX user (flow 2 from the dashboard).
+	ReasonAlreadyLinked     = "already_linked"
 	ReasonAccessDenied      = "access_denied"
 	ReasonManufacturerError = "manufacturer_error"
 	ReasonNoDevices         = "no_devices"

@@ -272,3 +272,12 @@ type DeviceEvent struct {
 	Detail    string    `db:"detail"`
 	CreatedAt time.Time `db:"created_at"`
 }
+
+// LinkedSupplier is an energy supplier a customer's nox user is mapped to,
+// as the dashboard shows it.
+type LinkedSupplier struct {
+	ID             string    `db:"supplier_id"`
+	Name           string    `db:"name"`
+	SupplierUserID string    `db:"supplier_user_id"`
+	Since          time.Time `db:"created_at"`
+}

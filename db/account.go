@@ -46,13 +46,14 @@ func (s *Store) CustomerDevice(ctx context.Context, noxUserID string, deviceID i
 	return d, nil
 }
 
-// PendingCustomerLinks returns the unfinished, unexpired link sessions a
-// portal user started from the dashboard, newest first.
+// PendingCustomerLinks returns the unfinished, unexpired device link
+// sessions (flow 1) a portal user started from the dashboard, newest first;
+// supplier links (flow 2) are not devices and are left out.
 func (s *Store) PendingCustomerLinks(ctx context.Context, portalUserID int64) ([]app.LinkSession, error) {
 	var out []app.LinkSession
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT `+sessionCols+` FROM link_sessions
-		WHERE portal_user_id = $1 AND status IN ('created', 'opened', 'brand_selected', 'authorizing')
+		WHERE portal_user_id = $1 AND kind = 'supplier_link' AND status IN ('created', 'opened', 'brand_selected', 'authorizing')
 		  AND expires_at > now()
 		ORDER BY created_at DESC LIMIT 10`, portalUserID)
 	if err != nil {
@@ -184,4 +185,21 @@ func (s *Store) ClaimDashboardLink(ctx context.Context, token string) (app.Dashb
 		return row.DashboardLink, app.ReasonErrorf(app.ECONFLICT, DashboardLinkUsed, "This dashboard link has already been used.")
 	}
 	return row.DashboardLink, app.ReasonErrorf(app.ECONFLICT, DashboardLinkExpired, "This dashboard link has expired.")
+}
+
+// CustomerSuppliers returns the suppliers a nox user is mapped to, oldest
+// link first. An empty noxUserID has none.
+func (s *Store) CustomerSuppliers(ctx context.Context, noxUserID string) ([]app.LinkedSupplier, error) {
+	out := []app.LinkedSupplier{}
+	if noxUserID == "" {
+		return out, nil
+	}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT sm.supplier_id, s.name, sm.supplier_user_id, sm.created_at
+		FROM supplier_mappings sm JOIN suppliers s ON s.id = sm.supplier_id
+		WHERE sm.nox_user_id = $1 ORDER BY sm.created_at, s.name`, noxUserID)
+	if err != nil {
+		return nil, fmt.Errorf("db: customer suppliers: %w", err)
+	}
+	return out, nil
 }

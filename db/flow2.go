@@ -160,9 +160,23 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 		if err := tx.GetContext(ctx, &deviceIDs, `SELECT device_ids FROM link_sessions WHERE id = $1`, ls.ID); err != nil {
 			return fmt.Errorf("db: session devices: %w", err)
 		}
-		noxUserID, err := mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID)
-		if err != nil {
-			return err
+		var noxUserID string
+		if ls.Brand() == "" && ls.NoxUserID != nil {
+			noxUserID = *ls.NoxUserID
+			if err := mapCustomerToSupplier(ctx, tx, noxUserID, supplierID, supplierUserID); err != nil {
+				if app.ErrorReason(err) != app.ReasonAlreadyLinked {
+					return err
+				}
+				if err := endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonAlreadyLinked, truncateDetail(err.Error())); err != nil {
+					return err
+				}
+				return errCommit{err}
+			}
+		} else {
+			var err error
+			if noxUserID, err = mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID); err != nil {
+				return err
+			}
 		}
 		devices := make([]app.DeviceInfo, len(deviceIDs))
 		for i, id := range deviceIDs {
@@ -194,6 +208,30 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 		return out, ec.err
 	}
 	return out, err
+}
+
+// mapCustomerToSupplier maps (supplier, supplierUserID) to the nox user of
+// a customer who linked the supplier from the dashboard. A pair already
+// mapped to another nox user, or a nox user already mapped to this supplier
+// under another id, is another person: ECONFLICT already_linked, nothing
+// changes. Linking the same pair again is a no-op.
+func mapCustomerToSupplier(ctx context.Context, tx *sqlx.Tx, noxUserID, supplierID, supplierUserID string) error {
+	var others int
+	if err := tx.GetContext(ctx, &others, `
+		SELECT count(*) FROM supplier_mappings
+		WHERE supplier_id = $1 AND (supplier_user_id = $2) <> (nox_user_id = $3)`, supplierID, supplierUserID, noxUserID); err != nil {
+		return fmt.Errorf("db: find mapping: %w", err)
+	}
+	if others > 0 {
+		return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyLinked,
+			"This supplier account is already linked to another NOX user, or this NOX user to another account of the supplier.")
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, supplierID, supplierUserID, noxUserID); err != nil {
+		return fmt.Errorf("db: create mapping: %w", err)
+	}
+	return nil
 }
 
 var errSupplierLate = app.ReasonErrorf(app.ECONFLICT, app.ReasonExpired,

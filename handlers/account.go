@@ -28,6 +28,11 @@ var dashboardOutcomes = map[string]string{
 	app.ReasonAlreadyUsed:       "error",
 	"failed":                    "error",
 	"link_cancelled":            "info",
+	"supplier_connected":        "success",
+	"supplier_expired":          "error",
+	"supplier_cancelled":        "info",
+	"supplier_failed":           "error",
+	"supplier_already_linked":   "error",
 }
 
 // banner is the outcome message at the top of the dashboard.
@@ -80,7 +85,26 @@ func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, er
 	}
 	data := fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "portal.devices.title"), "Devices": devices,
 		"Pending": pending, "Polling": len(links) > 0}
-	if dashboardOutcomes[done] != "" {
+	if data["Suppliers"], err = h.supplierSection(c); err != nil {
+		return nil, err
+	}
+	comfort, err := h.comfortEditor(c)
+	if err != nil {
+		return nil, err
+	}
+	if comfort != nil {
+		if c.Query("comfort") == "saved" {
+			comfort.Notice = "saved"
+		}
+		data["Comfort"] = comfort
+	}
+	if strings.HasPrefix(done, "supplier_") && dashboardOutcomes[done] != "" {
+		name := h.tr.T(lang, "portal.banner.the_supplier")
+		if s, err := h.store.LoginSupplier(ctx, c.Query("supplier")); err == nil {
+			name = s.Name
+		}
+		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name)}
+	} else if dashboardOutcomes[done] != "" {
 		name := h.tr.T(lang, "portal.banner.the_manufacturer")
 		if h.manufacturers.Has(brand) {
 			if m, err := h.store.GetManufacturer(ctx, brand); err == nil {

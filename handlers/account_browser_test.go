@@ -106,6 +106,37 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		t.Errorf("banner after disconnecting: got %q", got)
 	}
 
+	do("a comfort bound too close to the other is explained inline",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.WaitVisible(css(`#comfort form`)),
+		chromedp.SetValue(css(`#indoor_min_c`), "21.8"),
+		chromedp.SetValue(css(`#indoor_max_c`), "22"),
+		chromedp.Click(css(`button[data-action="save-comfort"]`)),
+		chromedp.WaitVisible(css(`[data-error="indoor_max_c"]`)),
+	)
+	if got := text(`[data-error="indoor_max_c"]`); !strings.Contains(got, "at least 0.5 °C above the minimum") {
+		t.Errorf("inline comfort error: got %q", got)
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); strings.Contains(loc, "/account/comfort") {
+		t.Errorf("the comfort form left the dashboard: at %s, want an inline (HTMX) answer", loc)
+	}
+	handlertest.Screenshot(t, ctx, "dashboard-comfort-invalid-1280", 1280, 900)
+	do("fix it and save",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.SetValue(css(`#indoor_max_c`), "23"),
+		chromedp.SetValue(css(`#hot_water_min_c`), "45"),
+		chromedp.SetValue(css(`#hot_water_max_c`), "55"),
+		chromedp.Click(css(`button[data-action="save-comfort"]`)),
+		chromedp.WaitVisible(css(`[data-comfort="saved"]`)),
+		chromedp.WaitNotPresent(css(`[data-error]`)),
+	)
+	if got := text(`[data-comfort-version]`); !strings.Contains(got, "Version 1, last set by you") {
+		t.Errorf("comfort after saving: got %q, want version 1 set by you", got)
+	}
+	handlertest.Screenshot(t, ctx, "dashboard-comfort-saved-1280", 1280, 900)
+	handlertest.Screenshot(t, ctx, "dashboard-comfort-saved-375", 375, 812)
+	do("back to desktop", chromedp.EmulateViewport(1280, 900))
+
 	do("switch language",
 		chromedp.Click(css(`.lang-menu summary`)),
 		chromedp.WaitVisible(css(`a[data-lang="nl"]`)),

@@ -95,7 +95,7 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 // started from the customer's own dashboard.
 func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, error) {
 	switch {
-	case sess.Kind == app.KindSupplierSelect:
+	case sess.Kind == app.KindSupplierSelect && sess.Brand() != "":
 		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
 		return app.Supplier{Name: m.Name}, err
 	case sess.Initiator == app.InitiatorCustomer:

@@ -54,7 +54,7 @@ func (h *Handler) filterSuppliers(c *fiber.Ctx) error {
 }
 
 func (h *Handler) renderSupplierSelector(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
-	m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
+	m, err := h.sessionParty(c, sess)
 	if err != nil {
 		return err
 	}

@@ -191,6 +191,9 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/account/devices/:id/disconnect", h.limitPages, customer, h.confirmDisconnect)
 	f.Post("/account/devices/:id/disconnect", h.limitPages, customer, h.requireCSRF, h.disconnectDevice)
 	f.Post("/account/devices/:id/reconnect", h.limitPages, customer, h.requireCSRF, h.reconnectDevice)
+	f.Post("/account/suppliers/link", h.limitPages, customer, h.requireCSRF, h.linkSupplier)
+	f.Get("/account/supplier-return", h.limitPages, customer, h.returnFromSupplierLink)
+	f.Post("/account/comfort", h.limitPages, customer, h.requireCSRF, h.saveComfortBounds)
 
 	// Connection reports.
 	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)
