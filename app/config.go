@@ -45,6 +45,7 @@ type Config struct {
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
 	Log      LogConfig      `yaml:"log"`
+	Mail     MailConfig     `yaml:"mail"`
 	// Manufacturers are the brands users can link, each an OAuth 2.0
 	// authorization server. Endpoint URLs starting with "/" are relative to
 	// server.public_url (used by the built-in sandbox brands).
@@ -160,6 +161,7 @@ func DefaultConfig() Config {
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
+		Mail: MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
 	}
 }
 

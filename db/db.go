@@ -114,3 +114,8 @@ func isUniqueViolation(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+func isForeignKeyViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
