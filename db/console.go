@@ -299,7 +299,7 @@ func (s *Store) FailedSessions(ctx context.Context, f app.QueueFilter, after *ap
 	if after != nil {
 		where += fmt.Sprintf(" AND (l.finished_at, l.id) < (%s, %s)", arg(after.FinishedAt), arg(after.ID))
 	}
-	q := `SELECT ` + prefixCols("l.", sessionCols) + `, coalesce(s.name, '') AS supplier_name, coalesce(mf.name, '') AS brand_name
+	q := `SELECT ` + queueSessionCols + `, coalesce(s.name, '') AS supplier_name, coalesce(mf.name, '') AS brand_name
 		FROM link_sessions l LEFT JOIN suppliers s ON s.id = l.supplier_id LEFT JOIN manufacturers mf ON mf.id = l.manufacturer_id
 		WHERE ` + where + ` ORDER BY l.finished_at DESC, l.id DESC LIMIT ` + arg(limit+1)
 	out := []app.QueueRow{}
@@ -328,20 +328,10 @@ func (s *Store) FailureCounts(ctx context.Context, f app.QueueFilter) ([]app.Rea
 	return out, nil
 }
 
-// prefixCols qualifies each column of a sessionCols-style list with p.
-func prefixCols(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		c = strings.TrimSpace(c)
-		if strings.HasPrefix(c, "coalesce(") {
-			c = strings.Replace(c, "coalesce(", "coalesce("+p, 1)
-		} else {
-			c = p + c
-		}
-		parts[i] = c
-	}
-	return strings.Join(parts, ", ")
-}
+// queueSessionCols is sessionCols for the link_sessions row l.
+const queueSessionCols = `l.id, l.kind, coalesce(l.supplier_id, '') AS supplier_id, l.supplier_user_id, l.redirect_uri, l.language,
+	l.initiator, l.status, l.failure_reason, l.manufacturer_id, l.brand_preselected, l.nox_user_id, l.created_at,
+	l.opened_at, l.brand_selected_at, l.authorizing_at, l.callback_at, l.finished_at, l.expires_at`
 
 // SupplierRedirectURI returns the supplier's first allowed redirect URI
 // (the oldest; ties by URI), used for links support creates.

@@ -195,11 +195,17 @@ const browserCookie = "nox_bid"
 func (h *Handler) browserHash(c *fiber.Ctx, create bool) []byte {
 	v := c.Cookies(browserCookie)
 	if len(v) != 32 {
+		// A cookie created earlier in this request (the first open of a
+		// link with a preselected brand goes on to the manufacturer at once).
+		v, _ = c.Locals(browserCookie).(string)
+	}
+	if len(v) != 32 {
 		if !create {
 			return nil
 		}
 		v = app.RandomToken(32)
 		h.setCookie(c, browserCookie, v, 24*time.Hour)
+		c.Locals(browserCookie, v)
 	}
 	sum := sha256.Sum256([]byte("browser:" + v))
 	return sum[:]
