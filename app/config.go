@@ -160,7 +160,7 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:  LogConfig{Level: "info", Format: "text"},
 		Mail: MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
 	}
 }

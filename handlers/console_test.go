@@ -51,8 +51,8 @@ func TestConsoleRoutesFollowRoles(t *testing.T) {
 		"/admin/suppliers/" + s.SupplierID + "/keys/1/rotate", "/admin/suppliers/" + s.SupplierID + "/keys/1/revoke",
 		"/admin/manufacturers/sandbox-heatpump"}
 	tests := []struct {
-		role                                     string
-		tokenPage                                string
+		role                                      string
+		tokenPage                                 string
 		consoleRead, adminRead, consoleAct, admin bool
 	}{
 		{app.RoleCustomer, "/account", false, false, false, false},
@@ -154,12 +154,16 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	if relink.Status != http.StatusOK {
 		t.Fatalf("relink: got %d:\n%s", relink.Status, relink.Body)
 	}
-	in := handlertest.Find(relink.Doc, func(n *html.Node) bool { return n.Data == "input" && handlertest.Attr(n, "data-link") != "" || n.Data == "input" && hasAttr(n, "data-link") })
+	in := handlertest.Find(relink.Doc, func(n *html.Node) bool {
+		return n.Data == "input" && handlertest.Attr(n, "data-link") != "" || n.Data == "input" && hasAttr(n, "data-link")
+	})
 	if in == nil {
 		t.Fatalf("relink page has no link:\n%s", relink.Body)
 	}
 	linkURL := handlertest.Attr(in, "value")
-	img := handlertest.Find(relink.Doc, func(n *html.Node) bool { return n.Data == "img" && strings.HasPrefix(handlertest.Attr(n, "src"), "data:image/png;base64,") })
+	img := handlertest.Find(relink.Doc, func(n *html.Node) bool {
+		return n.Data == "img" && strings.HasPrefix(handlertest.Attr(n, "src"), "data:image/png;base64,")
+	})
 	if img == nil {
 		t.Errorf("relink page: want a QR code image")
 	}
