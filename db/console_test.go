@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"noxportal/app"
 	"noxportal/db"
@@ -221,4 +223,79 @@ func TestSearchPlanUsesTrigramAndPrefixIndexes(t *testing.T) {
 		_ = os.WriteFile(filepath.Join(dir, "explain-console-search.txt"), []byte(report.String()), 0o644)
 	}
 	t.Log(report.String())
+}
+
+func TestDevSeedHasSessionsOfEveryOutcomeAndRunsOnce(t *testing.T) {
+	s := dbtest.MustStore(t)
+	ctx := context.Background()
+	if err := s.SyncManufacturers(ctx, []app.ManufacturerConfig{{ID: "sandbox-heatpump", Name: "HP"}, {ID: "sandbox-thermostat", Name: "TS"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.SeedDev(ctx); err != nil {
+			t.Fatalf("seed #%d: %v", i+1, err)
+		}
+	}
+	var rows []struct {
+		Key string `db:"k"`
+		N   int    `db:"n"`
+	}
+	if err := s.DB().SelectContext(ctx, &rows, `
+		SELECT status || '/' || coalesce(failure_reason, '') AS k, count(*) AS n FROM link_sessions GROUP BY 1
+		UNION ALL SELECT 'supplier/' || supplier_id, count(*) FROM supplier_mappings GROUP BY supplier_id
+		UNION ALL SELECT 'device/' || status, count(*) FROM devices GROUP BY status`); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range rows {
+		got[r.Key] = r.N
+	}
+	for _, k := range []string{"connected/", "failed/access_denied", "failed/manufacturer_error", "failed/no_devices", "failed/cancelled",
+		"failed/manufacturer_unavailable", "expired/expired", "expired/expired_after_auth", "opened/",
+		"supplier/supplier_demo", "supplier/supplier_greenvolt", "supplier/supplier_nordstrom", "device/relink_required"} {
+		if got[k] == 0 {
+			t.Errorf("seed: no %s (got %v)", k, got)
+		}
+	}
+	if got["connected/"] != 200 {
+		t.Errorf("seed twice: got %d connected sessions, want 200 (seeded once)", got["connected/"])
+	}
+	rows2, _, err := s.SearchMappings(ctx, app.MappingFilter{Q: "SHARED-0001"}, nil, 10)
+	if err != nil || len(rows2) < 2 || !rows2[0].Duplicate {
+		t.Errorf("seed: want customers sharing one device flagged as duplicates, got %+v (%v)", rows2, err)
+	}
+}
+
+func TestSendEmailsMarksSentAndKeepsFailuresForRetry(t *testing.T) {
+	s := dbtest.MustStore(t)
+	ctx := context.Background()
+	mustMappings(t, s, "sup_mail", "mail-user")
+	for _, to := range []string{"ok@example.com", "bad@example.com"} {
+		if _, _, err := s.CreateRelink(ctx, app.Relink{SupplierID: "sup_mail", SupplierUserID: "mail-user", TTL: time.Minute, Email: to},
+			func(tok string) string { return "https://nox.example/connect?token=" + tok },
+			func(link string) (string, string) { return "Reconnect", "Open " + link }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sent []app.Email
+	send := func(e app.Email) error {
+		if e.To == "bad@example.com" {
+			return errors.New("mailbox unavailable")
+		}
+		sent = append(sent, e)
+		return nil
+	}
+	if n, err := s.SendEmails(ctx, 10, send); err != nil || n != 1 {
+		t.Fatalf("first send: got %d, %v; want 1 sent", n, err)
+	}
+	if n, _ := s.SendEmails(ctx, 10, send); n != 0 || len(sent) != 1 {
+		t.Errorf("second send: got %d sent (total %d), want the sent one not sent again and the failure retried without success", n, len(sent))
+	}
+	if !strings.HasPrefix(sent[0].Body, "Open https://nox.example/connect?token=") {
+		t.Errorf("email body: got %q, want the link", sent[0].Body)
+	}
+	var attempts int
+	if err := s.DB().GetContext(ctx, &attempts, `SELECT attempts FROM email_outbox WHERE to_address = 'bad@example.com'`); err != nil || attempts != 2 {
+		t.Errorf("failed email attempts: got %d (%v), want 2", attempts, err)
+	}
 }
