@@ -35,8 +35,8 @@ const mappingRowCols = `m.supplier_id, s.name AS supplier_name, m.supplier_user_
 const mappingRowFrom = `JOIN suppliers s ON s.id = m.supplier_id
 	CROSS JOIN LATERAL (SELECT count(*) AS devices, count(*) FILTER (WHERE d.status = 'connected') AS connected,
 	                           count(*) FILTER (WHERE d.status = 'relink_required') AS relink_required,
-	                           coalesce(string_agg(DISTINCT d.manufacturer_id, ', '), '') AS brands
-	                    FROM devices d WHERE d.nox_user_id = m.nox_user_id) dv
+	                           coalesce(string_agg(DISTINCT mf.name, ', '), '') AS brands
+	                    FROM devices d JOIN manufacturers mf ON mf.id = d.manufacturer_id WHERE d.nox_user_id = m.nox_user_id) dv
 	LEFT JOIN LATERAL (SELECT l.status, l.failure_reason FROM link_sessions l
 	                   WHERE l.supplier_id = m.supplier_id AND l.supplier_user_id = m.supplier_user_id
 	                   ORDER BY l.created_at DESC LIMIT 1) ls ON true`

@@ -85,6 +85,7 @@ func New(d Deps) *fiber.App {
 		return *t
 	})
 	engine.AddFunc("unix", func(t time.Time) int64 { return t.Unix() })
+	engine.AddFunc("clock", func(t time.Time) string { return t.UTC().Format("15:04:05") })
 	engine.AddFunc("fmtTime", func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") })
 	fapp := fiber.New(fiber.Config{
 		AppName:               "noxportal",

@@ -32,6 +32,16 @@
     }
   }
 
+  // Destructive buttons ask first (data-confirm="question").
+  document.addEventListener("submit", function (evt) {
+    var btn = evt.submitter;
+    var q = btn && btn.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) {
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+    }
+  }, true);
+
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest("[data-copy]");
     if (btn) {
