@@ -105,6 +105,10 @@ func (b *ConsoleBrowser) Screenshot(name string) {
 	b.tb.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
+	// A full-page capture of a scrolled page would paint the sticky header mid-page.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.scrollTo(0, 0), true")); err != nil {
+		b.tb.Logf("screenshot %s: %v", name, err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.tb.Logf("screenshot %s: %v", name, err)
