@@ -13,9 +13,12 @@ import (
 // untranslated lists the only catalog values a language may share with
 // English: product names and words that are spelled the same.
 var untranslated = map[string]map[string]bool{
-	"*":  {"home.title": true},
-	"de": {"kind.thermostat": true},
-	"fr": {"kind.thermostat": true},
+	// The language switcher names each language in that language.
+	"*": {"home.title": true, "portal.lang.en": true, "portal.lang.nl": true, "portal.lang.de": true,
+		"portal.lang.fr": true, "portal.lang.es": true},
+	"nl": {"portal.devices.model": true, "portal.nav.via": true, "portal.role.manager": true},
+	"de": {"kind.thermostat": true, "portal.role.admin": true, "portal.role.manager": true},
+	"fr": {"kind.thermostat": true, "portal.nav.admin": true, "portal.nav.via": true},
 }
 
 var (

@@ -75,8 +75,9 @@ func (s *Store) CustomerLink(ctx context.Context, portalUserID int64, sessionID 
 // DisconnectDevice marks one of the nox user's devices disconnected and,
 // when no other device of that manufacturer stays connected, deletes the
 // manufacturer grant (its tokens). It writes a device event and an audit
-// entry in the same transaction. ENOTFOUND for another user's device;
-// disconnecting a disconnected device changes nothing.
+// entry (actor gives its ActorID and IP) in the same transaction. ENOTFOUND
+// for another user's device; disconnecting a disconnected device changes
+// nothing.
 func (s *Store) DisconnectDevice(ctx context.Context, noxUserID string, deviceID int64, actor app.AuditEntry) (app.Device, error) {
 	var d app.Device
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {

@@ -87,20 +87,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil or an
+// errCommit (which it then returns), and rolling back on any other error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	var ec errCommit
+	if err != nil && !errors.As(err, &ec) {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
-	return nil
+	return err
 }
 
 func notFound(err error, format string, args ...any) error {

@@ -444,26 +444,34 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 }
 
 // mapSupplierUser returns the nox user of (supplierID, supplierUserID),
-// creating it when the pair is new. The pair's primary key guarantees one
-// nox user per pair even when two transactions race.
+// creating it when the pair is new, and holds the mapping row locked until
+// the transaction ends, so connections of the same supplier user are
+// written one after the other. The pair's primary key guarantees one nox
+// user per pair even when two transactions race.
 func mapSupplierUser(ctx context.Context, tx *sqlx.Tx, supplierID, supplierUserID string) (string, error) {
 	var id string
-	err := tx.GetContext(ctx, &id, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2`,
-		supplierID, supplierUserID)
+	err := tx.GetContext(ctx, &id, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2
+		FOR UPDATE`, supplierID, supplierUserID)
 	if err == nil {
 		return id, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("db: find mapping: %w", err)
 	}
-	id = "nox_" + app.RandomToken(24)
+	fresh := "nox_" + app.RandomToken(24)
 	err = tx.GetContext(ctx, &id, `
 		WITH u AS (INSERT INTO nox_users (id) VALUES ($3) RETURNING id)
 		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id)
 		SELECT $1, $2, id FROM u
 		ON CONFLICT (supplier_id, supplier_user_id) DO UPDATE SET nox_user_id = supplier_mappings.nox_user_id
-		RETURNING nox_user_id`, supplierID, supplierUserID, id)
+		RETURNING nox_user_id`, supplierID, supplierUserID, fresh)
 	if err != nil {
 		return "", fmt.Errorf("db: create mapping: %w", err)
+	}
+	if id != fresh {
+		// Another transaction mapped the pair first; drop the unused nox user.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nox_users WHERE id = $1`, fresh); err != nil {
+			return "", fmt.Errorf("db: drop unused nox user: %w", err)
+		}
 	}
 	return id, nil
 }

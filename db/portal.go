@@ -135,26 +135,22 @@ func (s *Store) CreatePortalSession(ctx context.Context, userID int64, absolute 
 // not revoked, was used within idle and is before its absolute expiry, the
 // user is enabled and is userID. Anything else is EUNAUTHORIZED.
 func (s *Store) ActivePortalSession(ctx context.Context, sid string, userID int64, idle time.Duration) (app.PortalSession, app.PortalUser, error) {
-	var row struct {
-		app.PortalSession
-		UserID2 int64 `db:"uid"`
-	}
-	err := s.db.GetContext(ctx, &row, `
-		SELECT ps.id, ps.portal_user_id, ps.created_at, ps.last_seen_at, ps.expires_at, u.id AS uid
-		FROM portal_sessions ps JOIN portal_users u ON u.id = ps.portal_user_id
-		WHERE ps.id = $1 AND ps.portal_user_id = $2 AND ps.revoked_at IS NULL AND u.disabled_at IS NULL
-		  AND ps.expires_at > now() AND ps.last_seen_at > now() - make_interval(secs => $3)`,
+	var ps app.PortalSession
+	err := s.db.GetContext(ctx, &ps, `
+		SELECT id, portal_user_id, created_at, last_seen_at, expires_at FROM portal_sessions
+		WHERE id = $1 AND portal_user_id = $2 AND revoked_at IS NULL
+		  AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $3)`,
 		sid, userID, idle.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
-		return app.PortalSession{}, app.PortalUser{}, app.Errorf(app.EUNAUTHORIZED, "session ended")
+		return ps, app.PortalUser{}, app.Errorf(app.EUNAUTHORIZED, "session ended")
 	} else if err != nil {
-		return app.PortalSession{}, app.PortalUser{}, fmt.Errorf("db: portal session: %w", err)
+		return ps, app.PortalUser{}, fmt.Errorf("db: portal session: %w", err)
 	}
 	u, err := s.GetPortalUser(ctx, userID)
 	if app.IsNotFound(err) {
-		return app.PortalSession{}, app.PortalUser{}, app.Errorf(app.EUNAUTHORIZED, "session ended")
+		return ps, u, app.Errorf(app.EUNAUTHORIZED, "session ended")
 	}
-	return row.PortalSession, u, err
+	return ps, u, err
 }
 
 // TouchPortalSession records activity on a live session and returns its

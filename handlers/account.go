@@ -44,7 +44,10 @@ type pendingLink struct {
 	Started   string
 }
 
-func (h *Handler) dashboardData(c *fiber.Ctx) (fiber.Map, error) {
+// dashboardData gathers the dashboard: the customer's devices (those with a
+// link in progress marked connecting), other links in progress, and the
+// banner for outcome done (one of dashboardOutcomes) about brand.
+func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, error) {
 	u := portalUser(c)
 	lang := pageLang(c)
 	ctx := c.UserContext()
@@ -77,8 +80,7 @@ func (h *Handler) dashboardData(c *fiber.Ctx) (fiber.Map, error) {
 	}
 	data := fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "portal.devices.title"), "Devices": devices,
 		"Pending": pending, "Polling": len(links) > 0}
-	if done := c.Query("done"); dashboardOutcomes[done] != "" {
-		brand := c.Query("brand")
+	if dashboardOutcomes[done] != "" {
 		name := h.tr.T(lang, "portal.banner.the_manufacturer")
 		if h.manufacturers.Has(brand) {
 			if m, err := h.store.GetManufacturer(ctx, brand); err == nil {
@@ -93,7 +95,11 @@ func (h *Handler) dashboardData(c *fiber.Ctx) (fiber.Map, error) {
 // showDashboard is the customer's home: devices, links in progress and the
 // outcome of the last action.
 func (h *Handler) showDashboard(c *fiber.Ctx) error {
-	data, err := h.dashboardData(c)
+	return h.renderDashboard(c, c.Query("done"), c.Query("brand"))
+}
+
+func (h *Handler) renderDashboard(c *fiber.Ctx, done, brand string) error {
+	data, err := h.dashboardData(c, done, brand)
 	if err != nil {
 		return err
 	}
@@ -222,9 +228,7 @@ func (h *Handler) disconnectDevice(c *fiber.Ctx) error {
 // list fragment for HTMX, a redirect for a plain form post.
 func (h *Handler) afterDashboardAction(c *fiber.Ctx, done, brand string) error {
 	if isFragmentRequest(c) {
-		c.Request().URI().QueryArgs().Set("done", done)
-		c.Request().URI().QueryArgs().Set("brand", brand)
-		return h.showDashboard(c)
+		return h.renderDashboard(c, done, brand)
 	}
 	next := "/account?done=" + done
 	if brand != "" {

@@ -59,6 +59,17 @@ func (h *Handler) renderMessage(c *fiber.Ctx, status int, key string) error {
 		"Message": h.tr.T(lang, key+".body"), "Status": status})
 }
 
+// currentSession returns the session of a link token as it stands now: an
+// unfinished session past its deadline is expired first, so no step is
+// offered after the deadline even before the sweeper has run.
+func (h *Handler) currentSession(c *fiber.Ctx, token string) (app.LinkSession, error) {
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	if err != nil || sess.Status.Final() || !sess.Expired(time.Now()) {
+		return sess, err
+	}
+	return h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonExpired, "used after deadline")
+}
+
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
 	sup, err := h.sessionParty(c, sess)
@@ -128,7 +139,7 @@ func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
 // whole page otherwise.
 func (h *Handler) filterBrands(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
@@ -144,7 +155,7 @@ func (h *Handler) filterBrands(c *fiber.Ctx) error {
 // selectBrand starts the OAuth login at the chosen brand.
 func (h *Handler) selectBrand(c *fiber.Ctx) error {
 	token := c.FormValue("token")
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
@@ -189,7 +200,7 @@ func (h *Handler) startAuthorization(c *fiber.Ctx, sess app.LinkSession, token, 
 
 // cancelLink ends the session at the user's request and returns to the supplier.
 func (h *Handler) cancelLink(c *fiber.Ctx) error {
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), c.FormValue("token"))
+	sess, err := h.currentSession(c, c.FormValue("token"))
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
@@ -207,19 +218,14 @@ func (h *Handler) cancelLink(c *fiber.Ctx) error {
 // with the outcome; an unfinished session goes back to its brand page.
 func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
 		return err
 	}
 	if !sess.Status.Final() {
-		if !sess.Expired(time.Now()) {
-			return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
-		}
-		if sess, err = h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonExpired, "returned after deadline"); err != nil {
-			return err
-		}
+		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
 	}
 	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
 }

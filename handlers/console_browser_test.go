@@ -18,7 +18,7 @@ func waitJS(expr string) cdp.Action[cdp.Void] {
 	})
 }
 
-func signIn(b *handlertest.ConsoleBrowser, base, email string) {
+func consoleSignIn(b *handlertest.ConsoleBrowser, base, email string) {
 	b.Do(cdp.Navigate(base+"/login"), cdp.WaitVisible(cdp.CSS("#email")),
 		cdp.SendKeys(cdp.CSS("#email"), email), cdp.SendKeys(cdp.CSS("#password"), app.DevPassword),
 		cdp.Click(cdp.CSS(`form[action="/login"] button[type="submit"]`)), cdp.WaitVisible(cdp.CSS(".user-menu")))
@@ -50,7 +50,7 @@ func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 	}
 
 	agent := handlertest.NewConsoleBrowser(t)
-	signIn(agent, s.URL, "agent@demo.nox")
+	consoleSignIn(agent, s.URL, "agent@demo.nox")
 	agent.Do(cdp.WaitVisible(cdp.CSS("#q")))
 	agent.Screenshot("console-1-search")
 
@@ -104,7 +104,7 @@ func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 	agent.Screenshot("console-9-bulk-done")
 
 	admin := agent.NewTab()
-	signIn(admin, s.URL, "admin@demo.nox")
+	consoleSignIn(admin, s.URL, "admin@demo.nox")
 	admin.Do(cdp.Navigate(s.URL+"/admin/suppliers"), cdp.WaitVisible(cdp.CSS("table.data")))
 	admin.Screenshot("admin-1-suppliers")
 	admin.Do(cdp.Navigate(s.URL+"/admin/suppliers/"+app.DevSupplierID), cdp.WaitVisible(cdp.CSS("#keys")),

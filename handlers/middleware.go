@@ -190,14 +190,13 @@ func (h *Handler) setCookie(c *fiber.Ctx, name, value string, maxAge time.Durati
 const browserCookie = "nox_bid"
 
 // browserHash returns the hash of this browser's id cookie, creating the
-// cookie when create is set. A link session is bound to the browser that
-// opened it, so a sign-in response from another browser is refused.
+// cookie when create is set; a cookie created earlier in the same request
+// counts. A link session is bound to the browser that opened it, so a
+// sign-in response from another browser is refused.
 func (h *Handler) browserHash(c *fiber.Ctx, create bool) []byte {
 	v := c.Cookies(browserCookie)
-	if len(v) != 32 {
-		// A cookie created earlier in this request (the first open of a
-		// link with a preselected brand goes on to the manufacturer at once).
-		v, _ = c.Locals(browserCookie).(string)
+	if fresh, ok := c.Locals(browserCookie).(string); ok {
+		v = fresh
 	}
 	if len(v) != 32 {
 		if !create {

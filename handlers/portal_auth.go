@@ -81,8 +81,9 @@ func (h *Handler) loadPortalUser(c *fiber.Ctx) (bool, error) {
 
 // requirePortalUser lets the request through when a portal user with one of
 // roles (any role when none are given) is signed in; the user is then
-// available as portalUser(c). Nobody signed in: pages redirect to
-// /login?next=..., HTMX requests get HX-Redirect, the API 401. Another role: 403.
+// available as portalUser(c). Nobody signed in: a GET redirects to
+// /login?next=..., a form post to the sign-in page with a notice, HTMX
+// requests get 401 with HX-Redirect, the API 401. Another role: 403.
 func (h *Handler) requirePortalUser(roles ...string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ok, err := h.loadPortalUser(c)
@@ -90,16 +91,16 @@ func (h *Handler) requirePortalUser(roles ...string) fiber.Handler {
 			return err
 		}
 		if !ok {
-			login := "/login"
+			if isAPIRequest(c) {
+				return app.ReasonErrorf(app.EUNAUTHORIZED, "signed_out", "Please sign in again.")
+			}
+			login := "/login?notice=session_ended"
 			if c.Method() == fiber.MethodGet {
-				login += "?next=" + url.QueryEscape(string(c.Request().URI().RequestURI()))
+				login = "/login?next=" + url.QueryEscape(string(c.Request().URI().RequestURI()))
 			}
 			if c.Get(htmx.HeaderRequest) == "true" {
 				c.Set(htmx.HeaderRedirect, login)
 				return c.SendStatus(fiber.StatusUnauthorized)
-			}
-			if isAPIRequest(c) || c.Method() != fiber.MethodGet {
-				return app.ReasonErrorf(app.EUNAUTHORIZED, "signed_out", "Please sign in again.")
 			}
 			return c.Redirect(login, fiber.StatusSeeOther)
 		}
@@ -107,10 +108,7 @@ func (h *Handler) requirePortalUser(roles ...string) fiber.Handler {
 			if isAPIRequest(c) || c.Get(htmx.HeaderRequest) == "true" {
 				return app.ReasonErrorf(app.EFORBIDDEN, "wrong_role", "Your account cannot open this page.")
 			}
-			lang := pageLang(c)
-			c.Status(fiber.StatusForbidden)
-			return h.renderPortal(c, "pages/error", fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "portal.forbidden.title"),
-				"Message": h.tr.T(lang, "portal.forbidden"), "Status": fiber.StatusForbidden})
+			return h.renderPortalMessage(c, fiber.StatusForbidden, "portal.forbidden")
 		}
 		return c.Next()
 	}

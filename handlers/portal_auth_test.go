@@ -158,13 +158,43 @@ func TestPortalPagesRedirectSignedOutUsersToLogin(t *testing.T) {
 	}
 }
 
-func TestStaffRolesGet403OnTheCustomerDashboard(t *testing.T) {
+// customerRoutes are every route of the customer dashboard.
+var customerRoutes = []struct{ method, path string }{
+	{"GET", "/account"},
+	{"GET", "/account/devices"},
+	{"GET", "/account/return?connection_status=connected"},
+	{"POST", "/account/connect"},
+	{"POST", "/account/links/ls_x/cancel"},
+	{"GET", "/account/devices/1/disconnect"},
+	{"POST", "/account/devices/1/disconnect"},
+	{"POST", "/account/devices/1/reconnect"},
+}
+
+func TestEveryDashboardRouteChecksTheRole(t *testing.T) {
 	s := handlertest.Start(t)
+	send := func(c *http.Client, method, path, csrf string) int {
+		t.Helper()
+		var p handlertest.Page
+		if method == "GET" {
+			p = handlertest.Get(t, c, s.URL+path)
+		} else {
+			p = handlertest.PostForm(t, c, s.URL+path, url.Values{"_csrf": {csrf}})
+		}
+		return p.Status
+	}
+	anon := s.Client()
+	anonCSRF := handlertest.Get(t, anon, s.URL+"/login").CSRF(t)
+	for _, r := range customerRoutes {
+		if got := send(anon, r.method, r.path, anonCSRF); got != http.StatusSeeOther {
+			t.Errorf("signed out %s %s: got %d, want 303 to the sign-in page", r.method, r.path, got)
+		}
+	}
 	for _, role := range []string{app.RoleAgent, app.RoleManager, app.RoleAdmin} {
 		_, c := s.MustLogin(t, role+"@example.test", role)
-		for _, path := range []string{"/account", "/account/devices", "/account/devices/1/disconnect"} {
-			if p := handlertest.Get(t, c, s.URL+path); p.Status != http.StatusForbidden {
-				t.Errorf("%s GET %s: got %d, want 403", role, path, p.Status)
+		csrf := handlertest.Get(t, c, s.URL+"/account").CSRF(t)
+		for _, r := range customerRoutes {
+			if got := send(c, r.method, r.path, csrf); got != http.StatusForbidden {
+				t.Errorf("%s %s %s: got %d, want 403", role, r.method, r.path, got)
 			}
 		}
 	}
@@ -447,4 +477,81 @@ func jwtKey(t *testing.T, s *handlertest.Server) []byte {
 	m := hmac.New(sha256.New, signer.Key())
 	m.Write([]byte("portal-session-jwt"))
 	return m.Sum(nil)
+}
+
+func TestSessionCookieIsHostPrefixedAndSecureOverHTTPS(t *testing.T) {
+	s := handlertest.Start(t, func(c *app.Config) { c.Server.PublicURL = "https://nox.example" })
+	s.MustPortalUser(t, "https@example.test", app.RoleCustomer)
+	// The jar would drop Secure cookies over plain http, so cookies are
+	// carried by hand here.
+	c := s.Client()
+	c.Jar = nil
+	resp, err := c.Get(s.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := handlertest.ReadPage(t, resp)
+	_, form := login.FormValues(t, "/login")
+	form.Set("email", "https@example.test")
+	form.Set("password", handlertest.TestPassword)
+	req, _ := http.NewRequest("POST", s.URL+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, ck := range resp.Cookies() {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: got %d, want 303", resp.StatusCode)
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if strings.Contains(ck.Name, "nox_session") {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie set")
+	}
+	if session.Name != "__Host-nox_session" || !session.Secure || !session.HttpOnly || session.Path != "/" ||
+		session.Domain != "" || session.SameSite != http.SameSiteLaxMode {
+		t.Errorf("session cookie: got %+v, want __Host-nox_session, Secure, HttpOnly, Path=/, no Domain, SameSite=Lax", session)
+	}
+}
+
+func TestDevSeedAccountsCanSignIn(t *testing.T) {
+	s := handlertest.Start(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := s.Store.SeedDev(ctx); err != nil {
+			t.Fatalf("seed run %d: %v", i+1, err)
+		}
+	}
+	for _, a := range app.DevPortalAccounts {
+		p := s.Login(t, s.Client(), a.Email, app.DevPassword, "")
+		if p.Status != http.StatusSeeOther {
+			t.Errorf("%s: got %d, want 303", a.Email, p.Status)
+		}
+	}
+}
+
+func TestActivityKeepsASessionAlivePastTheIdleTimeout(t *testing.T) {
+	s := handlertest.Start(t)
+	_, c := s.MustLogin(t, "active@example.test", app.RoleCustomer)
+	for i := 0; i < 2; i++ {
+		// 29 minutes without a request, twice: each request slides the window.
+		if _, err := s.Store.DB().Exec(`UPDATE portal_sessions SET last_seen_at = now() - interval '29 minutes'`); err != nil {
+			t.Fatal(err)
+		}
+		if p := handlertest.Get(t, c, s.URL+"/account"); p.Status != http.StatusOK {
+			t.Fatalf("request %d after 29 idle minutes: got %d, want 200", i+1, p.Status)
+		}
+	}
+	var idle float64
+	if err := s.Store.DB().Get(&idle, `SELECT extract(epoch FROM now() - last_seen_at) FROM portal_sessions`); err != nil || idle > 60 {
+		t.Errorf("last_seen_at after a request: %v seconds ago (%v), want just now", idle, err)
+	}
 }

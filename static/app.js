@@ -26,3 +26,24 @@ window.addEventListener("pageshow", function () {
     f.removeAttribute("aria-busy");
   });
 });
+
+// Closes an open menu (details.menu) on a click outside it or on Escape.
+document.addEventListener("click", function (evt) {
+  document.querySelectorAll("details.menu[open]").forEach(function (d) {
+    if (!d.contains(evt.target)) {
+      d.removeAttribute("open");
+    }
+  });
+});
+document.addEventListener("keydown", function (evt) {
+  if (evt.key !== "Escape") {
+    return;
+  }
+  document.querySelectorAll("details.menu[open]").forEach(function (d) {
+    d.removeAttribute("open");
+    var s = d.querySelector("summary");
+    if (s) {
+      s.focus();
+    }
+  });
+});

@@ -11,9 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// ChromiumPath is where the browser tests look for Chromium.
-const ChromiumPath = "/usr/bin/chromium"
-
 // ConsoleBrowser is a headless Chromium tab for whole-flow browser tests.
 // Tabs made with NewTab have their own cookies (a separate browser context),
 // so an agent and a customer can act side by side.
@@ -22,19 +19,12 @@ type ConsoleBrowser struct {
 	ctx context.Context
 }
 
-// NewConsoleBrowser starts Chromium (skipping the test when it is not
-// installed) and returns its first tab; it closes when the test ends.
+// NewConsoleBrowser starts Chromium with NewBrowser (so the first tab
+// fails the test on CSP violations, console errors and requests beyond
+// loopback) and returns that tab.
 func NewConsoleBrowser(tb testing.TB) *ConsoleBrowser {
 	tb.Helper()
-	if _, err := os.Stat(ChromiumPath); err != nil {
-		tb.Skipf("chromium not found at %s", ChromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(ChromiumPath), chromedp.NoSandbox,
-		chromedp.WindowSize(1360, 900), chromedp.Flag("lang", "en-US"))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	tb.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &ConsoleBrowser{tb: tb, ctx: ctx}
+	b := &ConsoleBrowser{tb: tb, ctx: NewBrowser(tb)}
 	b.start()
 	return b
 }

@@ -1,0 +1,125 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"noxportal/app"
+)
+
+const shippedConfig = "../config.yaml"
+
+// prodEnv is a valid production environment; tests change one thing each.
+func prodEnv(extra ...string) []string {
+	return append([]string{
+		"NOX_ENV=production",
+		"NOX_SERVER_PUBLIC_URL=https://link.nox.example",
+		"NOX_SECURITY_ENCRYPTION_KEY=cHJvZC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE=",
+		"NOX_SECURITY_SIGNING_KEY=cHJvZC1zaWduaW5nLWtleS1vZi1hdC1sZWFzdC0zMi1ieXRlcw==",
+		"NOX_DEV_SEED=false",
+		"NOX_SANDBOX_ENABLED=false",
+	}, extra...)
+}
+
+func TestLoadConfigAppliesEnvOverrides(t *testing.T) {
+	cfg, err := app.LoadConfig(shippedConfig, []string{
+		"NOX_SERVER_PUBLIC_URL=https://link.example.com",
+		"NOX_LINK_SESSION_TTL=90s",
+		"NOX_SERVER_ADDR=0.0.0.0:9000",
+		"NOX_SECURITY_API_RATE_LIMIT=42",
+		"NOX_SANDBOX_ENABLED=false",
+		"OTHER_VAR=ignored",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Server.PublicURL, "https://link.example.com"; got != want {
+		t.Errorf("server.public_url: got %s, want %s", got, want)
+	}
+	if got, want := cfg.Link.SessionTTL.D(), 90*time.Second; got != want {
+		t.Errorf("link.session_ttl: got %s, want %s", got, want)
+	}
+	if got, want := cfg.Server.Addr, "0.0.0.0:9000"; got != want {
+		t.Errorf("server.addr: got %s, want %s", got, want)
+	}
+	if got, want := cfg.Security.APIRateLimit, 42; got != want {
+		t.Errorf("security.api_rate_limit: got %d, want %d", got, want)
+	}
+	if cfg.Sandbox.Enabled || len(cfg.ActiveManufacturers()) != 0 {
+		t.Errorf("sandbox: got enabled=%v with %d active brands, want disabled with none", cfg.Sandbox.Enabled, len(cfg.ActiveManufacturers()))
+	}
+}
+
+func TestLoadConfigUsesShippedValuesWithoutOverrides(t *testing.T) {
+	cfg, err := app.LoadConfig(shippedConfig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Link.SessionTTL.D(), 15*time.Minute; got != want {
+		t.Errorf("link.session_ttl: got %s, want %s", got, want)
+	}
+	if got, want := cfg.Server.PublicURL, "http://127.0.0.1:8080"; got != want {
+		t.Errorf("server.public_url: got %s, want %s", got, want)
+	}
+	found := false
+	for _, m := range cfg.ActiveManufacturers() {
+		found = found || (m.ID == "sandbox-heatpump" && m.Name == "Sandbox Heat Pumps")
+	}
+	if !found {
+		t.Errorf("active manufacturers %+v lack sandbox-heatpump \"Sandbox Heat Pumps\"", cfg.ActiveManufacturers())
+	}
+}
+
+func TestLoadConfigAcceptsAValidProductionConfig(t *testing.T) {
+	if _, err := app.LoadConfig(shippedConfig, prodEnv()); err != nil {
+		t.Fatalf("valid production config refused: %v", err)
+	}
+}
+
+func TestLoadConfigRefusesInvalidConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string
+		wantMsg string
+	}{
+		{"bad duration", []string{"NOX_LINK_SESSION_TTL=fifteen minutes"}, "NOX_LINK_SESSION_TTL"},
+		{"zero duration", []string{"NOX_LINK_SESSION_TTL=0s"}, "link.session_ttl must be positive"},
+		{"bad boolean", []string{"NOX_DEV_SEED=maybe"}, "NOX_DEV_SEED"},
+		{"bad integer", []string{"NOX_SECURITY_API_RATE_LIMIT=many"}, "NOX_SECURITY_API_RATE_LIMIT"},
+		{"missing encryption key", []string{"NOX_SECURITY_ENCRYPTION_KEY="}, "security.encryption_key is required"},
+		{"short encryption key", []string{"NOX_SECURITY_ENCRYPTION_KEY=c2hvcnQ="}, "security.encryption_key must be 32 bytes"},
+		{"missing signing key", []string{"NOX_SECURITY_SIGNING_KEY="}, "security.signing_key is required"},
+		{"relative public url", []string{"NOX_SERVER_PUBLIC_URL=/nox"}, "server.public_url"},
+		{"unknown env", []string{"NOX_ENV=staging"}, "env must be"},
+		{"missing encryption key in production", prodEnv("NOX_SECURITY_ENCRYPTION_KEY="), "security.encryption_key is required"},
+		{"dev seed in production", prodEnv("NOX_DEV_SEED=true"), "dev.seed must be false in production"},
+		{"sandbox in production", prodEnv("NOX_SANDBOX_ENABLED=true"), "sandbox.enabled must be false in production"},
+		{"http in production", prodEnv("NOX_SERVER_PUBLIC_URL=http://link.nox.example"), "must be https in production"},
+		{"development keys in production", prodEnv("NOX_SECURITY_ENCRYPTION_KEY=" + app.DevEncryptionKey), "development keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := app.LoadConfig(shippedConfig, tt.env)
+			if err == nil {
+				t.Fatalf("got no error, want one mentioning %q", tt.wantMsg)
+			}
+			if got := app.ErrorCode(err); got != app.EINVALID {
+				t.Errorf("error code: got %s, want %s", got, app.EINVALID)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestLoadConfigRefusesMalformedYAML(t *testing.T) {
+	path := t.TempDir() + "/config.yaml"
+	if err := writeFile(path, "link:\n  session_ttl: [not a duration\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.LoadConfig(path, nil); app.ErrorCode(err) != app.EINVALID {
+		t.Errorf("got %v, want an EINVALID error", err)
+	}
+}

@@ -1,0 +1,120 @@
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"noxportal/app"
+	"noxportal/handlers/handlertest"
+)
+
+type css = chromedp.CSS
+
+// signInAtManufacturer signs in at the sandbox manufacturer's login page
+// and allows access.
+func signInAtManufacturer(username string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), username),
+		chromedp.SendKeys(css(`#password`), "pass_good"),
+		chromedp.Click(css(`form[action$="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(css(`button[value="allow"]`)),
+		chromedp.Click(css(`button[value="allow"]`)),
+	)
+}
+
+func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
+	s := handlertest.Start(t)
+	u := s.MustPortalUser(t, "browser@example.test", app.RoleCustomer)
+	ctx := handlertest.NewBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %v (at %s)", step, err, loc)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+
+	do("open the dashboard signed out", chromedp.Navigate(s.URL+"/account"), chromedp.WaitVisible(css(`#email`)))
+	handlertest.Screenshot(t, ctx, "login-375", 375, 812)
+	do("log in",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.SendKeys(css(`#email`), "browser@example.test"),
+		chromedp.SendKeys(css(`#password`), handlertest.TestPassword),
+		chromedp.Click(css(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(css(`.empty-state`)),
+	)
+	handlertest.Screenshot(t, ctx, "dashboard-empty-1280", 1280, 900)
+
+	do("connect a device through the sandbox manufacturer",
+		chromedp.Click(css(`button[data-action="connect"]`)),
+		chromedp.WaitVisible(css(`button[data-brand="sandbox-heatpump"]`)),
+		chromedp.Click(css(`button[data-brand="sandbox-heatpump"]`)),
+		signInAtManufacturer("user_multi"),
+		chromedp.WaitVisible(css(`[data-status="connected"]`)),
+	)
+	if got := text(`[data-banner]`); !strings.Contains(got, "Sandbox Heat Pumps device is connected") {
+		t.Errorf("banner after connecting: got %q", got)
+	}
+	handlertest.Screenshot(t, ctx, "dashboard-1280", 1280, 900)
+	handlertest.Screenshot(t, ctx, "dashboard-375", 375, 812)
+	do("back to desktop", chromedp.EmulateViewport(1280, 900))
+
+	// The manufacturer revoked access: the device needs relinking.
+	if _, err := s.Store.DB().Exec(`UPDATE devices SET status = 'relink_required' WHERE nox_user_id = $1`, u.NoxUserID); err != nil {
+		t.Fatal(err)
+	}
+	do("reconnect goes straight to the manufacturer login",
+		chromedp.Navigate(s.URL+"/account"),
+		chromedp.WaitVisible(css(`[data-status="relink_required"]`)),
+	)
+	handlertest.Screenshot(t, ctx, "dashboard-relink-1280", 1280, 900)
+	do("reconnect",
+		chromedp.Click(css(`button[data-action="reconnect"]`)),
+		chromedp.WaitVisible(css(`#username`)),
+	)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/sandbox/sandbox-heatpump/authorize") {
+		t.Errorf("reconnect opened %s, want the heat pump manufacturer's login", loc)
+	}
+	do("finish reconnecting",
+		signInAtManufacturer("user_multi"),
+		chromedp.WaitVisible(css(`[data-banner="success"]`)),
+		chromedp.WaitNotPresent(css(`[data-status="relink_required"]`)),
+	)
+
+	do("disconnect asks for confirmation inline",
+		chromedp.Click(css(`a[data-action="disconnect"]`)),
+		chromedp.WaitVisible(css(`button[data-action="confirm-disconnect"]`)),
+	)
+	handlertest.Screenshot(t, ctx, "dashboard-confirm-375", 375, 812)
+	do("back to desktop", chromedp.EmulateViewport(1280, 900))
+	do("confirm the disconnect",
+		chromedp.Click(css(`button[data-action="confirm-disconnect"]`)),
+		chromedp.WaitVisible(css(`[data-status="disconnected"]`)),
+	)
+	if got := text(`[data-banner]`); !strings.Contains(got, "disconnected") {
+		t.Errorf("banner after disconnecting: got %q", got)
+	}
+
+	do("switch language",
+		chromedp.Click(css(`.lang-menu summary`)),
+		chromedp.WaitVisible(css(`a[data-lang="nl"]`)),
+		chromedp.Click(css(`a[data-lang="nl"]`)),
+		chromedp.WaitVisible(css(`html[lang="nl"]`)),
+	)
+	if got := text(`h1`); got != "Mijn apparaten" {
+		t.Errorf("title in Dutch: got %q, want %q", got, "Mijn apparaten")
+	}
+	do("the language is remembered", chromedp.Navigate(s.URL+"/account"), chromedp.WaitVisible(css(`html[lang="nl"]`)))
+	handlertest.Screenshot(t, ctx, "dashboard-nl-375", 375, 812)
+}

@@ -1,0 +1,252 @@
+package handlertest
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// BrowserTimeout bounds everything one test does with its browser: when it
+// passes, the browser is killed and every later action fails. A test takes
+// a few seconds on an idle machine; the bound is generous for busy ones.
+const BrowserTimeout = 2 * time.Minute
+
+// NewBrowser starts a headless Chromium for this test with a fresh profile
+// and returns the chromedp context to run actions with. The browser reaches
+// loopback addresses only: a page that requests anything else fails the
+// test, and so does an uncaught exception, a console.error or a browser
+// error such as a Content-Security-Policy violation. The browser dies after
+// BrowserTimeout, and is closed and its profile removed when the test ends.
+//
+// Without Chromium the test is skipped, except when CI=true, where a
+// missing browser fails the test.
+func NewBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	exe, names := findBrowser()
+	if exe == "" {
+		msg := fmt.Sprintf("no Chromium found (looked for %v in PATH); install it with apt-get install chromium", names)
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		chromedp.Flag("no-proxy-server", true),
+		// Any host name fails to resolve, so a page that reaches beyond
+		// loopback breaks the test instead of waiting on the network.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1280, 900),
+	}
+	timeout, cancelTimeout := context.WithTimeout(context.Background(), BrowserTimeout)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(timeout, opts...)
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+	tb.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		cancelTimeout()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		tb.Fatalf("start %s: %v", exe, err)
+	}
+	w := &pageWatch{}
+	err := chromedp.Listen(ctx, w.see)
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, runtime.Enable, cdp.Empty{})
+	}
+	if err != nil {
+		tb.Fatalf("watch the browser's requests and console: %v", err)
+	}
+	tb.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.outside) > 0 {
+			tb.Errorf("the browser requested addresses beyond loopback: %q", w.outside)
+		}
+		if len(w.problems) > 0 {
+			tb.Errorf("the pages reported errors:\n%s", strings.Join(w.problems, "\n"))
+		}
+	})
+	return ctx
+}
+
+// pageWatch collects what a test must not see: requests beyond loopback,
+// uncaught exceptions, console.error calls and browser errors such as CSP
+// violations. HTTP error statuses are left to the tests' own assertions.
+type pageWatch struct {
+	mu       sync.Mutex
+	outside  []string
+	problems []string
+}
+
+func (w *pageWatch) see(ev any) {
+	var problem string
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if e.Request != nil && !isLoopbackURL(e.Request.URL) {
+			w.mu.Lock()
+			w.outside = append(w.outside, e.Request.URL)
+			w.mu.Unlock()
+		}
+		return
+	case *runtime.EventExceptionThrown:
+		if d := e.ExceptionDetails; d != nil {
+			problem = "exception: " + d.Text
+			if d.Exception != nil {
+				problem += " " + d.Exception.Description
+			}
+			problem += fmt.Sprintf(" at %s:%d", d.URL, d.LineNumber+1)
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError {
+			var parts []string
+			for _, a := range e.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			problem = "console.error: " + strings.Join(parts, " ")
+		}
+	case *cdplog.EventEntryAdded:
+		if l := e.Entry; l != nil && l.Level == cdplog.EntryLevelError && l.Source != cdplog.EntrySourceNetwork {
+			problem = fmt.Sprintf("%s: %s (%s)", l.Source, l.Text, l.URL)
+		}
+	}
+	if problem != "" {
+		w.mu.Lock()
+		w.problems = append(w.problems, problem)
+		w.mu.Unlock()
+	}
+}
+
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "data", "blob", "about":
+		return true
+	case "http", "https", "ws", "wss":
+		ip := net.ParseIP(u.Hostname())
+		return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+	}
+	return false
+}
+
+// findBrowser returns the path of the first of the names under which
+// Debian, Ubuntu and Google ship the browser that is in PATH, or "".
+func findBrowser() (path string, names []string) {
+	names = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, names
+		}
+	}
+	return "", names
+}
+
+// ScreenshotDir is where Screenshot writes its files.
+func ScreenshotDir() string { return filepath.Join(RepoRoot(), "test-artifacts", "screenshots") }
+
+// Screenshot renders the current page at width×height CSS pixels and writes
+// the whole page (not only the viewport) as ScreenshotDir()/name.png. It
+// leaves the viewport at that size (the next click resets it) and returns
+// the file's path.
+func Screenshot(tb testing.TB, ctx context.Context, name string, width, height int64) string {
+	tb.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(width, height),
+		chromedp.Poll[chromedp.Void](`document.readyState === "complete"`),
+	)
+	var png []byte
+	if err == nil {
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	}
+	if err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(ScreenshotDir(), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(ScreenshotDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// SupplierSite is a stand-in for a supplier's web site on loopback: its
+// /callback page has a heading with id "supplier-callback" and lists the
+// query parameters it received.
+type SupplierSite struct {
+	// CallbackURL is http://127.0.0.1:<port>/callback; the test supplier
+	// allows it because loopback redirect URIs may vary the port.
+	CallbackURL string
+}
+
+// StartSupplierSite serves a SupplierSite until the test ends.
+func StartSupplierSite(tb testing.TB) SupplierSite {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><html lang=en><title>Supplier</title><h1 id=supplier-callback>Back at the supplier</h1><dl id=query>")
+		for _, k := range keys {
+			fmt.Fprintf(w, "<dt>%s</dt><dd>%s</dd>", html.EscapeString(k), html.EscapeString(q.Get(k)))
+		}
+		fmt.Fprint(w, "</dl></html>")
+	}))
+	tb.Cleanup(srv.Close)
+	return SupplierSite{CallbackURL: srv.URL + "/callback"}
+}
