@@ -376,6 +376,22 @@ func (h *Handler) runBulkRelink(id int64) {
 	}
 }
 
+// resumeBulkRelinks carries on with the bulk relinks a stopped instance
+// left unfinished (items are claimed with SKIP LOCKED, so several instances
+// resuming the same job share it).
+func (h *Handler) resumeBulkRelinks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ids, err := h.store.UnfinishedBulkRelinks(ctx)
+	cancel()
+	if err != nil {
+		h.log.Warn("resume bulk relinks", "error", err)
+		return
+	}
+	for _, id := range ids {
+		h.runBulkRelink(id)
+	}
+}
+
 // showBulkProgress shows a bulk relink's progress; the HTMX poll gets the
 // progress fragment until the job is finished.
 func (h *Handler) showBulkProgress(c *fiber.Ctx) error {

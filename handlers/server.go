@@ -113,6 +113,7 @@ func New(d Deps) *fiber.App {
 		HSTSMaxAge:                hstsAge(h.secureCookies),
 	}))
 	h.routes(fapp)
+	go h.resumeBulkRelinks()
 	return fapp
 }
 
