@@ -4,6 +4,11 @@
 //	noxportal [serve]   migrate, seed (dev) and serve
 //	noxportal migrate   apply pending migrations and exit
 //	noxportal seed      apply the development seed and exit
+//	noxportal seed --mappings N --sessions M
+//	                    also load N mapped users and M link sessions of
+//	                    generated history (benchmarks, demos)
+//	noxportal reports rebuild
+//	                    recompute the report rollups from the link sessions
 package main
 
 import (
@@ -12,11 +17,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // reports.timezone works without the system's zoneinfo
 
 	"github.com/jmoiron/sqlx"
 
@@ -43,6 +51,20 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
+	var bulk db.BulkSeedOptions
+	if cmd == "seed" {
+		sfs := flag.NewFlagSet("noxportal seed", flag.ContinueOnError)
+		sfs.IntVar(&bulk.Mappings, "mappings", 0, "supplier users with a nox user and devices to generate")
+		sfs.IntVar(&bulk.Sessions, "sessions", 0, "link sessions to generate")
+		sfs.IntVar(&bulk.Days, "days", 90, "days of history the sessions are spread over")
+		sfs.IntVar(&bulk.EventDays, "event-days", 7, "days of history that get link events")
+		sfs.Uint64Var(&bulk.Seed, "seed", 0, "random seed (0: from the clock)")
+		if err := sfs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	} else if fs.NArg() > 1 {
+		return fmt.Errorf("unexpected arguments after %q: %v", cmd, fs.Args()[1:])
+	}
 	if *configPath != "" {
 		if _, err := os.Stat(*configPath); errors.Is(err, os.ErrNotExist) && os.Getenv("NOX_CONFIG") == "" && *configPath == "config.yaml" {
 			*configPath = ""
@@ -58,8 +80,12 @@ func run(args []string) error {
 
 	switch cmd {
 	case "serve", "migrate", "seed":
+	case "reports":
+		if fs.Arg(1) != "rebuild" {
+			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.TrimSpace(strings.Join(fs.Args(), " ")))
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate or seed)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", cmd)
 	}
 	if cfg.Database.URL == "" {
 		return errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
@@ -84,8 +110,21 @@ func run(args []string) error {
 		return err
 	}
 	store := db.New(sqldb, cipher)
+	if cmd == "reports" {
+		return rebuildReports(ctx, store, cfg, log)
+	}
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil {
+		return err
+	} else if rebuilt {
+		log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
+	}
 	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
 		return err
+	}
+	if cfg.Sandbox.SupplierActive() {
+		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+			return err
+		}
 	}
 	if cfg.Dev.Seed || cmd == "seed" {
 		if cfg.IsProduction() {
@@ -94,9 +133,22 @@ func run(args []string) error {
 		if err := store.SeedDev(ctx); err != nil {
 			return err
 		}
+		if cfg.Sandbox.Enabled {
+			if err := store.SeedDevManufacturer(ctx, app.DevManufacturerID, app.DevManufacturerAPIKey, app.DevManufacturerRedirectURIs); err != nil {
+				return err
+			}
+		}
 	}
 	if cmd == "seed" {
-		return nil
+		if bulk.Mappings > 0 || bulk.Sessions > 0 {
+			return bulkSeed(ctx, store, bulk)
+		}
+		_, err := store.SeedReportHistory(ctx)
+		return err
+	}
+	if cfg.Dev.Seed {
+		// 90 days of report history, once; the server does not wait for it.
+		go seedReportHistory(ctx, store, log)
 	}
 	return serve(ctx, cfg, store, sqldb, log)
 }
@@ -116,6 +168,20 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 	})
 	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), log)
 	go runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
+	}()
+	defer func() {
+		// Deliveries in flight are abandoned and retried after their lease.
+		stopWorker()
+		<-workerDone
+	}()
+	if cfg.Server.PprofAddr != "" {
+		go servePprof(ctx, cfg.Server.PprofAddr, log)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
@@ -132,6 +198,82 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 	if err := srv.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.D()); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// servePprof serves the runtime profiles on addr (loopback, checked by the
+// config) until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("pprof listener failed", "err", err)
+	}
+}
+
+// bulkSeed loads generated history and prints how long each step took.
+func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error {
+	start := time.Now()
+	o.Progress = func(step string, rows int64, took time.Duration) {
+		if rows > 0 {
+			fmt.Printf("  %-44s %11d rows %8.1fs\n", step, rows, took.Seconds())
+		} else {
+			fmt.Printf("  %-44s %16s %8.1fs\n", step, "", took.Seconds())
+		}
+	}
+	fmt.Printf("seed: %d mappings, %d sessions over %d days\n", o.Mappings, o.Sessions, o.Days)
+	st, err := store.BulkSeed(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seed: %d mappings, %d devices, %d sessions, %d events in %.1fs\n",
+		st.Mappings, st.Devices, st.Sessions, st.Events, time.Since(start).Seconds())
+	// The load skips the rollup triggers; recompute the rollups in one pass.
+	rb := time.Now()
+	if _, err := store.RebuildReports(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("seed: report rollups rebuilt in %.1fs\n", time.Since(rb).Seconds())
+	return nil
+}
+
+// seedReportHistory seeds the dev report history once, logging the outcome.
+func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
+	start := time.Now()
+	seeded, err := store.SeedReportHistory(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Error("seeding report history failed", "err", err)
+	case seeded:
+		log.Info("report history seeded (90 days)", "took", time.Since(start).Round(time.Millisecond).String())
+	}
+}
+
+// rebuildReports recomputes the report rollups in the configured time zone.
+func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *slog.Logger) error {
+	start := time.Now()
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil || rebuilt {
+		if err == nil {
+			log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		return err
+	}
+	res, err := store.RebuildReports(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "sessions", res.Sessions, "rows", res.Rows,
+		"device_correction", res.DeviceCorrection, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
@@ -209,6 +351,23 @@ func printDevBanner(cfg app.Config) {
       -H 'Content-Type: application/json' -H 'x-api-key: %[2]s' -d '{"language": "en"}'
 
 `, base, app.DevAPIKey)
+	if !cfg.Sandbox.Enabled {
+		return
+	}
+	fmt.Printf(`  Flow 2 — the user starts at the manufacturer and picks a supplier:
+
+  Sandbox manufacturer:  %[2]s
+  Manufacturer API key:  %[3]s
+
+    curl -s -X POST %[1]s/manufacturer/link-sessions \
+      -H 'Content-Type: application/json' \
+      -H 'x-api-key: %[3]s' \
+      -d '{"manufacturer_user_id": "hp_user_7", "device_ids": ["HP-0007"], "redirect_uri": "http://localhost:3000/manufacturer/callback", "language": "en"}'
+
+`, base, app.DevManufacturerID, app.DevManufacturerAPIKey)
+	if s := cfg.Sandbox.Supplier; cfg.Sandbox.SupplierActive() {
+		fmt.Printf("  Sandbox supplier:  %s (%s), login user_good / pass_good\n  Its API key:       %s\n\n", s.Name, s.ID, s.APIKey)
+	}
 }
 
 func newLogger(c app.LogConfig) *slog.Logger {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -42,8 +43,10 @@ type Config struct {
 	Security SecurityConfig `yaml:"security"`
 	Link     LinkConfig     `yaml:"link"`
 	Portal   PortalConfig   `yaml:"portal"`
+	Reports  ReportsConfig  `yaml:"reports"`
 	Dev      DevConfig      `yaml:"dev"`
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
+	Webhooks WebhookConfig  `yaml:"webhooks"`
 	Log      LogConfig      `yaml:"log"`
 	Mail     MailConfig     `yaml:"mail"`
 	// Manufacturers are the brands users can link, each an OAuth 2.0
@@ -59,6 +62,9 @@ type ServerConfig struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// TrustProxy makes the server take the client IP from X-Forwarded-For.
 	TrustProxy bool `yaml:"trust_proxy"`
+	// PprofAddr, when set, serves Go's pprof profiles on this loopback
+	// address (host:port), apart from the public listener. Off by default.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // DatabaseConfig is the Postgres connection.
@@ -104,14 +110,53 @@ type PortalConfig struct {
 	DashboardLinkTTL Duration `yaml:"dashboard_link_ttl"`
 }
 
+// ReportsConfig is the connection reports.
+type ReportsConfig struct {
+	// Timezone is the IANA time zone report days are bucketed in.
+	Timezone string `yaml:"timezone"`
+}
+
 // DevConfig is for local development only.
 type DevConfig struct {
 	Seed bool `yaml:"seed"`
 }
 
-// SandboxConfig switches on the built-in sandbox manufacturers.
+// SandboxConfig switches on the built-in sandbox manufacturers and the
+// sandbox supplier.
 type SandboxConfig struct {
-	Enabled bool `yaml:"enabled"`
+	Enabled  bool                  `yaml:"enabled"`
+	Supplier SandboxSupplierConfig `yaml:"supplier"`
+}
+
+// SandboxSupplierConfig declares the built-in sandbox energy supplier served
+// under /sandbox-supplier/. It is created (with its API key) at start-up
+// when sandbox.enabled is true and id is set.
+type SandboxSupplierConfig struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	ClientID string `yaml:"client_id"`
+	// APIKey is the key its server side uses to call POST /post-login-redirect.
+	APIKey string `yaml:"api_key"`
+}
+
+// SupplierActive reports whether the sandbox supplier is switched on.
+func (c SandboxConfig) SupplierActive() bool { return c.Enabled && c.Supplier.ID != "" }
+
+// WebhookConfig is the webhook delivery worker.
+type WebhookConfig struct {
+	// PollInterval is how often an idle worker looks for due deliveries.
+	PollInterval Duration `yaml:"poll_interval"`
+	// Timeout bounds one delivery request (at most 10s).
+	Timeout Duration `yaml:"timeout"`
+	// Lease is how long a claimed delivery stays with its worker; a worker
+	// that dies mid-delivery loses it to another after the lease.
+	Lease Duration `yaml:"lease"`
+	// RetryBase is the first retry delay; each further retry doubles it up
+	// to RetryCap, and retries go on until they span RetryFor.
+	RetryBase Duration `yaml:"retry_base"`
+	RetryCap  Duration `yaml:"retry_cap"`
+	RetryFor  Duration `yaml:"retry_for"`
+	BatchSize int      `yaml:"batch_size"`
 }
 
 // LogConfig is the logger.
@@ -152,6 +197,15 @@ func DefaultConfig() Config {
 			SweepInterval: Duration(15 * time.Second),
 			OAuthTimeout:  Duration(10 * time.Second),
 		},
+		Webhooks: WebhookConfig{
+			PollInterval: Duration(time.Second),
+			Timeout:      Duration(10 * time.Second),
+			Lease:        Duration(time.Minute),
+			RetryBase:    Duration(30 * time.Second),
+			RetryCap:     Duration(6 * time.Hour),
+			RetryFor:     Duration(24 * time.Hour),
+			BatchSize:    10,
+		},
 		Portal: PortalConfig{
 			SessionIdle:        Duration(30 * time.Minute),
 			SessionAbsolute:    Duration(12 * time.Hour),
@@ -160,8 +214,9 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
-		Log:  LogConfig{Level: "info", Format: "text"},
-		Mail: MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
+		Reports: ReportsConfig{Timezone: "Europe/Amsterdam"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Mail:    MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
 	}
 }
 
@@ -272,6 +327,9 @@ func (c Config) Validate() error {
 	if c.Server.Addr == "" {
 		add("server.addr is required")
 	}
+	if c.Server.PprofAddr != "" && !loopbackAddr(c.Server.PprofAddr) {
+		add("server.pprof_addr must be a loopback host:port (127.0.0.1, ::1 or localhost), not %q", c.Server.PprofAddr)
+	}
 	if c.Link.SessionTTL.D() <= 0 {
 		add("link.session_ttl must be positive")
 	}
@@ -310,6 +368,27 @@ func (c Config) Validate() error {
 		if c.Security.EncryptionKey == DevEncryptionKey || c.Security.SigningKey == DevSigningKey {
 			add("the development keys from config.yaml must not be used in production")
 		}
+	}
+	w := c.Webhooks
+	if w.PollInterval.D() <= 0 || w.RetryBase.D() <= 0 || w.RetryCap.D() < w.RetryBase.D() || w.BatchSize <= 0 {
+		add("webhooks.poll_interval, retry_base and batch_size must be positive and retry_cap at least retry_base")
+	}
+	if w.Timeout.D() <= 0 || w.Timeout.D() > 10*time.Second {
+		add("webhooks.timeout must be between 0 and 10s")
+	}
+	if w.Lease.D() <= w.Timeout.D() {
+		add("webhooks.lease must be longer than webhooks.timeout")
+	}
+	if w.RetryFor.D() <= 0 || (c.Env != "test" && w.RetryFor.D() < 24*time.Hour) {
+		add("webhooks.retry_for must be at least 24h")
+	}
+	if s := c.Sandbox.Supplier; s.ID != "" {
+		if !validSlug(s.ID) || s.Name == "" || s.ClientID == "" || len(s.APIKey) < 32 {
+			add("sandbox.supplier needs an id (lower-case letters, digits, - and _), name, client_id and an api_key of 32+ characters")
+		}
+	}
+	if _, err := ReportTimezone(c.Reports.Timezone); err != nil {
+		add("reports.timezone %q is not a known IANA time zone (e.g. Europe/Amsterdam)", c.Reports.Timezone)
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
 		add("security.api_rate_limit and security.page_rate_limit must be positive")
@@ -352,6 +431,18 @@ func (c Config) ResolveURL(u string) string {
 		return strings.TrimRight(c.Server.PublicURL, "/") + u
 	}
 	return u
+}
+
+func loopbackAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validSlug(s string) bool {

@@ -185,8 +185,8 @@ func (r QueueRow) Cursor() QueueCursor {
 	return QueueCursor{FinishedAt: t, ID: r.ID}
 }
 
-// ReasonCount is how many queued sessions ended with one reason.
-type ReasonCount struct {
+// QueueReasonCount is how many queued sessions ended with one reason.
+type QueueReasonCount struct {
 	Reason string `db:"reason"`
 	Count  int    `db:"n"`
 }

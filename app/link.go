@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // SessionStatus is a link session's place in its state machine:
@@ -108,13 +107,15 @@ type LinkSession struct {
 	ManufacturerID *string       `db:"manufacturer_id"`
 	Preselected    bool          `db:"brand_preselected"`
 	NoxUserID      *string       `db:"nox_user_id"`
-	CreatedAt      time.Time     `db:"created_at"`
-	OpenedAt       *time.Time    `db:"opened_at"`
-	BrandAt        *time.Time    `db:"brand_selected_at"`
-	AuthorizingAt  *time.Time    `db:"authorizing_at"`
-	CallbackAt     *time.Time    `db:"callback_at"`
-	FinishedAt     *time.Time    `db:"finished_at"`
-	ExpiresAt      time.Time     `db:"expires_at"`
+	// ManufacturerUserID is the manufacturer's user of a flow-2 session.
+	ManufacturerUserID string     `db:"manufacturer_user_id"`
+	CreatedAt          time.Time  `db:"created_at"`
+	OpenedAt           *time.Time `db:"opened_at"`
+	BrandAt            *time.Time `db:"brand_selected_at"`
+	AuthorizingAt      *time.Time `db:"authorizing_at"`
+	CallbackAt         *time.Time `db:"callback_at"`
+	FinishedAt         *time.Time `db:"finished_at"`
+	ExpiresAt          time.Time  `db:"expires_at"`
 }
 
 // Expired reports whether the session's deadline has passed at now.
@@ -151,17 +152,7 @@ func ValidLanguage(lang string) bool {
 
 // ValidateSupplierUserID checks an id a supplier gives for its user: 1–128
 // printable characters without "/" or control characters.
-func ValidateSupplierUserID(id string) error {
-	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
-		return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must be 1 to 128 characters")
-	}
-	for _, r := range id {
-		if r < 0x20 || r == 0x7f || r == '/' {
-			return ReasonErrorf(EINVALID, "invalid_supplier_user_id", "supplier_user_id must not contain control characters or '/'")
-		}
-	}
-	return nil
-}
+func ValidateSupplierUserID(id string) error { return ValidateUserID("supplier_user_id", id) }
 
 // MatchRedirectURI reports whether got exactly matches one of allowed. The
 // only leeway is RFC 8252 §7.3: for http on a loopback IP the port may differ.
@@ -248,8 +239,12 @@ func AppendQuery(rawURL string, params [][2]string) string {
 // SupplierRedirect returns where the user goes back to when the session has
 // ended: the supplier's redirect_uri (its own query kept) with the spec's
 // fields — nox_user_id, supplier_user_id, manufacturer, connection_status,
-// connected_at — or, on failure, connection_status=failed and error.
+// connected_at — or, on failure, connection_status=failed and error. A
+// flow-2 session goes back to the manufacturer instead (ManufacturerRedirect).
 func (s LinkSession) SupplierRedirect() string {
+	if s.Kind == KindSupplierSelect {
+		return s.ManufacturerRedirect()
+	}
 	if s.Status == StatusConnected && s.NoxUserID != nil && s.FinishedAt != nil {
 		return AppendQuery(s.RedirectURI, [][2]string{
 			{"nox_user_id", *s.NoxUserID},

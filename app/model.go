@@ -35,6 +35,9 @@ type APIKeyOwner struct {
 	KeyID          int64
 	SupplierID     string // set for supplier keys
 	ManufacturerID string // set for manufacturer keys
+	// RedirectURIs are the supplier's allowed redirect URIs, loaded with the
+	// key by AuthenticateAPIKeyAndCount (supplier keys only).
+	RedirectURIs []string
 }
 
 // Device statuses.
@@ -113,8 +116,12 @@ type NewLinkSession struct {
 	RedirectURI    string
 	Language       string
 	Initiator      string
-	ManufacturerID string // preselected brand, optional
+	ManufacturerID string // preselected brand, optional; flow 2: the initiating manufacturer
 	TTL            time.Duration
+	// ManufacturerUserID and DeviceIDs are the manufacturer's user and
+	// devices of a flow-2 session.
+	ManufacturerUserID string
+	DeviceIDs          []string
 	// NoxUserID, for a session without a supplier, is the nox user the
 	// devices are connected to (a customer's own account).
 	NoxUserID string

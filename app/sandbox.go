@@ -58,3 +58,20 @@ func S256Challenge(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// SandboxSupplierUsers are the sandbox supplier's test customers (password
+// SandboxPassword) and the supplier_user_id each one reports.
+var SandboxSupplierUsers = map[string]string{
+	"user_good":  "SE-1001",
+	"user_other": "SE-1002",
+}
+
+// CheckSandboxSupplierLogin returns the supplier_user_id of a sandbox
+// supplier customer with these credentials.
+func CheckSandboxSupplierLogin(username, password string) (string, bool) {
+	id, ok := SandboxSupplierUsers[username]
+	if subtle.ConstantTimeCompare([]byte(password), []byte(SandboxPassword)) != 1 {
+		return "", false
+	}
+	return id, ok
+}

@@ -14,6 +14,20 @@ var DevRedirectURIs = []string{
 	"http://127.0.0.1:3000/callback",
 }
 
+// Development seed data for flow 2: the sandbox heat-pump manufacturer's API
+// key and redirect URIs (seeded when dev.seed and sandbox.enabled are on).
+const (
+	DevManufacturerID = "sandbox-heatpump"
+	// DevManufacturerAPIKey is printed at start-up and in the README.
+	DevManufacturerAPIKey = "nox_sk_demo_mfr_000000000000000000000000000000"
+)
+
+// DevManufacturerRedirectURIs are the sandbox manufacturer's allowed redirect URIs.
+var DevManufacturerRedirectURIs = []string{
+	"http://localhost:3000/manufacturer/callback",
+	"http://127.0.0.1:3000/manufacturer/callback",
+}
+
 // DevPassword is the password of every development portal account.
 const DevPassword = "demo-password-1"
 

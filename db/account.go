@@ -113,6 +113,9 @@ func (s *Store) DisconnectDevice(ctx context.Context, noxUserID string, deviceID
 			d.ID, app.DeviceEventDisconnected, detail, actor.ActorID); err != nil {
 			return fmt.Errorf("db: device event: %w", err)
 		}
+		if err := enqueueDeviceEvent(ctx, tx, noxUserID, d.ManufacturerID, d.ExternalID, app.DeviceDisconnected); err != nil {
+			return err
+		}
 		actor.Action, actor.ObjectType, actor.ObjectID = "device.disconnect", "device", fmt.Sprint(d.ID)
 		actor.Before = map[string]string{"status": before}
 		actor.After = map[string]any{"status": app.DeviceDisconnected, "tokens_deleted": others == 0}

@@ -316,10 +316,10 @@ func (s *Store) FailedSessions(ctx context.Context, f app.QueueFilter, after *ap
 
 // FailureCounts counts the queue's sessions per reason under f (its Reason
 // ignored), most frequent first.
-func (s *Store) FailureCounts(ctx context.Context, f app.QueueFilter) ([]app.ReasonCount, error) {
+func (s *Store) FailureCounts(ctx context.Context, f app.QueueFilter) ([]app.QueueReasonCount, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	out := []app.ReasonCount{}
+	out := []app.QueueReasonCount{}
 	if err := s.db.SelectContext(ctx, &out, `
 		SELECT coalesce(l.failure_reason, '') AS reason, count(*) AS n FROM link_sessions l
 		WHERE `+queueWhere(f, false, arg)+` GROUP BY 1 ORDER BY 2 DESC, 1`, args...); err != nil {

@@ -22,7 +22,9 @@ import (
 
 // Store is the Postgres-backed store of every noxportal object.
 type Store struct {
-	db     *sqlx.DB
+	db *sqlx.DB
+	// prep runs the hot paths' queries as prepared statements.
+	prep   *preparedDB
 	cipher *app.Cipher
 }
 
@@ -46,7 +48,7 @@ func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, erro
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
-	return &Store{db: d, cipher: cipher}
+	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher}
 }
 
 // DB returns the underlying pool (for tests and tooling).

@@ -17,7 +17,7 @@ import (
 
 const sessionCols = `id, kind, coalesce(supplier_id, '') AS supplier_id, supplier_user_id, redirect_uri, language, initiator,
 	status, failure_reason, manufacturer_id, brand_preselected, nox_user_id, created_at,
-	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at`
+	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at, manufacturer_user_id`
 
 // CreateLinkSession stores a new session for n and returns it with its link
 // token (only the token's hash is stored). With an idempotency key, a retry
@@ -36,19 +36,21 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 		return sqlx.GetContext(ctx, q, &sess, `
 			WITH s AS (
 				INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
-					language, initiator, manufacturer_id, brand_preselected, expires_at, nox_user_id, portal_user_id)
-				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $9 <> '',
-					now() + make_interval(secs => $10), NULLIF($11, ''), NULLIF($12, 0))
+					language, initiator, manufacturer_id, brand_preselected, expires_at, nox_user_id, portal_user_id,
+					manufacturer_user_id, device_ids)
+				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $9 <> '' AND $3 = 'supplier_link',
+					now() + make_interval(secs => $10), NULLIF($11, ''), NULLIF($12, 0), $13, $14)
 				RETURNING `+sessionCols+`
 			), e AS (
 				INSERT INTO link_events (session_id, type, detail) SELECT id, 'created', initiator FROM s
 			)
 			SELECT `+sessionCols+` FROM s`,
 			id, app.HashToken(token), n.Kind, n.SupplierID, n.SupplierUserID, n.RedirectURI,
-			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds(), n.NoxUserID, n.PortalUserID)
+			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds(), n.NoxUserID, n.PortalUserID,
+			n.ManufacturerUserID, pq.Array(nonNil(n.DeviceIDs)))
 	}
 	if n.IdempotencyKey == "" {
-		if err := insert(s.db); err != nil {
+		if err := insert(s.prep); err != nil {
 			return sess, "", false, fmt.Errorf("db: create link session: %w", err)
 		}
 		return sess, token, false, nil
@@ -119,7 +121,7 @@ func (s *Store) idempotentSession(ctx context.Context, supplierID, key string, r
 // GetLinkSession returns a session by id or ENOTFOUND.
 func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
+	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
 	if err != nil {
 		return sess, fmt.Errorf("db: get link session: %w", notFound(err, "link session not found"))
 	}
@@ -129,7 +131,7 @@ func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession,
 // LinkSessionByToken returns the session a link token belongs to, or ENOTFOUND.
 func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return sess, fmt.Errorf("db: session by token: %w", notFound(err, "link not found"))
 	}
@@ -181,14 +183,42 @@ func endSession(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, status app.
 		return fmt.Errorf("db: end session: %w", err)
 	}
 	ls.Status, ls.FailureReason = status, &reason
-	typ := app.EventFailed
+	typ, hook := app.EventFailed, app.EventLinkFailed
 	if status == app.StatusExpired {
-		typ = app.EventExpired
+		typ, hook = app.EventExpired, app.EventLinkExpired
 	}
 	if detail == "" {
 		detail = reason
 	}
-	return addEvent(ctx, tx, ls.ID, typ, detail)
+	if err := addEvent(ctx, tx, ls.ID, typ, detail); err != nil {
+		return err
+	}
+	return enqueueLinkEvent(ctx, tx, ls.LinkSession, hook, nil)
+}
+
+// sessionOwner is the party that started a session's flow and hears about
+// its outcome: the supplier in flow 1, the manufacturer in flow 2.
+func sessionOwner(ls app.LinkSession) app.Party {
+	if ls.Kind == app.KindSupplierSelect {
+		return app.ManufacturerParty(ls.Brand())
+	}
+	return app.SupplierParty(ls.SupplierID)
+}
+
+// linkEventData is what a webhook says about a session.
+func linkEventData(ls app.LinkSession, deviceIDs []string) app.LinkEventData {
+	d := app.LinkEventData{SessionID: ls.ID, Flow: string(ls.Kind), Status: string(ls.Status), Reason: ls.Reason(),
+		SupplierID: ls.SupplierID, SupplierUserID: ls.SupplierUserID, Manufacturer: ls.Brand(),
+		ManufacturerUserID: ls.ManufacturerUserID, DeviceIDs: deviceIDs, At: time.Now().Unix()}
+	if ls.NoxUserID != nil {
+		d.NoxUserID = *ls.NoxUserID
+	}
+	return d
+}
+
+// enqueueLinkEvent tells the session's owner about it, in tx.
+func enqueueLinkEvent(ctx context.Context, tx *sqlx.Tx, ls app.LinkSession, typ string, deviceIDs []string) error {
+	return enqueueWebhook(ctx, tx, sessionOwner(ls), typ, linkEventData(ls, deviceIDs))
 }
 
 // errExpired is returned (after the session was committed as expired) when
@@ -208,8 +238,25 @@ func errFinished(ls lockedSession) error {
 // and binds the session to the browser (browserHash) when one is given. It
 // returns the session as it now is; an overdue session is expired first.
 func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
+	// Most views change nothing (an ended session, or a repeated view from
+	// the bound browser): answer those from one plain read, without the
+	// transaction and row lock (and the commit flush) a change needs.
+	var seen struct {
+		app.LinkSession
+		BrowserHash []byte    `db:"browser_hash"`
+		Now         time.Time `db:"db_now"`
+	}
+	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, now() AS db_now
+		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	if err != nil {
+		return app.LinkSession{}, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
+	}
+	if seen.Status.Final() || (!seen.Expired(seen.Now) && seen.Status != app.StatusCreated &&
+		(browserHash == nil || bytes.Equal(seen.BrowserHash, browserHash))) {
+		return seen.LinkSession, nil
+	}
 	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
 		if err != nil {
 			return err
@@ -250,22 +297,10 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browserHash []byte, brand, state, verifier string) (app.LinkSession, error) {
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "id", sessionID)
+		ls, err := lockForStep(ctx, tx, sessionID, app.KindSupplierLink, browserHash, "brand selected after deadline")
 		if err != nil {
-			return err
-		}
-		if ls.Status.Final() || ls.CallbackAt != nil {
-			return errFinished(ls)
-		}
-		if ls.Expired(ls.Now) {
-			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "brand selected after deadline"); err != nil {
-				return err
-			}
 			out = ls.LinkSession
-			return errCommit{errExpired(app.ReasonExpired)}
-		}
-		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
-			return errWrongBrowser
+			return err
 		}
 		if err := tx.GetContext(ctx, &out, `
 			UPDATE link_sessions SET status = 'authorizing', manufacturer_id = $2,
@@ -284,6 +319,60 @@ func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browse
 		return out, ec.err
 	}
 	return out, err
+}
+
+// lockByState locks the session of kind that issued a one-time OAuth state;
+// an unknown state, or one of another kind of session, is unknown (the
+// caller's ENOTFOUND error).
+func lockByState(ctx context.Context, tx *sqlx.Tx, state string, kind app.SessionKind, unknown error) (lockedSession, error) {
+	ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
+	if err != nil && !app.IsNotFound(err) {
+		return ls, err
+	}
+	if err != nil || ls.Kind != kind {
+		return lockedSession{}, unknown
+	}
+	return ls, nil
+}
+
+// sameBrowser reports whether the session is bound to the browser of browserHash.
+func (ls lockedSession) sameBrowser(browserHash []byte) bool {
+	return ls.BrowserHash != nil && subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) == 1
+}
+
+// lockForStep locks a session of kind for a step the user takes in the
+// browser the session is bound to (browserHash): a finished or claimed
+// session is ECONFLICT; past the deadline the session is expired (committed
+// through errCommit) and ECONFLICT "expired" returned; another browser is
+// EFORBIDDEN; a session of another kind is ENOTFOUND.
+func lockForStep(ctx context.Context, tx *sqlx.Tx, sessionID string, kind app.SessionKind, browserHash []byte, lateDetail string) (lockedSession, error) {
+	ls, err := lockSession(ctx, tx, "id", sessionID)
+	if err != nil {
+		return ls, err
+	}
+	if ls.Kind != kind {
+		return lockedSession{}, app.Errorf(app.ENOTFOUND, "link session not found")
+	}
+	if ls.Status.Final() || ls.CallbackAt != nil {
+		return ls, errFinished(ls)
+	}
+	if ls.Expired(ls.Now) {
+		if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, lateDetail); err != nil {
+			return ls, err
+		}
+		return ls, errCommit{errExpired(app.ReasonExpired)}
+	}
+	if !ls.sameBrowser(browserHash) {
+		return ls, errWrongBrowser
+	}
+	return ls, nil
+}
+
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }
 
 var errWrongBrowser = app.ReasonErrorf(app.EFORBIDDEN, "wrong_browser",
@@ -308,18 +397,19 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 	var out app.LinkSession
 	var verifier string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
+		unknown := app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierLink, unknown)
 		if err != nil {
-			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+			return err
 		}
 		out = ls.LinkSession
 		if ls.Brand() != brand {
-			return app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
+			return unknown
 		}
 		if ls.CallbackAt != nil {
 			return errFinished(ls)
 		}
-		if ls.BrowserHash == nil || subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) != 1 {
+		if !ls.sameBrowser(browserHash) {
 			return errWrongBrowser
 		}
 		// A manufacturer that says yes after the deadline is recorded as
@@ -434,7 +524,14 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 			WHERE id = $1 RETURNING `+sessionCols, ls.ID, noxUserID); err != nil {
 			return fmt.Errorf("db: mark connected: %w", err)
 		}
-		return addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(c.Devices)))
+		if err := addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(c.Devices))); err != nil {
+			return err
+		}
+		ids := make([]string, len(c.Devices))
+		for i, d := range c.Devices {
+			ids[i] = d.ID
+		}
+		return enqueueLinkEvent(ctx, tx, out, app.EventLinkConnected, ids)
 	})
 	var ec errCommit
 	if errors.As(err, &ec) {
@@ -476,6 +573,23 @@ func mapSupplierUser(ctx context.Context, tx *sqlx.Tx, supplierID, supplierUserI
 	return id, nil
 }
 
+// upsertDevices connects devices of manufacturerID to a nox user; a device
+// it already has is refreshed (name and model are kept when not given).
+func upsertDevices(ctx context.Context, tx *sqlx.Tx, noxUserID, manufacturerID string, devices []app.DeviceInfo) error {
+	for _, d := range devices {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO devices (nox_user_id, manufacturer_id, external_id, name, model, status, connected_at, last_sync_at)
+			VALUES ($1, $2, $3, $4, $5, 'connected', now(), now())
+			ON CONFLICT (nox_user_id, manufacturer_id, external_id) DO UPDATE
+			SET name = coalesce(NULLIF(EXCLUDED.name, ''), devices.name), model = coalesce(NULLIF(EXCLUDED.model, ''), devices.model),
+			    status = 'connected', connected_at = now(), last_sync_at = now(), updated_at = now()`,
+			noxUserID, manufacturerID, d.ID, d.Name, d.Model); err != nil {
+			return fmt.Errorf("db: upsert device: %w", err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID string, c app.Connection) error {
 	ids := make([]string, len(c.Devices))
 	for i, d := range c.Devices {
@@ -486,16 +600,8 @@ func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID strin
 		noxUserID, c.ManufacturerID, pq.Array(ids)); err != nil {
 		return fmt.Errorf("db: replace devices: %w", err)
 	}
-	for _, d := range c.Devices {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO devices (nox_user_id, manufacturer_id, external_id, name, model, status, connected_at, last_sync_at)
-			VALUES ($1, $2, $3, $4, $5, 'connected', now(), now())
-			ON CONFLICT (nox_user_id, manufacturer_id, external_id) DO UPDATE
-			SET name = EXCLUDED.name, model = EXCLUDED.model, status = 'connected',
-			    connected_at = now(), last_sync_at = now(), updated_at = now()`,
-			noxUserID, c.ManufacturerID, d.ID, d.Name, d.Model); err != nil {
-			return fmt.Errorf("db: upsert device: %w", err)
-		}
+	if err := upsertDevices(ctx, tx, noxUserID, c.ManufacturerID, c.Devices); err != nil {
+		return err
 	}
 	aad := []byte("grant:" + noxUserID + ":" + c.ManufacturerID)
 	var refresh []byte
@@ -552,27 +658,40 @@ func (s *Store) ManufacturerTokens(ctx context.Context, noxUserID, manufacturerI
 }
 
 // SweepExpiredSessions expires every unfinished session past its deadline,
-// in batches, skipping rows another instance is working on. It returns how
+// in batches, skipping rows another instance is working on; each expiry is
+// written with its link.expired webhook in one transaction. It returns how
 // many it expired.
 func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		res, err := s.db.ExecContext(ctx, `
-			WITH x AS (
-				UPDATE link_sessions SET status = 'expired', failure_reason = 'expired', finished_at = now()
-				WHERE id IN (
-					SELECT id FROM link_sessions
-					WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()
-					ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
-				RETURNING id
-			)
-			INSERT INTO link_events (session_id, type, detail) SELECT id, 'expired', 'deadline passed' FROM x`)
+		var expired []app.LinkSession
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if err := tx.SelectContext(ctx, &expired, `
+				WITH x AS (
+					UPDATE link_sessions SET status = 'expired', failure_reason = 'expired', finished_at = now()
+					WHERE id IN (
+						SELECT id FROM link_sessions
+						WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()
+						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+					RETURNING `+sessionCols+`
+				), e AS (
+					INSERT INTO link_events (session_id, type, detail) SELECT id, 'expired', 'deadline passed' FROM x
+				)
+				SELECT * FROM x`); err != nil {
+				return fmt.Errorf("db: sweep sessions: %w", err)
+			}
+			for _, ls := range expired {
+				if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkExpired, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return total, fmt.Errorf("db: sweep sessions: %w", err)
+			return total, err
 		}
-		n, _ := res.RowsAffected()
-		total += int(n)
-		if n < 1000 {
+		total += len(expired)
+		if len(expired) < 1000 {
 			return total, nil
 		}
 	}

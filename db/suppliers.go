@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -42,7 +43,7 @@ func (s *Store) GetSupplier(ctx context.Context, id string) (app.Supplier, error
 		app.Supplier
 		URIs pq.StringArray `db:"uris"`
 	}
-	err := s.db.GetContext(ctx, &row, `
+	err := sqlx.GetContext(ctx, s.prep, &row, `
 		SELECT s.id, s.name, s.created_at,
 		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY uri) AS uris
 		FROM suppliers s WHERE s.id = $1`, id)
@@ -126,6 +127,53 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyO
 	return owner, nil
 }
 
+// AuthenticateAPIKeyAndCount is AuthenticateAPIKey plus Allow for the key's
+// own bucket ("api:" and the key id) in the same round trip: it returns the
+// owner (with its supplier's redirect URIs), whether this request is within
+// limit requests per window, and when the window ends. An unknown or
+// revoked key is EUNAUTHORIZED and counts nothing.
+func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
+	now := time.Now()
+	start := now.Truncate(window)
+	var row struct {
+		ID             int64          `db:"id"`
+		SupplierID     *string        `db:"supplier_id"`
+		ManufacturerID *string        `db:"manufacturer_id"`
+		Count          int            `db:"count"`
+		URIs           pq.StringArray `db:"uris"`
+	}
+	err := sqlx.GetContext(ctx, s.prep, &row, `
+		WITH k AS (
+			SELECT id, supplier_id, manufacturer_id FROM api_keys
+			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		), touch AS (
+			UPDATE api_keys SET last_used_at = now()
+			WHERE id = (SELECT id FROM k)
+			  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+		), hit AS (
+			INSERT INTO rate_limits (bucket, window_start, count) SELECT 'api:' || id, $2, 1 FROM k
+			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
+			RETURNING count
+		)
+		SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count,
+			array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris
+		FROM k`, app.HashToken(key), start)
+	if err != nil {
+		if app.IsNotFound(notFound(err, "")) {
+			return app.APIKeyOwner{}, false, 0, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
+		}
+		return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: authenticate api key: %w", err)
+	}
+	owner := app.APIKeyOwner{KeyID: row.ID, RedirectURIs: row.URIs}
+	if row.SupplierID != nil {
+		owner.SupplierID = *row.SupplierID
+	}
+	if row.ManufacturerID != nil {
+		owner.ManufacturerID = *row.ManufacturerID
+	}
+	return owner, row.Count <= limit, start.Add(window).Sub(now), nil
+}
+
 // SyncManufacturers makes the manufacturers table hold every configured
 // brand (name and kind follow config; status set by admins is kept).
 func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConfig) error {
@@ -147,7 +195,7 @@ func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConf
 // ListManufacturers returns the manufacturers with the given ids, by name.
 func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manufacturer, error) {
 	var out []app.Manufacturer
-	err := s.db.SelectContext(ctx, &out, `
+	err := sqlx.SelectContext(ctx, s.prep, &out, `
 		SELECT id, name, kind, enabled, status, status_message FROM manufacturers
 		WHERE id = ANY($1) ORDER BY name`, pq.Array(ids))
 	if err != nil {
@@ -156,10 +204,43 @@ func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manu
 	return out, nil
 }
 
+// BrandPage returns, in one round trip, the name of a supplier and the
+// manufacturers with the given ids (by name): what the brand page shows.
+// ENOTFOUND when the supplier does not exist.
+func (s *Store) BrandPage(ctx context.Context, supplierID string, ids []string) (string, []app.Manufacturer, error) {
+	var rows []struct {
+		Supplier      string         `db:"supplier_name"`
+		ID            sql.NullString `db:"id"`
+		Name          sql.NullString `db:"name"`
+		Kind          sql.NullString `db:"kind"`
+		Enabled       sql.NullBool   `db:"enabled"`
+		Status        sql.NullString `db:"status"`
+		StatusMessage sql.NullString `db:"status_message"`
+	}
+	err := sqlx.SelectContext(ctx, s.prep, &rows, `
+		SELECT s.name AS supplier_name, m.id, m.name, m.kind, m.enabled, m.status, m.status_message
+		FROM suppliers s LEFT JOIN manufacturers m ON m.id = ANY($2)
+		WHERE s.id = $1 ORDER BY m.name`, supplierID, pq.Array(ids))
+	if err != nil {
+		return "", nil, fmt.Errorf("db: brand page: %w", err)
+	}
+	if len(rows) == 0 {
+		return "", nil, app.Errorf(app.ENOTFOUND, "supplier %q not found", supplierID)
+	}
+	var ms []app.Manufacturer
+	for _, r := range rows {
+		if r.ID.Valid {
+			ms = append(ms, app.Manufacturer{ID: r.ID.String, Name: r.Name.String, Kind: r.Kind.String,
+				Enabled: r.Enabled.Bool, Status: r.Status.String, StatusMessage: r.StatusMessage.String})
+		}
+	}
+	return rows[0].Supplier, ms, nil
+}
+
 // GetManufacturer returns one manufacturer or ENOTFOUND.
 func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacturer, error) {
 	var m app.Manufacturer
-	err := s.db.GetContext(ctx, &m, `
+	err := sqlx.GetContext(ctx, s.prep, &m, `
 		SELECT id, name, kind, enabled, status, status_message FROM manufacturers WHERE id = $1`, id)
 	if err != nil {
 		return m, fmt.Errorf("db: get manufacturer: %w", notFound(err, "manufacturer %q not found", id))
@@ -188,7 +269,7 @@ func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time
 	now := time.Now()
 	start := now.Truncate(window)
 	var n int
-	err := s.db.GetContext(ctx, &n, `
+	err := sqlx.GetContext(ctx, s.prep, &n, `
 		INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
 		ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
 		RETURNING count`, bucket, start)

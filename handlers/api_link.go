@@ -80,6 +80,18 @@ func pathParam(c *fiber.Ctx, name string) (string, error) {
 	return v, nil
 }
 
+// parseLanguage returns the requested language, English when none is given.
+func parseLanguage(lang *string) (string, error) {
+	if lang == nil {
+		return "en", nil
+	}
+	if !app.ValidLanguage(*lang) {
+		return "", app.ReasonErrorf(app.EINVALID, "unsupported_language",
+			"language %q is not supported; use one of: %s.", *lang, strings.Join(app.Languages, ", "))
+	}
+	return *lang, nil
+}
+
 // createLink starts a 15-minute link session for one of the supplier's users.
 func (h *Handler) createLink(c *fiber.Ctx) error {
 	supplierID, err := requireSupplier(c)
@@ -97,13 +109,9 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
-	lang := "en"
-	if req.Language != nil {
-		lang = *req.Language
-	}
-	if !app.ValidLanguage(lang) {
-		return app.ReasonErrorf(app.EINVALID, "unsupported_language",
-			"language %q is not supported; use one of: %s.", lang, strings.Join(app.Languages, ", "))
+	lang, err := parseLanguage(req.Language)
+	if err != nil {
+		return err
 	}
 	if req.RedirectURI == "" {
 		return app.ReasonErrorf(app.EINVALID, "invalid_redirect_uri", "redirect_uri is required.")
@@ -112,11 +120,7 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 		return app.ReasonErrorf(app.EINVALID, "unknown_brand",
 			"brand %q is not available; use one of: %s.", req.Brand, strings.Join(h.manufacturers.IDs(), ", "))
 	}
-	sup, err := h.store.GetSupplier(c.UserContext(), supplierID)
-	if err != nil {
-		return err
-	}
-	if !app.MatchRedirectURI(sup.RedirectURIs, req.RedirectURI) {
+	if !app.MatchRedirectURI(apiOwner(c).RedirectURIs, req.RedirectURI) {
 		return app.ReasonErrorf(app.EINVALID, "invalid_redirect_uri",
 			"redirect_uri is not one of the supplier's allowed redirect URIs (they must match exactly).")
 	}

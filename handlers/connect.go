@@ -31,6 +31,9 @@ func (h *Handler) showBrandPage(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals("lang", sess.Language)
+	if sess.Kind == app.KindSupplierSelect {
+		return c.Redirect(h.supplierSelectorURL(token), fiber.StatusSeeOther)
+	}
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
 	}
@@ -88,39 +91,48 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 }
 
 // sessionParty is who the user returns to at the end of a session: the
-// supplier, or NOX Energy itself for a session started from the customer's
-// own dashboard.
+// supplier, the manufacturer in flow 2, or NOX Energy itself for a session
+// started from the customer's own dashboard.
 func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, error) {
-	if sess.Initiator == app.InitiatorCustomer {
+	switch {
+	case sess.Kind == app.KindSupplierSelect:
+		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
+		return app.Supplier{Name: m.Name}, err
+	case sess.Initiator == app.InitiatorCustomer:
 		return app.Supplier{Name: "NOX Energy"}, nil
 	}
 	return h.store.GetSupplier(c.UserContext(), sess.SupplierID)
 }
 
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
-	sup, err := h.sessionParty(c, sess)
+	var supplier string
+	var ms []app.Manufacturer
+	var err error
+	if sess.SupplierID != "" && sess.Initiator != app.InitiatorCustomer {
+		// The supplier's own link: supplier name and brands in one query.
+		supplier, ms, err = h.store.BrandPage(c.UserContext(), sess.SupplierID, h.manufacturers.IDs())
+	} else {
+		var party app.Supplier
+		if party, err = h.sessionParty(c, sess); err == nil {
+			supplier = party.Name
+			ms, err = h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
+		}
+	}
 	if err != nil {
 		return err
 	}
-	tiles, err := h.brandTiles(c, q)
-	if err != nil {
-		return err
-	}
+	tiles := brandTiles(ms, q)
 	if errMsg != "" {
 		c.Status(fiber.StatusConflict)
 	}
 	return h.render(c, "pages/connect/brands", fiber.Map{
-		"Lang": sess.Language, "Supplier": sup.Name, "Token": token, "Query": q,
+		"Lang": sess.Language, "Supplier": supplier, "Token": token, "Query": q,
 		"Brands": tiles, "Error": errMsg, "Preselected": sess.Brand(),
 	}, "partials/brand_tiles")
 }
 
-// brandTiles lists the active brands whose name matches q (case-insensitive).
-func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
-	ms, err := h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
-	if err != nil {
-		return nil, err
-	}
+// brandTiles lists the enabled brands of ms whose name matches q (case-insensitive).
+func brandTiles(ms []app.Manufacturer, q string) []brandTile {
 	q = strings.ToLower(strings.TrimSpace(q))
 	var out []brandTile
 	for _, m := range ms {
@@ -132,7 +144,7 @@ func (h *Handler) brandTiles(c *fiber.Ctx, q string) ([]brandTile, error) {
 		}
 		out = append(out, brandTile{Manufacturer: m, Selectable: m.Selectable()})
 	}
-	return out, nil
+	return out
 }
 
 // filterBrands answers the brand search: the tiles fragment for HTMX, the

@@ -208,14 +208,6 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	}
 }
 
-func hasAttr(n *html.Node, name string) bool {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return true
-		}
-	}
-	return false
-}
 
 func TestQueueListsFailedAndExpiredSessionsWithCountsPerReason(t *testing.T) {
 	s := handlertest.Start(t)

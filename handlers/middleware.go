@@ -72,7 +72,7 @@ func (h *Handler) requireAPIKey(c *fiber.Ctx) error {
 	if key == "" {
 		return app.ReasonErrorf(app.EUNAUTHORIZED, "missing_api_key", "The x-api-key header is required.")
 	}
-	owner, err := h.store.AuthenticateAPIKey(c.UserContext(), key)
+	owner, ok, retry, err := h.store.AuthenticateAPIKeyAndCount(c.UserContext(), key, h.cfg.Security.APIRateLimit, time.Minute)
 	if err != nil {
 		if app.ErrorCode(err) == app.EUNAUTHORIZED {
 			if lerr := h.limit(c, "apifail:"+c.IP(), 60, time.Minute); lerr != nil {
@@ -81,8 +81,8 @@ func (h *Handler) requireAPIKey(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if err := h.limit(c, "api:"+strconv.FormatInt(owner.KeyID, 10), h.cfg.Security.APIRateLimit, time.Minute); err != nil {
-		return err
+	if !ok {
+		return h.tooMany(c, retry)
 	}
 	c.Locals(ownerKey{}, owner)
 	return c.Next()
@@ -110,10 +110,15 @@ func (h *Handler) limit(c *fiber.Ctx, bucket string, limit int, window time.Dura
 		return err
 	}
 	if !ok {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
-		return app.ReasonErrorf(app.ERATELIMIT, "rate_limited", "Too many requests; retry after %d seconds.", int(retry.Seconds())+1)
+		return h.tooMany(c, retry)
 	}
 	return nil
+}
+
+// tooMany is the 429 error of a request over its limit, with Retry-After.
+func (h *Handler) tooMany(c *fiber.Ctx, retry time.Duration) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
+	return app.ReasonErrorf(app.ERATELIMIT, "rate_limited", "Too many requests; retry after %d seconds.", int(retry.Seconds())+1)
 }
 
 // limitPages rate-limits hosted pages per client IP.

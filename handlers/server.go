@@ -31,6 +31,10 @@ type Handler struct {
 	tokens        *app.SessionTokens
 	log           *slog.Logger
 	secureCookies bool
+	// client makes the sandbox supplier's server-side calls to NOX.
+	client *http.Client
+	// reportLoc is the report time zone (reports.timezone).
+	reportLoc *time.Location
 }
 
 // Deps are the dependencies of New.
@@ -56,7 +60,13 @@ func New(d Deps) *fiber.App {
 		signer:        d.Signer,
 		log:           d.Logger,
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
+		client:        &http.Client{Timeout: 10 * time.Second},
 		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
+	}
+	// Config validation has already refused an unknown time zone.
+	h.reportLoc, _ = app.ReportTimezone(d.Config.Reports.Timezone)
+	if h.reportLoc == nil {
+		h.reportLoc = time.UTC
 	}
 	engine := html.NewFileSystem(http.FS(views.FS), ".html")
 	engine.AddFunc("t", h.tr.T)
@@ -140,8 +150,27 @@ func (h *Handler) routes(f *fiber.App) {
 	// Link API for suppliers (JSON, x-api-key).
 	api := f.Group("/users", h.requireAPIKey)
 	api.Post("/:supplier_user_id/link", h.createLink)
+	api.Get("/:supplier_user_id/comfort-bounds", h.showComfortBounds)
+	api.Put("/:supplier_user_id/comfort-bounds", h.updateComfortBounds)
 	api.Get("/:supplier_user_id", h.showSupplierUser)
 	api.Post("/:supplier_user_id/dashboard-sessions", h.createDashboardSession)
+
+	// Flow 2 for manufacturers (JSON, x-api-key of the manufacturer), and
+	// the supplier's report of a login.
+	mfr := f.Group("/manufacturer", h.requireAPIKey)
+	mfr.Post("/link-sessions", h.createSupplierLink)
+	mfr.Get("/users/:manufacturer_user_id/comfort-bounds", h.showComfortBounds)
+	mfr.Put("/users/:manufacturer_user_id/comfort-bounds", h.updateComfortBounds)
+	f.Post("/post-login-redirect", h.requireAPIKey, h.reportSupplierLogin)
+
+	// Webhook endpoint and delivery log of the calling supplier or manufacturer.
+	hooks := f.Group("/api/webhooks", h.requireAPIKey)
+	hooks.Get("/endpoint", h.showWebhookEndpoint)
+	hooks.Put("/endpoint", h.updateWebhookEndpoint)
+	hooks.Delete("/endpoint", h.deleteWebhookEndpoint)
+	hooks.Get("/deliveries", h.listWebhookDeliveries)
+	hooks.Get("/deliveries/:id", h.showWebhookDelivery)
+	hooks.Post("/deliveries/:id/replay", h.replayWebhookDelivery)
 
 	// Hosted link flow.
 	f.Get("/", h.showHome)
@@ -152,6 +181,11 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
 	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
 
+	// Hosted supplier selector (flow 2).
+	f.Get("/select-supplier", h.limitPages, h.showSupplierSelector)
+	f.Get("/select-supplier/list", h.limitPages, h.filterSuppliers)
+	f.Post("/select-supplier", h.limitPages, h.requireCSRF, h.selectSupplier)
+	f.Get("/connect/supplier/return", h.limitPages, h.returnFromSupplier)
 	// Portal accounts.
 	f.Get("/login", h.limitPages, h.showLogin)
 	f.Post("/login", h.limitPages, h.requireCSRF, h.submitLogin)
@@ -199,8 +233,16 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/admin/audit", h.limitPages, admin, h.showAudit)
 	f.Get("/admin/webhooks", h.limitPages, admin, h.showWebhooks)
 
+	// Connection reports.
+	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)
+	f.Get("/reports", h.limitPages, reports, h.showReports)
+	f.Get("/reports/export/:table.csv", h.limitPages, reports, h.exportReport)
+
 	if h.cfg.Sandbox.Enabled {
 		h.sandboxRoutes(f)
+	}
+	if h.cfg.Sandbox.SupplierActive() {
+		h.sandboxSupplierRoutes(f)
 	}
 }
 

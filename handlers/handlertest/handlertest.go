@@ -36,7 +36,13 @@ type Server struct {
 	APIKey     string
 	// RedirectURI is allowed for the test supplier.
 	RedirectURI string
-	logs        *syncBuffer
+	// ManufacturerID is the sandbox brand with the manufacturer API key
+	// ManufacturerKey (flow 2); ManufacturerRedirectURI is allowed for it,
+	// and so is http://127.0.0.1:<any port>/manufacturer/callback.
+	ManufacturerID          string
+	ManufacturerKey         string
+	ManufacturerRedirectURI string
+	logs                    *syncBuffer
 }
 
 // RepoRoot returns the repository's root folder.
@@ -61,6 +67,9 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 		"NOX_SECURITY_ENCRYPTION_KEY=" + dbtest.TestKey,
 		"NOX_DEV_SEED=false",
 		"NOX_SANDBOX_ENABLED=true",
+		"NOX_WEBHOOKS_POLL_INTERVAL=20ms",
+		"NOX_WEBHOOKS_RETRY_BASE=20ms",
+		"NOX_WEBHOOKS_RETRY_CAP=100ms",
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -82,6 +91,21 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 	if s.APIKey, err = store.CreateAPIKey(ctx, app.APIKeyOwner{SupplierID: s.SupplierID}, "test"); err != nil {
 		tb.Fatal(err)
 	}
+	if cfg.Sandbox.SupplierActive() {
+		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	s.ManufacturerID, s.ManufacturerRedirectURI = "sandbox-heatpump", "https://manufacturer.example/return?app=hp"
+	if cfg.Sandbox.Enabled {
+		if err := store.SetManufacturerRedirectURIs(ctx, s.ManufacturerID,
+			[]string{s.ManufacturerRedirectURI, "http://127.0.0.1:3000/manufacturer/callback"}); err != nil {
+			tb.Fatal(err)
+		}
+		if s.ManufacturerKey, err = store.CreateAPIKey(ctx, app.APIKeyOwner{ManufacturerID: s.ManufacturerID}, "test"); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	tr, err := app.NewTranslator(views.Locales())
 	if err != nil {
 		tb.Fatal(err)
@@ -94,7 +118,15 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 	s.App = handlers.New(handlers.Deps{Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
 		Translator: tr, Signer: signer, Logger: log})
 	go s.App.Listener(ln)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
+	}()
 	tb.Cleanup(func() {
+		stopWorker()
+		<-workerDone
 		s.App.ShutdownWithTimeout(5 * time.Second)
 		if tb.Failed() {
 			tb.Logf("server log:\n%s", s.Logs())

@@ -1,0 +1,356 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"noxportal/app"
+)
+
+// SetSupplierLoginPage sets (or, with authorizeURL "", clears) the OAuth
+// login page users are sent to from the supplier selector.
+func (s *Store) SetSupplierLoginPage(ctx context.Context, supplierID, authorizeURL, clientID string) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE suppliers SET login_authorize_url = NULLIF($2, ''), login_client_id = NULLIF($3, ''), updated_at = now()
+		WHERE id = $1`, supplierID, authorizeURL, clientID)
+	if err != nil {
+		return fmt.Errorf("db: set supplier login page: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return app.Errorf(app.ENOTFOUND, "supplier %q not found", supplierID)
+	}
+	return nil
+}
+
+// LoginSuppliers returns the suppliers that have an OAuth login page, by
+// name, leaving out the ids in exclude.
+func (s *Store) LoginSuppliers(ctx context.Context, exclude []string) ([]app.LoginSupplier, error) {
+	var out []app.LoginSupplier
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT id, name, login_authorize_url, login_client_id FROM suppliers
+		WHERE login_authorize_url IS NOT NULL AND NOT (id = ANY($1)) ORDER BY lower(name), id`, pq.Array(nonNil(exclude)))
+	if err != nil {
+		return nil, fmt.Errorf("db: login suppliers: %w", err)
+	}
+	return out, nil
+}
+
+// LoginSupplier returns a supplier with an OAuth login page, or ENOTFOUND.
+func (s *Store) LoginSupplier(ctx context.Context, id string) (app.LoginSupplier, error) {
+	var out app.LoginSupplier
+	err := s.db.GetContext(ctx, &out, `
+		SELECT id, name, login_authorize_url, login_client_id FROM suppliers
+		WHERE id = $1 AND login_authorize_url IS NOT NULL`, id)
+	if err != nil {
+		return out, fmt.Errorf("db: login supplier: %w", notFound(err, "supplier %q has no login page", id))
+	}
+	return out, nil
+}
+
+// SetManufacturerRedirectURIs replaces a manufacturer's allowed redirect URIs.
+func (s *Store) SetManufacturerRedirectURIs(ctx context.Context, manufacturerID string, uris []string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM manufacturer_redirect_uris WHERE manufacturer_id = $1 AND NOT (uri = ANY($2))`,
+			manufacturerID, pq.Array(nonNil(uris))); err != nil {
+			return fmt.Errorf("db: prune manufacturer redirect uris: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO manufacturer_redirect_uris (manufacturer_id, uri)
+			SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+			manufacturerID, pq.Array(nonNil(uris))); err != nil {
+			return fmt.Errorf("db: insert manufacturer redirect uris: %w", err)
+		}
+		return nil
+	})
+}
+
+// ManufacturerRedirectURIs returns a manufacturer's allowed redirect URIs.
+func (s *Store) ManufacturerRedirectURIs(ctx context.Context, manufacturerID string) ([]string, error) {
+	var out []string
+	if err := s.db.SelectContext(ctx, &out, `
+		SELECT uri FROM manufacturer_redirect_uris WHERE manufacturer_id = $1 ORDER BY uri`, manufacturerID); err != nil {
+		return nil, fmt.Errorf("db: manufacturer redirect uris: %w", err)
+	}
+	return out, nil
+}
+
+// StartSupplierLogin records the supplier the user picked on the selector
+// of a flow-2 session and the hash of a fresh one-time state, moving it to
+// authorizing. The rules of StartAuthorization hold: same browser, before
+// the deadline (else expired, ECONFLICT), not finished.
+func (s *Store) StartSupplierLogin(ctx context.Context, sessionID string, browserHash []byte, supplierID, state string) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockForStep(ctx, tx, sessionID, app.KindSupplierSelect, browserHash, "supplier selected after deadline")
+		if err != nil {
+			out = ls.LinkSession
+			return err
+		}
+		if err := tx.GetContext(ctx, &out, `
+			UPDATE link_sessions SET status = 'authorizing', supplier_id = $2,
+				brand_selected_at = now(), authorizing_at = now(), state_hash = $3
+			WHERE id = $1 RETURNING `+sessionCols, ls.ID, supplierID, app.HashToken(state)); err != nil {
+			return fmt.Errorf("db: start supplier login: %w", err)
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventSupplierSelected, supplierID); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, ls.ID, app.EventOAuthStarted, supplierID)
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, ec.err
+	}
+	return out, err
+}
+
+var errUnknownState = app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "No link session has this state.")
+
+// ReportSupplierLogin is the supplier's POST /post-login-redirect: supplierID
+// says that the user of the session that issued state logged in as
+// supplierUserID. In one transaction it maps the session's manufacturer
+// user and devices to (supplier, supplier_user_id) — a pair never gets a
+// second nox user; when the pair exists, the devices join it — marks the
+// session connected and writes supplier.linked webhooks for the supplier and
+// the manufacturer.
+//
+// Nothing is mapped when: the state is unknown (ENOTFOUND unknown_state), it
+// belongs to a login at another supplier (EFORBIDDEN wrong_supplier), the
+// session already ended (ECONFLICT already_used), or the deadline passed
+// (ECONFLICT expired; the session is recorded as expired_after_auth).
+func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supplierUserID string) (app.SupplierLinked, error) {
+	var out app.SupplierLinked
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		if err != nil {
+			return err
+		}
+		if ls.SupplierID != supplierID {
+			return app.ReasonErrorf(app.EFORBIDDEN, "wrong_supplier", "This state belongs to a login at another supplier.")
+		}
+		if ls.Status == app.StatusExpired {
+			if ls.Reason() == app.ReasonExpired {
+				if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET failure_reason = $2 WHERE id = $1`,
+					ls.ID, app.ReasonExpiredAfterAuth); err != nil {
+					return fmt.Errorf("db: mark expired after auth: %w", err)
+				}
+				if err := addEvent(ctx, tx, ls.ID, app.EventExpired, app.ReasonExpiredAfterAuth); err != nil {
+					return err
+				}
+				return errCommit{errSupplierLate}
+			}
+			return errSupplierLate
+		}
+		if ls.Status != app.StatusAuthorizing {
+			return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This link session has already ended (%s).", ls.Status)
+		}
+		if ls.Expired(ls.Now) {
+			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpiredAfterAuth, "supplier reported the login after the deadline"); err != nil {
+				return err
+			}
+			return errCommit{errSupplierLate}
+		}
+		var deviceIDs pq.StringArray
+		if err := tx.GetContext(ctx, &deviceIDs, `SELECT device_ids FROM link_sessions WHERE id = $1`, ls.ID); err != nil {
+			return fmt.Errorf("db: session devices: %w", err)
+		}
+		noxUserID, err := mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID)
+		if err != nil {
+			return err
+		}
+		devices := make([]app.DeviceInfo, len(deviceIDs))
+		for i, id := range deviceIDs {
+			devices[i] = app.DeviceInfo{ID: id}
+		}
+		if err := upsertDevices(ctx, tx, noxUserID, ls.Brand(), devices); err != nil {
+			return err
+		}
+		if err := tx.GetContext(ctx, &out.Session, `
+			UPDATE link_sessions SET status = 'connected', supplier_user_id = $2, nox_user_id = $3, finished_at = now()
+			WHERE id = $1 RETURNING `+sessionCols, ls.ID, supplierUserID, noxUserID); err != nil {
+			return fmt.Errorf("db: mark supplier linked: %w", err)
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventSupplierReported, supplierUserID); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(deviceIDs))); err != nil {
+			return err
+		}
+		out.NoxUserID, out.ManufacturerID, out.ManufacturerUserID, out.DeviceIDs = noxUserID, ls.Brand(), ls.ManufacturerUserID, deviceIDs
+		data := linkEventData(out.Session, deviceIDs)
+		if err := enqueueWebhook(ctx, tx, app.SupplierParty(supplierID), app.EventSupplierLinked, data); err != nil {
+			return err
+		}
+		return enqueueWebhook(ctx, tx, app.ManufacturerParty(ls.Brand()), app.EventSupplierLinked, data)
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, ec.err
+	}
+	return out, err
+}
+
+var errSupplierLate = app.ReasonErrorf(app.ECONFLICT, app.ReasonExpired,
+	"The link session expired before the login was reported; the user has to start again.")
+
+// mapManufacturerUserToSupplier returns the nox user that (supplier,
+// supplierUserID) is mapped to after a flow-2 login, following the rules of
+// flow 1: an existing pair keeps its nox user (the devices join it);
+// otherwise the manufacturer user's nox user is used, unless that user is
+// already mapped to this supplier under another id (a different user, so a
+// new nox user). The manufacturer mapping, once made, never changes.
+func mapManufacturerUserToSupplier(ctx context.Context, tx *sqlx.Tx, manufacturerID, manufacturerUserID, supplierID, supplierUserID string) (string, error) {
+	var pair string
+	err := tx.GetContext(ctx, &pair, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2`,
+		supplierID, supplierUserID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("db: find mapping: %w", err)
+	}
+	var mfr string
+	if err := tx.GetContext(ctx, &mfr, `
+		SELECT nox_user_id FROM manufacturer_mappings WHERE manufacturer_id = $1 AND manufacturer_user_id = $2`,
+		manufacturerID, manufacturerUserID); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("db: find manufacturer mapping: %w", err)
+	}
+	if pair != "" {
+		if mfr == "" {
+			return pair, insertManufacturerMapping(ctx, tx, manufacturerID, manufacturerUserID, pair)
+		}
+		return pair, nil
+	}
+	target := mfr
+	if target != "" {
+		var other bool
+		if err := tx.GetContext(ctx, &other, `
+			SELECT EXISTS (SELECT 1 FROM supplier_mappings WHERE nox_user_id = $1 AND supplier_id = $2)`, target, supplierID); err != nil {
+			return "", fmt.Errorf("db: find mapping: %w", err)
+		}
+		if other {
+			target = ""
+		}
+	}
+	if target == "" {
+		var err error
+		if target, err = createNoxUser(ctx, tx); err != nil {
+			return "", err
+		}
+		if mfr == "" {
+			if err := insertManufacturerMapping(ctx, tx, manufacturerID, manufacturerUserID, target); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := tx.GetContext(ctx, &pair, `
+		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id) VALUES ($1, $2, $3)
+		ON CONFLICT (supplier_id, supplier_user_id) DO UPDATE SET nox_user_id = supplier_mappings.nox_user_id
+		RETURNING nox_user_id`, supplierID, supplierUserID, target); err != nil {
+		return "", fmt.Errorf("db: create mapping: %w", err)
+	}
+	return pair, nil
+}
+
+func createNoxUser(ctx context.Context, tx *sqlx.Tx) (string, error) {
+	id := "nox_" + app.RandomToken(24)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO nox_users (id) VALUES ($1)`, id); err != nil {
+		return "", fmt.Errorf("db: create nox user: %w", err)
+	}
+	return id, nil
+}
+
+func insertManufacturerMapping(ctx context.Context, tx *sqlx.Tx, manufacturerID, manufacturerUserID, noxUserID string) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO manufacturer_mappings (manufacturer_id, manufacturer_user_id, nox_user_id) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, manufacturerID, manufacturerUserID, noxUserID); err != nil {
+		return fmt.Errorf("db: create manufacturer mapping: %w", err)
+	}
+	return nil
+}
+
+// ClaimSupplierReturn handles the user's browser coming back from the
+// supplier's login page with state. Only the first return counts: a second
+// one is ECONFLICT already_used and changes nothing; another browser is
+// EFORBIDDEN; an unknown state ENOTFOUND. The session is then ended if it is
+// not yet: expired past the deadline, access_denied when the supplier says
+// so (supplierError "access_denied"), supplier_error when the supplier sent
+// the user back without reporting the login. It returns the session as it
+// ended, for the redirect to the manufacturer.
+func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		if err != nil {
+			return err
+		}
+		out = ls.LinkSession
+		if ls.CallbackAt != nil {
+			return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This sign-in response was used already.")
+		}
+		if !ls.sameBrowser(browserHash) {
+			return errWrongBrowser
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {
+			return fmt.Errorf("db: claim supplier return: %w", err)
+		}
+		if err := addEvent(ctx, tx, ls.ID, app.EventReturned, supplierError); err != nil {
+			return err
+		}
+		switch {
+		case ls.Status.Final():
+		case ls.Expired(ls.Now):
+			err = endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "returned from the supplier after the deadline")
+		case supplierError == app.ReasonAccessDenied:
+			err = endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonAccessDenied, "declined at the supplier")
+		default:
+			err = endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonSupplierError,
+				truncateDetail("returned without a reported login "+supplierError))
+		}
+		if err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &out, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, ls.ID)
+	})
+	return out, err
+}
+
+func truncateDetail(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+// LinkSessionByID returns a session, or ENOTFOUND.
+func (s *Store) LinkSessionByID(ctx context.Context, id string) (app.LinkSession, error) {
+	var sess app.LinkSession
+	if err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id); err != nil {
+		return sess, fmt.Errorf("db: session: %w", notFound(err, "link session not found"))
+	}
+	return sess, nil
+}
+
+// SeedSandboxSupplier creates the sandbox supplier with its login page and
+// API key (idempotent).
+func (s *Store) SeedSandboxSupplier(ctx context.Context, sup app.LoginSupplier, apiKey string) error {
+	if err := s.UpsertSupplier(ctx, app.Supplier{ID: sup.ID, Name: sup.Name, RedirectURIs: []string{}}); err != nil {
+		return err
+	}
+	if err := s.SetSupplierLoginPage(ctx, sup.ID, sup.AuthorizeURL, sup.ClientID); err != nil {
+		return err
+	}
+	return s.InsertAPIKey(ctx, app.APIKeyOwner{SupplierID: sup.ID}, "sandbox key", apiKey)
+}
+
+// SeedDevManufacturer gives a manufacturer the development API key and
+// redirect URIs (idempotent).
+func (s *Store) SeedDevManufacturer(ctx context.Context, manufacturerID, apiKey string, redirectURIs []string) error {
+	if err := s.SetManufacturerRedirectURIs(ctx, manufacturerID, redirectURIs); err != nil {
+		return err
+	}
+	return s.InsertAPIKey(ctx, app.APIKeyOwner{ManufacturerID: manufacturerID}, "demo key", apiKey)
+}

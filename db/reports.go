@@ -1,0 +1,392 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"noxportal/app"
+)
+
+// Every report query lives in this file and reads only the rollups
+// (report_daily, report_connect_times, report_device_daily), which the
+// triggers of migrations/00006_reports.sql keep equal to an aggregation of
+// link_sessions.
+
+// ConfigureReports makes timezone the report time zone. When it differs
+// from the one the rollups were built in, it rebuilds them in the same
+// transaction and reports rebuilt=true.
+func (s *Store) ConfigureReports(ctx context.Context, timezone string) (rebuilt bool, err error) {
+	if _, err := app.ReportTimezone(timezone); err != nil {
+		return false, err
+	}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var current string
+		if err := tx.GetContext(ctx, &current, `SELECT timezone FROM report_settings FOR UPDATE`); err != nil {
+			return fmt.Errorf("db: report settings: %w", err)
+		}
+		if current == timezone {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE report_settings SET timezone = $1`, timezone); err != nil {
+			return fmt.Errorf("db: set report time zone: %w", err)
+		}
+		rebuilt = true
+		_, err := rebuildReports(ctx, tx)
+		return err
+	})
+	return rebuilt, err
+}
+
+// ReportRebuild says what a rebuild produced.
+type ReportRebuild struct {
+	Sessions int64
+	Rows     int64
+	// DeviceCorrection is what was added to today's device rollup so the
+	// running total equals the devices connected now (0 when it already did).
+	DeviceCorrection int64
+}
+
+// RebuildReports recomputes the session rollups from link_sessions with one
+// aggregation over the sessions, and reconciles the device rollup's running total with
+// the devices connected now (the devices table has no history to rebuild
+// the past from). Session writes wait while it runs.
+func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
+	var out ReportRebuild
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = rebuildReports(ctx, tx)
+		return err
+	})
+	return out, err
+}
+
+func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
+	var out ReportRebuild
+	for _, q := range []string{
+		`SET LOCAL work_mem = '256MB'`,
+		`LOCK TABLE link_sessions, devices IN SHARE MODE`,
+		`LOCK TABLE report_daily, report_connect_times, report_device_daily IN EXCLUSIVE MODE`,
+		`TRUNCATE report_daily, report_connect_times`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return out, fmt.Errorf("db: rebuild reports: %w", err)
+		}
+	}
+	// One pass over the sessions feeds both rollups. The time zone is a
+	// parameter rather than a join so the planner sees the real row count.
+	var tz string
+	if err := tx.GetContext(ctx, &tz, `SELECT timezone FROM report_settings`); err != nil {
+		return out, fmt.Errorf("db: report time zone: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		CREATE TEMP TABLE report_rebuild ON COMMIT DROP AS
+		SELECT (created_at AT TIME ZONE $1::text)::date AS day, coalesce(supplier_id, '') AS supplier_id,
+			coalesce(manufacturer_id, '') AS brand, kind, language, report_outcome(status, failure_reason) AS outcome,
+			CASE WHEN status = 'connected' THEN report_connect_bucket(extract(epoch FROM finished_at - coalesce(opened_at, created_at))) END AS bucket,
+			count(*) AS sessions, count(opened_at) AS opened, count(brand_selected_at) AS brand_selected, count(authorizing_at) AS authorizing
+		FROM link_sessions
+		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz); err != nil {
+		return out, fmt.Errorf("db: aggregate sessions: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO report_daily (day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
+		SELECT day, supplier_id, brand, kind, language, outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
+		FROM report_rebuild GROUP BY 1, 2, 3, 4, 5, 6`)
+	if err != nil {
+		return out, fmt.Errorf("db: rebuild report_daily: %w", err)
+	}
+	out.Rows, _ = res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO report_connect_times (day, supplier_id, brand, kind, language, bucket, sessions)
+		SELECT day, supplier_id, brand, kind, language, bucket, sum(sessions)
+		FROM report_rebuild WHERE bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`); err != nil {
+		return out, fmt.Errorf("db: rebuild report_connect_times: %w", err)
+	}
+	if err := tx.GetContext(ctx, &out.Sessions, `SELECT coalesce(sum(sessions), 0) FROM report_daily`); err != nil {
+		return out, fmt.Errorf("db: count rebuilt sessions: %w", err)
+	}
+	// Per brand: connected devices now minus the rollup's running total.
+	var fixes []struct {
+		Brand string `db:"brand"`
+		Diff  int64  `db:"diff"`
+	}
+	if err := tx.SelectContext(ctx, &fixes, `
+		WITH now_on AS (SELECT manufacturer_id AS brand, count(*) AS n FROM devices WHERE status = 'connected' GROUP BY 1),
+		     rolled AS (SELECT brand, sum(activated - deactivated) AS n FROM report_device_daily GROUP BY 1)
+		SELECT coalesce(a.brand, r.brand) AS brand, coalesce(a.n, 0) - coalesce(r.n, 0) AS diff
+		FROM now_on a FULL JOIN rolled r ON a.brand = r.brand
+		WHERE coalesce(a.n, 0) <> coalesce(r.n, 0)`); err != nil {
+		return out, fmt.Errorf("db: reconcile device rollup: %w", err)
+	}
+	for _, f := range fixes {
+		up, down := max(f.Diff, 0), max(-f.Diff, 0)
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO report_device_daily AS t (day, brand, activated, deactivated)
+			SELECT (now() AT TIME ZONE timezone)::date, $1, $2, $3 FROM report_settings
+			ON CONFLICT (day, brand) DO UPDATE
+			SET activated = t.activated + EXCLUDED.activated, deactivated = t.deactivated + EXCLUDED.deactivated`,
+			f.Brand, up, down); err != nil {
+			return out, fmt.Errorf("db: correct device rollup: %w", err)
+		}
+		out.DeviceCorrection += f.Diff
+	}
+	return out, nil
+}
+
+// reportWhere is the WHERE clause of f over a rollup table (day range and
+// the filters that apply to it) and its arguments.
+func reportWhere(f app.ReportFilter, withDims bool) (string, []any) {
+	args := []any{f.From.Format("2006-01-02"), f.To.Format("2006-01-02")}
+	conds := []string{"day BETWEEN $1::date AND $2::date"}
+	add := func(col, v string) {
+		if v == "" {
+			return
+		}
+		args = append(args, v)
+		conds = append(conds, col+" = $"+strconv.Itoa(len(args)))
+	}
+	if withDims {
+		add("supplier_id", f.SupplierID)
+		add("kind", f.Kind)
+		add("language", f.Language)
+	}
+	add("brand", f.Brand)
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ReportFunnel returns the funnel of the sessions f selects.
+func (s *Store) ReportFunnel(ctx context.Context, f app.ReportFilter) (app.FunnelReport, error) {
+	var out app.FunnelReport
+	where, args := reportWhere(f, true)
+	var rows []struct {
+		Outcome       string `db:"outcome"`
+		Sessions      int64  `db:"sessions"`
+		Opened        int64  `db:"opened"`
+		BrandSelected int64  `db:"brand_selected"`
+		Authorizing   int64  `db:"authorizing"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `
+		SELECT outcome, sum(sessions) AS sessions, sum(opened) AS opened, sum(brand_selected) AS brand_selected,
+			sum(authorizing) AS authorizing
+		FROM report_daily`+where+` GROUP BY outcome`, args...); err != nil {
+		return out, fmt.Errorf("db: report funnel: %w", err)
+	}
+	for _, r := range rows {
+		out.Created += r.Sessions
+		out.Opened += r.Opened
+		out.BrandSelected += r.BrandSelected
+		out.Authorizing += r.Authorizing
+		switch r.Outcome {
+		case app.OutcomeConnected:
+			out.Connected += r.Sessions
+		case app.OutcomePending:
+			out.Pending += r.Sessions
+		default:
+			if r.Sessions != 0 {
+				out.Failures = append(out.Failures, app.ReasonCount{Reason: r.Outcome, Sessions: r.Sessions})
+			}
+		}
+	}
+	app.SortReasons(out.Failures)
+	return out, nil
+}
+
+// Breakdown dimensions of ReportBreakdown.
+const (
+	ByBrand    = "brand"
+	BySupplier = "supplier_id"
+)
+
+// ReportBreakdown returns one row per brand (by ByBrand) or supplier (by
+// BySupplier) of the sessions f selects, named from manufacturers or
+// suppliers ("" for sessions without one), in name order.
+func (s *Store) ReportBreakdown(ctx context.Context, f app.ReportFilter, by string) ([]app.BreakdownRow, error) {
+	if by != ByBrand && by != BySupplier {
+		return nil, fmt.Errorf("db: report breakdown by %q", by)
+	}
+	where, args := reportWhere(f, true)
+	var counts []struct {
+		Key      string `db:"key"`
+		Outcome  string `db:"outcome"`
+		Sessions int64  `db:"sessions"`
+	}
+	if err := s.db.SelectContext(ctx, &counts, `
+		SELECT `+by+` AS key, outcome, sum(sessions) AS sessions FROM report_daily`+where+`
+		GROUP BY 1, 2 HAVING sum(sessions) <> 0`, args...); err != nil {
+		return nil, fmt.Errorf("db: report breakdown: %w", err)
+	}
+	var times []struct {
+		Key      string `db:"key"`
+		Bucket   int    `db:"bucket"`
+		Sessions int64  `db:"sessions"`
+	}
+	if err := s.db.SelectContext(ctx, &times, `
+		SELECT `+by+` AS key, bucket, sum(sessions) AS sessions FROM report_connect_times`+where+`
+		GROUP BY 1, 2`, args...); err != nil {
+		return nil, fmt.Errorf("db: report connect times: %w", err)
+	}
+	names, err := s.reportNames(ctx, by)
+	if err != nil {
+		return nil, err
+	}
+	idx := map[string]int{}
+	var out []app.BreakdownRow
+	row := func(key string) *app.BreakdownRow {
+		i, ok := idx[key]
+		if !ok {
+			i = len(out)
+			idx[key] = i
+			name := names[key]
+			if name == "" {
+				name = key
+			}
+			out = append(out, app.BreakdownRow{Key: key, Name: name})
+		}
+		return &out[i]
+	}
+	for _, c := range counts {
+		r := row(c.Key)
+		r.Sessions += c.Sessions
+		switch c.Outcome {
+		case app.OutcomeConnected:
+			r.Connected += c.Sessions
+		case app.OutcomePending:
+		default:
+			r.Failures = append(r.Failures, app.ReasonCount{Reason: c.Outcome, Sessions: c.Sessions})
+		}
+	}
+	for _, t := range times {
+		if t.Sessions != 0 {
+			row(t.Key).Times.Add(t.Bucket, t.Sessions)
+		}
+	}
+	for i := range out {
+		app.SortReasons(out[i].Failures)
+	}
+	app.SortBreakdown(out, "name", false)
+	return out, nil
+}
+
+func (s *Store) reportNames(ctx context.Context, by string) (map[string]string, error) {
+	q := `SELECT id, name FROM manufacturers`
+	if by == BySupplier {
+		q = `SELECT id, name FROM suppliers`
+	}
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("db: report names: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}
+
+// ReportTrend returns sessions and connected sessions per day of f, or per
+// week (starting Monday) when f.Weekly(); periods without sessions are
+// included with zeros.
+func (s *Store) ReportTrend(ctx context.Context, f app.ReportFilter) ([]app.TrendPoint, error) {
+	where, args := reportWhere(f, true)
+	var rows []struct {
+		Day       time.Time `db:"day"`
+		Sessions  int64     `db:"sessions"`
+		Connected int64     `db:"connected"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+periodExpr(f)+` AS day, sum(sessions) AS sessions,
+			coalesce(sum(sessions) FILTER (WHERE outcome = 'connected'), 0) AS connected
+		FROM report_daily`+where+` GROUP BY 1`, args...); err != nil {
+		return nil, fmt.Errorf("db: report trend: %w", err)
+	}
+	byDay := map[string]app.TrendPoint{}
+	for _, r := range rows {
+		byDay[r.Day.Format("2006-01-02")] = app.TrendPoint{Sessions: r.Sessions, Connected: r.Connected}
+	}
+	var out []app.TrendPoint
+	for _, d := range periods(f) {
+		p := byDay[d.Format("2006-01-02")]
+		p.Day = d
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ReportDevices returns, per day of f (or week when f.Weekly()), the
+// connected devices at the end of it and the relinks needed and done in it.
+// Only the brand filter applies: devices belong to nox users, not to one
+// supplier, flow or language.
+func (s *Store) ReportDevices(ctx context.Context, f app.ReportFilter) ([]app.DevicePoint, error) {
+	where, args := reportWhere(f, false)
+	var base int64
+	bwhere := strings.Replace(where, "day BETWEEN $1::date AND $2::date", "day < $1::date AND $2::date IS NOT NULL", 1)
+	if err := s.db.GetContext(ctx, &base, `
+		SELECT coalesce(sum(activated - deactivated), 0) FROM report_device_daily`+bwhere, args...); err != nil {
+		return nil, fmt.Errorf("db: report devices before range: %w", err)
+	}
+	var rows []struct {
+		Day    time.Time `db:"day"`
+		Net    int64     `db:"net"`
+		Needed int64     `db:"needed"`
+		Done   int64     `db:"done"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+periodExpr(f)+` AS day, sum(activated - deactivated) AS net, sum(relink_needed) AS needed, sum(relink_done) AS done
+		FROM report_device_daily`+where+` GROUP BY 1`, args...); err != nil {
+		return nil, fmt.Errorf("db: report devices: %w", err)
+	}
+	type agg struct{ net, needed, done int64 }
+	byDay := map[string]agg{}
+	for _, r := range rows {
+		byDay[r.Day.Format("2006-01-02")] = agg{r.Net, r.Needed, r.Done}
+	}
+	var out []app.DevicePoint
+	active := base
+	for _, d := range periods(f) {
+		a := byDay[d.Format("2006-01-02")]
+		active += a.net
+		out = append(out, app.DevicePoint{Day: d, Active: active, RelinkNeeded: a.needed, RelinkDone: a.done})
+	}
+	return out, nil
+}
+
+func periodExpr(f app.ReportFilter) string {
+	if f.Weekly() {
+		return `date_trunc('week', day)::date`
+	}
+	return `day`
+}
+
+// periods lists the first day of every period of f, in f.From's location.
+func periods(f app.ReportFilter) []time.Time {
+	start, step := f.From, 1
+	if f.Weekly() {
+		step = 7
+		start = start.AddDate(0, 0, -((int(start.Weekday()) + 6) % 7))
+	}
+	var out []time.Time
+	for d := start; !d.After(f.To); d = d.AddDate(0, 0, step) {
+		out = append(out, d)
+	}
+	return out
+}
+
+// ReportOptions returns the suppliers and brands reports can be filtered on,
+// in name order.
+func (s *Store) ReportOptions(ctx context.Context) (suppliers, brands []app.ReportOption, err error) {
+	if err := s.db.SelectContext(ctx, &suppliers, `SELECT id AS value, name FROM suppliers ORDER BY name, id`); err != nil {
+		return nil, nil, fmt.Errorf("db: report suppliers: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &brands, `SELECT id AS value, name FROM manufacturers ORDER BY name, id`); err != nil {
+		return nil, nil, fmt.Errorf("db: report brands: %w", err)
+	}
+	return suppliers, brands, nil
+}

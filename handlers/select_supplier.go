@@ -1,0 +1,159 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"noxportal/app"
+)
+
+// The supplier selector of flow 2: a user who starts at a manufacturer picks
+// the energy supplier, logs in on the supplier's OAuth page, and comes back
+// through /connect/supplier/return to the manufacturer.
+
+// showSupplierSelector opens a flow-2 link and binds it to this browser:
+// unknown token → 404 page, ended → the ended page, otherwise the list of
+// suppliers with a login page.
+func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
+	token := c.Query("token")
+	if token == "" || len(token) > 128 {
+		return h.linkNotFound(c)
+	}
+	sess, err := h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
+	if app.IsNotFound(err) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	if sess.Kind != app.KindSupplierSelect {
+		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+	}
+	if sess.Status.Final() {
+		return h.showEndedPage(c, sess, token)
+	}
+	return h.renderSupplierSelector(c, sess, token, c.Query("q"), "")
+}
+
+// filterSuppliers answers the supplier search: the list fragment for HTMX,
+// the whole page otherwise.
+func (h *Handler) filterSuppliers(c *fiber.Ctx) error {
+	token := c.Query("token")
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	if sess.Status.Final() {
+		return h.showEndedPage(c, sess, token)
+	}
+	return h.renderSupplierSelector(c, sess, token, c.Query("q"), "")
+}
+
+func (h *Handler) renderSupplierSelector(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
+	m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
+	if err != nil {
+		return err
+	}
+	suppliers, err := h.loginSuppliers(c, q)
+	if err != nil {
+		return err
+	}
+	if errMsg != "" {
+		c.Status(fiber.StatusConflict)
+	}
+	return h.render(c, "pages/select_supplier/index", fiber.Map{
+		"Lang": sess.Language, "Title": h.tr.T(sess.Language, "supplier.title"), "Manufacturer": m.Name,
+		"Token": token, "Query": q, "Suppliers": suppliers, "Error": errMsg,
+	}, "partials/supplier_tiles")
+}
+
+// loginSuppliers lists the suppliers with a login page whose name matches q
+// (case-insensitive); the sandbox supplier only while it is switched on.
+func (h *Handler) loginSuppliers(c *fiber.Ctx, q string) ([]app.LoginSupplier, error) {
+	var exclude []string
+	if id := h.cfg.Sandbox.Supplier.ID; id != "" && !h.cfg.Sandbox.SupplierActive() {
+		exclude = append(exclude, id)
+	}
+	all, err := h.store.LoginSuppliers(c.UserContext(), exclude)
+	if err != nil {
+		return nil, err
+	}
+	q = strings.ToLower(strings.TrimSpace(q))
+	var out []app.LoginSupplier
+	for _, s := range all {
+		if q == "" || strings.Contains(strings.ToLower(s.Name), q) || strings.Contains(s.ID, q) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// selectSupplier records the chosen supplier with a fresh one-time state and
+// sends the browser to the supplier's login page with the state and NOX's
+// return URL.
+func (h *Handler) selectSupplier(c *fiber.Ctx) error {
+	token := c.FormValue("token")
+	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
+		return h.linkNotFound(c)
+	} else if err != nil {
+		return err
+	}
+	c.Locals("lang", sess.Language)
+	sup, err := h.store.LoginSupplier(c.UserContext(), c.FormValue("supplier"))
+	if app.IsNotFound(err) || (err == nil && h.isHiddenSupplier(sup.ID)) {
+		return h.renderSupplierSelector(c, sess, token, "", h.tr.T(sess.Language, "supplier.unknown"))
+	} else if err != nil {
+		return err
+	}
+	state := app.RandomToken(43)
+	updated, err := h.store.StartSupplierLogin(c.UserContext(), sess.ID, h.browserHash(c, false), sup.ID, state)
+	switch app.ErrorCode(err) {
+	case "":
+	case app.ECONFLICT:
+		return h.showEndedPage(c, updated.OrElse(sess), token)
+	case app.EFORBIDDEN:
+		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+	default:
+		return err
+	}
+	u := app.AppendQuery(h.cfg.ResolveURL(sup.AuthorizeURL), [][2]string{
+		{"client_id", sup.ClientID},
+		{"redirect_uri", h.supplierReturnURL()},
+		{"state", state},
+		{"ui_locales", sess.Language},
+	})
+	return c.Redirect(u, fiber.StatusSeeOther)
+}
+
+func (h *Handler) isHiddenSupplier(id string) bool {
+	return id == h.cfg.Sandbox.Supplier.ID && !h.cfg.Sandbox.SupplierActive()
+}
+
+// returnFromSupplier is where the supplier's login page sends the browser
+// back, with the state (and error=access_denied when the user declined). It
+// claims the state once and redirects to the manufacturer with the outcome:
+// connected when the supplier reported the login in time, failed otherwise.
+func (h *Handler) returnFromSupplier(c *fiber.Ctx) error {
+	state := c.Query("state")
+	if state == "" || len(state) > 128 {
+		return h.badCallback(c)
+	}
+	sess, err := h.store.ClaimSupplierReturn(c.UserContext(), state, h.browserHash(c, false), truncate(c.Query("error"), 100))
+	switch app.ErrorCode(err) {
+	case "":
+		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
+	case app.ENOTFOUND:
+		return h.badCallback(c)
+	case app.EFORBIDDEN:
+		c.Locals("lang", sess.Language)
+		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+	case app.ECONFLICT:
+		return c.Redirect(sess.FailureRedirect(app.ReasonAlreadyUsed), fiber.StatusSeeOther)
+	}
+	return err
+}
