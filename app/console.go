@@ -266,8 +266,12 @@ func (k APIKey) Active(now time.Time) bool {
 // SupplierSettings is a supplier as an admin edits it.
 type SupplierSettings struct {
 	Supplier
-	WebhookURL    string `db:"webhook_url" json:"webhook_url"`
-	OAuthLoginURL string `db:"oauth_login_url" json:"oauth_login_url"`
+	// WebhookURL is the supplier's webhook endpoint ("" when none).
+	WebhookURL string `db:"webhook_url" json:"webhook_url"`
+	// OAuthLoginURL and OAuthClientID are the supplier's OAuth login page
+	// for flow 2 (both or neither).
+	OAuthLoginURL string `db:"login_authorize_url" json:"oauth_login_url"`
+	OAuthClientID string `db:"login_client_id" json:"oauth_client_id"`
 	Mappings      int    `db:"mappings" json:"-"`
 	ActiveKeys    int    `db:"active_keys" json:"-"`
 }
@@ -290,11 +294,16 @@ func (s SupplierSettings) Validate() error {
 			return err
 		}
 	}
-	for _, u := range []string{s.WebhookURL, s.OAuthLoginURL} {
-		if u == "" {
-			continue
+	if s.WebhookURL != "" {
+		if err := ValidateWebhookURL(s.WebhookURL); err != nil {
+			return err
 		}
-		if err := ValidateRedirectURIForAllowlist(u); err != nil {
+	}
+	if (s.OAuthLoginURL == "") != (s.OAuthClientID == "") {
+		return Errorf(EINVALID, "The OAuth login page needs both its URL and the client id.")
+	}
+	if s.OAuthLoginURL != "" {
+		if err := ValidateRedirectURIForAllowlist(s.OAuthLoginURL); err != nil {
 			return err
 		}
 	}

@@ -21,12 +21,13 @@ func (s *Store) ListSuppliers(ctx context.Context) ([]app.SupplierSettings, erro
 		URIs pq.StringArray `db:"uris"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, `
-		SELECT s.id, s.name, s.created_at, s.webhook_url, s.oauth_login_url,
+		SELECT s.id, s.name, s.created_at, coalesce(w.url, '') AS webhook_url,
+		       coalesce(s.login_authorize_url, '') AS login_authorize_url, coalesce(s.login_client_id, '') AS login_client_id,
 		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri) AS uris,
 		       (SELECT count(*) FROM supplier_mappings m WHERE m.supplier_id = s.id) AS mappings,
 		       (SELECT count(*) FROM api_keys k WHERE k.supplier_id = s.id AND k.revoked_at IS NULL
 		          AND (k.expires_at IS NULL OR k.expires_at > now())) AS active_keys
-		FROM suppliers s ORDER BY s.name, s.id`); err != nil {
+		FROM suppliers s LEFT JOIN webhook_endpoints w ON w.supplier_id = s.id ORDER BY s.name, s.id`); err != nil {
 		return nil, fmt.Errorf("db: list suppliers: %w", err)
 	}
 	out := make([]app.SupplierSettings, len(rows))
@@ -44,10 +45,11 @@ func (s *Store) GetSupplierSettings(ctx context.Context, id string) (app.Supplie
 		URIs pq.StringArray `db:"uris"`
 	}
 	err := s.db.GetContext(ctx, &row, `
-		SELECT s.id, s.name, s.created_at, s.webhook_url, s.oauth_login_url,
+		SELECT s.id, s.name, s.created_at, coalesce(w.url, '') AS webhook_url,
+		       coalesce(s.login_authorize_url, '') AS login_authorize_url, coalesce(s.login_client_id, '') AS login_client_id,
 		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri) AS uris,
 		       0 AS mappings, 0 AS active_keys
-		FROM suppliers s WHERE s.id = $1`, id)
+		FROM suppliers s LEFT JOIN webhook_endpoints w ON w.supplier_id = s.id WHERE s.id = $1`, id)
 	if err != nil {
 		return app.SupplierSettings{}, fmt.Errorf("db: supplier settings: %w", notFound(err, "supplier %q not found", id))
 	}
@@ -56,35 +58,39 @@ func (s *Store) GetSupplierSettings(ctx context.Context, id string) (app.Supplie
 }
 
 // SaveSupplier creates (create=true; ECONFLICT when the id exists) or
-// updates (ENOTFOUND when missing) a supplier with its redirect URIs and
-// settings, and writes the audit entry with before/after, in one transaction.
-func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, create bool, e app.AuditEntry) error {
+// updates (ENOTFOUND when missing) a supplier with its redirect URIs, flow-2
+// login page and webhook endpoint, and writes the audit entry with
+// before/after, in one transaction. A new webhook endpoint gets a signing
+// secret, which is returned (shown once); otherwise the secret is "".
+func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, create bool, e app.AuditEntry) (string, error) {
 	if err := sup.Validate(); err != nil {
-		return err
+		return "", err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	var secret string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var before *app.SupplierSettings
 		if !create {
 			var cur app.SupplierSettings
 			var uris pq.StringArray
 			row := tx.QueryRowxContext(ctx, `
-				SELECT id, name, webhook_url, oauth_login_url,
+				SELECT s.id, s.name, coalesce((SELECT url FROM webhook_endpoints w WHERE w.supplier_id = s.id), ''),
+				       coalesce(s.login_authorize_url, ''), coalesce(s.login_client_id, ''),
 				       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri)
-				FROM suppliers s WHERE id = $1 FOR UPDATE`, sup.ID)
-			if err := row.Scan(&cur.ID, &cur.Name, &cur.WebhookURL, &cur.OAuthLoginURL, &uris); err != nil {
+				FROM suppliers s WHERE s.id = $1 FOR UPDATE`, sup.ID)
+			if err := row.Scan(&cur.ID, &cur.Name, &cur.WebhookURL, &cur.OAuthLoginURL, &cur.OAuthClientID, &uris); err != nil {
 				return fmt.Errorf("db: save supplier: %w", notFound(err, "supplier %q not found", sup.ID))
 			}
 			cur.RedirectURIs = uris
 			before = &cur
 			if _, err := tx.ExecContext(ctx, `
-				UPDATE suppliers SET name = $2, webhook_url = $3, oauth_login_url = $4, updated_at = now() WHERE id = $1`,
-				sup.ID, sup.Name, sup.WebhookURL, sup.OAuthLoginURL); err != nil {
+				UPDATE suppliers SET name = $2, login_authorize_url = NULLIF($3, ''), login_client_id = NULLIF($4, ''), updated_at = now()
+				WHERE id = $1`, sup.ID, sup.Name, sup.OAuthLoginURL, sup.OAuthClientID); err != nil {
 				return fmt.Errorf("db: update supplier: %w", err)
 			}
 		} else {
 			res, err := tx.ExecContext(ctx, `
-				INSERT INTO suppliers (id, name, webhook_url, oauth_login_url) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-				sup.ID, sup.Name, sup.WebhookURL, sup.OAuthLoginURL)
+				INSERT INTO suppliers (id, name, login_authorize_url, login_client_id) VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''))
+				ON CONFLICT (id) DO NOTHING`, sup.ID, sup.Name, sup.OAuthLoginURL, sup.OAuthClientID)
 			if err != nil {
 				return fmt.Errorf("db: create supplier: %w", err)
 			}
@@ -105,6 +111,10 @@ func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, crea
 				return fmt.Errorf("db: insert redirect uri: %w", err)
 			}
 		}
+		var err error
+		if secret, err = setSupplierWebhook(ctx, tx, s.cipher, sup.ID, sup.WebhookURL); err != nil {
+			return err
+		}
 		e.ObjectType, e.ObjectID = "supplier", sup.ID
 		e.Action = "supplier.update"
 		if create {
@@ -116,6 +126,31 @@ func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, crea
 		e.After = after
 		return writeAudit(ctx, tx, e)
 	})
+	return secret, err
+}
+
+// setSupplierWebhook sets (url "" removes) a supplier's webhook endpoint in
+// tx, like SetWebhookEndpoint; a new endpoint's signing secret is returned.
+func setSupplierWebhook(ctx context.Context, tx *sqlx.Tx, cipher *app.Cipher, supplierID, url string) (string, error) {
+	if url == "" {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE supplier_id = $1`, supplierID); err != nil {
+			return "", fmt.Errorf("db: remove webhook endpoint: %w", err)
+		}
+		return "", nil
+	}
+	owner := app.SupplierParty(supplierID)
+	secret := app.NewWebhookSecret()
+	var created bool
+	if err := tx.GetContext(ctx, &created, `
+		INSERT INTO webhook_endpoints (supplier_id, url, secret_enc) VALUES ($1, $2, $3)
+		ON CONFLICT (supplier_id) DO UPDATE SET url = EXCLUDED.url, updated_at = now()
+		RETURNING (xmax = 0)`, supplierID, url, cipher.Seal([]byte(secret), secretAAD(owner))); err != nil {
+		return "", fmt.Errorf("db: set webhook endpoint: %w", err)
+	}
+	if created {
+		return secret, nil
+	}
+	return "", nil
 }
 
 // SupplierAPIKeys returns a supplier's keys, newest first.

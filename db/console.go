@@ -488,7 +488,7 @@ func (s *Store) MarkRelinkRequired(ctx context.Context, supplierID, supplierUser
 			d.ID, e.ActorID); err != nil {
 			return fmt.Errorf("db: device event: %w", err)
 		}
-		if err := emitDeviceRelinkRequired(ctx, tx, supplierID, supplierUserID, d); err != nil {
+		if err := emitDeviceRelinkRequired(ctx, tx, d); err != nil {
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID = "device.relink_required", "device", strconv.FormatInt(d.ID, 10)
@@ -497,12 +497,11 @@ func (s *Store) MarkRelinkRequired(ctx context.Context, supplierID, supplierUser
 	})
 }
 
-// emitDeviceRelinkRequired is where the device.relink_required webhook is
-// queued for the supplier, in the transaction that changed the device. The
-// webhook outbox (migration 00004) hooks in here; until it exists nothing
-// is sent.
-func emitDeviceRelinkRequired(_ context.Context, _ *sqlx.Tx, _, _ string, _ app.Device) error {
-	return nil
+// emitDeviceRelinkRequired queues the device.relink_required webhook for
+// every party linked to the device's nox user, in the transaction that
+// changed the device.
+func emitDeviceRelinkRequired(ctx context.Context, tx *sqlx.Tx, d app.Device) error {
+	return enqueueDeviceEvent(ctx, tx, d.NoxUserID, d.ManufacturerID, d.ExternalID, app.DeviceRelinkRequired)
 }
 
 // RelinkPending reports whether an unfinished, unexpired link session that
@@ -517,4 +516,21 @@ func (s *Store) RelinkPending(ctx context.Context, supplierID, supplierUserID, b
 		return false, fmt.Errorf("db: relink pending: %w", err)
 	}
 	return ok, nil
+}
+
+// UserWebhookDeliveries returns the newest deliveries (at most limit) to a
+// supplier's webhook endpoint whose event is about the nox user.
+func (s *Store) UserWebhookDeliveries(ctx context.Context, supplierID, noxUserID string, limit int) ([]app.WebhookDelivery, error) {
+	out := []app.WebhookDelivery{}
+	if noxUserID == "" {
+		return out, nil
+	}
+	if err := s.db.SelectContext(ctx, &out, `
+		SELECT `+deliveryCols+` FROM webhook_deliveries
+		WHERE endpoint_id = (SELECT id FROM webhook_endpoints WHERE supplier_id = $1)
+		  AND position($2 in convert_from(body, 'UTF8')) > 0
+		ORDER BY created_at DESC, id LIMIT $3`, supplierID, noxUserID, limit); err != nil {
+		return nil, fmt.Errorf("db: user webhook deliveries: %w", err)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -163,6 +164,24 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[]) AS x(n, b, t, h)`,
 			pq.Array(nox), pq.Array(brand), pq.Array(tokens), pq.Array(hours)); err != nil {
 			return fmt.Errorf("db: seed grants: %w", err)
+		}
+		// Webhook endpoints for the two extra suppliers, and the
+		// device.relink_required events of their customers' devices.
+		for _, sup := range DevSuppliers {
+			if _, err := setSupplierWebhook(ctx, tx, s.cipher, sup.ID, "https://"+strings.TrimPrefix(sup.ID, "supplier_")+".example/nox/webhooks"); err != nil {
+				return err
+			}
+		}
+		var relink []app.Device
+		if err := tx.SelectContext(ctx, &relink, `
+			SELECT d.id, d.nox_user_id, d.manufacturer_id, d.external_id, d.name, d.model, d.status, d.connected_at, d.last_sync_at
+			FROM devices d JOIN seed_c c ON c.nox = d.nox_user_id WHERE d.status = 'relink_required' ORDER BY d.id`); err != nil {
+			return fmt.Errorf("db: seed relink devices: %w", err)
+		}
+		for _, d := range relink {
+			if err := emitDeviceRelinkRequired(ctx, tx, d); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

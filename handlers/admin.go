@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,11 @@ func (h *Handler) showSupplierForm(c *fiber.Ctx) error {
 	return h.renderPortal(c, "pages/admin/supplier", data)
 }
 
+func (h *Handler) renderSupplierSecret(c *fiber.Ctx, sup app.SupplierSettings, secret string) error {
+	c.Locals("webhookSecret", secret)
+	return h.renderSupplier(c, sup, "", "")
+}
+
 func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr, newKey string) error {
 	data := h.adminBase(c, "console.admin.supplier_edit", "suppliers")
 	data["Title"] = sup.Name
@@ -60,6 +66,7 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 	data["S"], data["Keys"], data["Error"], data["NewKey"], data["Now"] = sup, keys, formErr, newKey, time.Now()
 	data["URIs"] = strings.Join(sup.RedirectURIs, "\n")
 	data["Saved"] = c.Query("saved") != ""
+	data["WebhookSecret"], _ = c.Locals("webhookSecret").(string)
 	return h.renderPortal(c, "pages/admin/supplier", data)
 }
 
@@ -71,7 +78,8 @@ func supplierFromForm(c *fiber.Ctx, id string) app.SupplierSettings {
 		}
 	}
 	return app.SupplierSettings{Supplier: app.Supplier{ID: id, Name: strings.TrimSpace(c.FormValue("name")), RedirectURIs: uris},
-		WebhookURL: strings.TrimSpace(c.FormValue("webhook_url")), OAuthLoginURL: strings.TrimSpace(c.FormValue("oauth_login_url"))}
+		WebhookURL: strings.TrimSpace(c.FormValue("webhook_url")), OAuthLoginURL: strings.TrimSpace(c.FormValue("oauth_login_url")),
+		OAuthClientID: strings.TrimSpace(c.FormValue("oauth_client_id"))}
 }
 
 // saveSupplier creates (no :id) or updates a supplier; invalid input shows
@@ -82,7 +90,7 @@ func (h *Handler) saveSupplier(c *fiber.Ctx) error {
 		id, create = strings.TrimSpace(c.FormValue("id")), true
 	}
 	sup := supplierFromForm(c, id)
-	err := h.store.SaveSupplier(c.UserContext(), sup, create, h.audit(c))
+	secret, err := h.store.SaveSupplier(c.UserContext(), sup, create, h.audit(c))
 	if code := app.ErrorCode(err); code == app.EINVALID || code == app.ECONFLICT {
 		data := h.adminBase(c, "console.admin.supplier_new", "suppliers")
 		data["New"], data["S"], data["Error"] = create, sup, app.ErrorMessage(err)
@@ -98,6 +106,15 @@ func (h *Handler) saveSupplier(c *fiber.Ctx) error {
 		return h.renderPortal(c, "pages/admin/supplier", data)
 	} else if err != nil {
 		return err
+	}
+	if secret != "" {
+		// A new webhook endpoint: its signing secret is shown this once.
+		saved, err := h.store.GetSupplierSettings(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return h.renderSupplierSecret(c, saved, secret)
 	}
 	return c.Redirect("/admin/suppliers/"+id+"?saved=1", fiber.StatusSeeOther)
 }
@@ -209,14 +226,51 @@ func (h *Handler) showAudit(c *fiber.Ctx) error {
 	return h.renderPortal(c, "pages/admin/audit", data, "partials/admin_audit_rows")
 }
 
-// showWebhooks is the per-endpoint webhook delivery log; it lists the
-// suppliers' endpoints and shows deliveries once the webhook outbox exists.
+// endpointDeliveries is one supplier's webhook endpoint with its newest deliveries.
+type endpointDeliveries struct {
+	Supplier   app.SupplierSettings
+	Endpoint   *app.WebhookEndpoint
+	Deliveries []app.WebhookDelivery
+}
+
+// showWebhooks lists each supplier's webhook endpoint with its newest
+// deliveries, their status and delivery log, and a replay button.
 func (h *Handler) showWebhooks(c *fiber.Ctx) error {
-	sups, err := h.store.ListSuppliers(c.UserContext())
+	ctx := c.UserContext()
+	sups, err := h.store.ListSuppliers(ctx)
 	if err != nil {
 		return err
 	}
+	var list []endpointDeliveries
+	for _, sup := range sups {
+		e := endpointDeliveries{Supplier: sup}
+		ep, err := h.store.WebhookEndpoint(ctx, app.SupplierParty(sup.ID))
+		if err == nil {
+			e.Endpoint = &ep
+			if e.Deliveries, err = h.store.WebhookDeliveries(ctx, app.SupplierParty(sup.ID), c.Query("event"), 20); err != nil {
+				return err
+			}
+		} else if !app.IsNotFound(err) {
+			return err
+		}
+		list = append(list, e)
+	}
 	data := h.adminBase(c, "console.webhooks.title", "webhooks")
-	data["Suppliers"] = sups
+	data["Endpoints"], data["Replayed"] = list, c.Query("replayed")
 	return h.renderPortal(c, "pages/admin/webhooks", data)
+}
+
+// replayWebhook queues a delivery again (a new delivery with the same event).
+func (h *Handler) replayWebhook(c *fiber.Ctx) error {
+	d, err := h.store.ReplayWebhookDelivery(c.UserContext(), nil, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	e := h.audit(c)
+	e.Action, e.ObjectType, e.ObjectID = "webhook.replay", "webhook_delivery", c.Params("id")
+	e.After = map[string]string{"delivery_id": d.ID, "event_type": d.EventType}
+	if err := h.store.WriteAudit(c.UserContext(), e); err != nil {
+		return err
+	}
+	return c.Redirect("/admin/webhooks?replayed="+url.QueryEscape(d.ID)+"#d-"+url.QueryEscape(d.ID), fiber.StatusSeeOther)
 }

@@ -135,6 +135,19 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	}
 	data["Title"] = suid + " · " + m.SupplierName
 	data["M"] = m
+	ctx := c.UserContext()
+	if m.NoxUserID != "" {
+		if b, err := h.store.ComfortBounds(ctx, m.NoxUserID); err == nil {
+			data["Comfort"] = &b
+		} else if !app.IsNotFound(err) {
+			return err
+		}
+	}
+	hooks, err := h.store.UserWebhookDeliveries(ctx, sup, m.NoxUserID, 20)
+	if err != nil {
+		return err
+	}
+	data["Webhooks"] = hooks
 	data["Path"] = consoleUserPath(sup, suid)
 	data["Now"] = time.Now()
 	data["Marked"] = c.Query("marked") != ""

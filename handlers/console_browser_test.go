@@ -119,4 +119,6 @@ func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 		t.Errorf("audit log: want the relink, the bulk relink and the new key, got %q", txt)
 	}
 	admin.Screenshot("admin-4-audit")
+	admin.Do(cdp.Navigate(s.URL+"/admin/webhooks"), cdp.WaitVisible(cdp.CSS(`[data-endpoint="supplier_greenvolt"] tr[data-delivery]`)))
+	admin.Screenshot("admin-5-webhooks")
 }

@@ -49,7 +49,7 @@ func TestConsoleRoutesFollowRoles(t *testing.T) {
 	consolePosts := []string{user + "/relink", user + "/devices/1/relink-required", "/console/bulk"}
 	adminPosts := []string{"/admin/suppliers", "/admin/suppliers/" + s.SupplierID, "/admin/suppliers/" + s.SupplierID + "/keys",
 		"/admin/suppliers/" + s.SupplierID + "/keys/1/rotate", "/admin/suppliers/" + s.SupplierID + "/keys/1/revoke",
-		"/admin/manufacturers/sandbox-heatpump"}
+		"/admin/manufacturers/sandbox-heatpump", "/admin/webhooks/deliveries/wd_none/replay"}
 	tests := []struct {
 		role                                      string
 		tokenPage                                 string
@@ -136,6 +136,9 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 		t.Fatalf("device status on the mapping page: want connected")
 	}
 
+	if _, err := s.Store.SetWebhookEndpoint(ctx, app.SupplierParty(s.SupplierID), "https://supplier.example/hooks", false); err != nil {
+		t.Fatal(err)
+	}
 	// Mark the device as needing a relink.
 	action, vals := page.FormValues(t, "/relink-required")
 	if p := handlertest.PostForm(t, agent, s.URL+action, vals); p.Status != http.StatusSeeOther {
@@ -144,6 +147,9 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	page = handlertest.Get(t, agent, s.URL+path)
 	if handlertest.Find(page.Doc, byAttr("data-status", app.DeviceRelinkRequired)) == nil {
 		t.Errorf("after marking: want the device shown as relink_required")
+	}
+	if !strings.Contains(page.Body, "device.relink_required") || handlertest.Find(page.Doc, func(n *html.Node) bool { return hasAttr(n, "data-delivery") }) == nil {
+		t.Errorf("after marking: want the device.relink_required webhook delivery on the customer page")
 	}
 
 	// Relink with the brand preselected and an email to the customer.
@@ -323,8 +329,17 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 	}
 	form.Set("redirect_uris", "https://acme.example/cb\nhttp://127.0.0.1:4000/cb")
 	form.Set("webhook_url", "https://acme.example/hooks")
-	if p := postCSRF(t, s, admin, "/admin/suppliers/new", "/admin/suppliers", form); p.Status != http.StatusSeeOther {
-		t.Fatalf("create supplier: got %d:\n%s", p.Status, p.Body)
+	form.Set("oauth_login_url", "https://acme.example/oauth/authorize")
+	form.Set("oauth_client_id", "nox")
+	createdSup := postCSRF(t, s, admin, "/admin/suppliers/new", "/admin/suppliers", form)
+	if createdSup.Status != http.StatusOK || handlertest.Find(createdSup.Doc, func(n *html.Node) bool { return hasAttr(n, "data-webhook-secret") }) == nil {
+		t.Fatalf("create supplier with a webhook: got %d, want 200 showing the signing secret once:\n%s", createdSup.Status, createdSup.Body)
+	}
+	if ep, err := s.Store.WebhookEndpoint(ctx, app.SupplierParty("acme")); err != nil || ep.URL != "https://acme.example/hooks" {
+		t.Errorf("webhook endpoint: got %+v (%v), want https://acme.example/hooks", ep, err)
+	}
+	if sup, _ := s.Store.GetSupplierSettings(ctx, "acme"); sup.OAuthLoginURL != "https://acme.example/oauth/authorize" || sup.OAuthClientID != "nox" {
+		t.Errorf("flow-2 login page: got %q / %q", sup.OAuthLoginURL, sup.OAuthClientID)
 	}
 	if uri, _ := s.Store.SupplierRedirectURI(ctx, "acme"); uri != "https://acme.example/cb" {
 		t.Errorf("first redirect URI: got %q, want the first one entered", uri)
@@ -392,5 +407,44 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("audit: no %s entry", want)
 		}
+	}
+}
+
+func TestAdminSeesWebhookDeliveriesPerEndpointAndReplaysOne(t *testing.T) {
+	s := handlertest.Start(t)
+	ctx := context.Background()
+	linkCustomer(t, s, "hook-user", "sandbox-heatpump", "user_good", "allow")
+	if _, err := s.Store.SetWebhookEndpoint(ctx, app.SupplierParty(s.SupplierID), "https://supplier.example/hooks", false); err != nil {
+		t.Fatal(err)
+	}
+	var deviceID int64
+	if err := s.Store.DB().GetContext(ctx, &deviceID, `SELECT id FROM devices LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.MarkRelinkRequired(ctx, s.SupplierID, "hook-user", deviceID, app.AuditEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	// The delivery gave up (no worker runs in this test).
+	if _, err := s.Store.DB().ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'failed', finished_at = now(), attempts = 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, admin := s.MustLogin(t, "admin@hooks.test", app.RoleAdmin)
+	page := handlertest.Get(t, admin, s.URL+"/admin/webhooks")
+	row := handlertest.Find(page.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-delivery") })
+	if row == nil || !strings.Contains(handlertest.Text(row), "device.relink_required") {
+		t.Fatalf("webhook page: want the device.relink_required delivery:\n%s", page.Body)
+	}
+	id := handlertest.Attr(row, "data-delivery")
+	action, vals := page.FormValues(t, "/admin/webhooks/deliveries/"+id+"/replay")
+	replayed := handlertest.PostForm(t, admin, s.URL+action, vals)
+	if replayed.Status != http.StatusSeeOther {
+		t.Fatalf("replay: got %d", replayed.Status)
+	}
+	var n int
+	if err := s.Store.DB().GetContext(ctx, &n, `SELECT count(*) FROM webhook_deliveries WHERE replay_of = $1 AND status = 'pending'`, id); err != nil || n != 1 {
+		t.Errorf("after replay: got %d pending replays of %s (%v), want 1", n, id, err)
+	}
+	if a, _ := s.Store.SearchAudit(ctx, app.AuditFilter{Action: "webhook.replay"}, 5); len(a) != 1 {
+		t.Errorf("audit: got %d webhook.replay entries, want 1", len(a))
 	}
 }

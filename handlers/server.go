@@ -88,6 +88,12 @@ func New(d Deps) *fiber.App {
 	engine.AddFunc("consoleUser", consoleUserPath)
 	engine.AddFunc("ago", func(t time.Time) string { return shortAge(time.Since(t)) })
 	engine.AddFunc("until", func(t time.Time) string { return shortAge(time.Until(t)) })
+	engine.AddFunc("derefF", func(f *float64) float64 {
+		if f == nil {
+			return 0
+		}
+		return *f
+	})
 	engine.AddFunc("deref", func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}
@@ -232,6 +238,7 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/admin/manufacturers/:id", h.limitPages, admin, h.requireCSRF, h.updateManufacturer)
 	f.Get("/admin/audit", h.limitPages, admin, h.showAudit)
 	f.Get("/admin/webhooks", h.limitPages, admin, h.showWebhooks)
+	f.Post("/admin/webhooks/deliveries/:id/replay", h.limitPages, admin, h.requireCSRF, h.replayWebhook)
 
 	// Connection reports.
 	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)

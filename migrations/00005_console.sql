@@ -1,6 +1,5 @@
 -- +goose Up
--- The support console: search indexes, email outbox, bulk relinks and the
--- supplier settings an admin edits.
+-- The support console: search indexes, email outbox and bulk relinks.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 -- Substring search (3+ characters, ILIKE '%q%') uses the trigram indexes;
@@ -21,10 +20,6 @@ CREATE INDEX IF NOT EXISTS portal_users_email_trgm ON portal_users USING gin (em
 -- The queue of sessions that ended badly, newest first.
 CREATE INDEX IF NOT EXISTS link_sessions_ended_idx ON link_sessions (finished_at DESC, id DESC)
     WHERE status IN ('failed', 'expired');
-
--- Supplier settings for webhooks and flow 2.
-ALTER TABLE suppliers ADD COLUMN IF NOT EXISTS webhook_url text NOT NULL DEFAULT '';
-ALTER TABLE suppliers ADD COLUMN IF NOT EXISTS oauth_login_url text NOT NULL DEFAULT '';
 
 -- Rotating a key keeps the old one working until expires_at; a key made by
 -- rotation names the key it replaces.
@@ -74,7 +69,6 @@ CREATE INDEX bulk_relink_items_todo_idx ON bulk_relink_items (bulk_id) WHERE pro
 -- +goose Down
 DROP TABLE bulk_relink_items, bulk_relinks, email_outbox;
 ALTER TABLE api_keys DROP COLUMN IF EXISTS replaces_id;
-ALTER TABLE suppliers DROP COLUMN IF EXISTS oauth_login_url, DROP COLUMN IF EXISTS webhook_url;
 DROP INDEX IF EXISTS link_sessions_ended_idx, portal_users_email_trgm, devices_relink_idx, devices_nox_user_idx,
     devices_external_prefix, devices_external_trgm, supplier_mappings_supplier_created_idx, supplier_mappings_created_idx,
     supplier_mappings_nox_prefix, supplier_mappings_suid_prefix, supplier_mappings_nox_trgm, supplier_mappings_suid_trgm;
