@@ -214,7 +214,6 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	}
 }
 
-
 func TestQueueListsFailedAndExpiredSessionsWithCountsPerReason(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
