@@ -247,8 +247,14 @@ func (h *Handler) showWebhooks(c *fiber.Ctx) error {
 		ep, err := h.store.WebhookEndpoint(ctx, app.SupplierParty(sup.ID))
 		if err == nil {
 			e.Endpoint = &ep
-			if e.Deliveries, err = h.store.WebhookDeliveries(ctx, app.SupplierParty(sup.ID), c.Query("event"), 20); err != nil {
+			if e.Deliveries, err = h.store.WebhookDeliveries(ctx, app.SupplierParty(sup.ID), c.Query("event"), 10); err != nil {
 				return err
+			}
+			for i := range e.Deliveries {
+				// The latest attempts are what support reads; the count is in Attempts.
+				if l := e.Deliveries[i].Log; len(l) > 2 {
+					e.Deliveries[i].Log = l[len(l)-2:]
+				}
 			}
 		} else if !app.IsNotFound(err) {
 			return err

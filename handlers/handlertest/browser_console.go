@@ -93,7 +93,7 @@ func (b *ConsoleBrowser) run(a chromedp.Action[string]) string {
 // in the repository.
 func (b *ConsoleBrowser) Screenshot(name string) {
 	b.tb.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 45*time.Second)
 	defer cancel()
 	// A full-page capture of a scrolled page would paint the sticky header mid-page.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.scrollTo(0, 0), true")); err != nil {
