@@ -167,6 +167,7 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		Translator: tr, Signer: signer, Logger: log,
 	})
 	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), log)
+	go runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() {
@@ -291,6 +292,27 @@ func runSweeper(ctx context.Context, store *db.Store, every time.Duration, log *
 		}
 		if err := store.PrunePortal(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 			log.Error("prune portal failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runMailer sends the queued emails (relink links) until ctx ends.
+func runMailer(ctx context.Context, store *db.Store, m app.Mailer, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := store.SendEmails(ctx, 50, m.Send); err != nil && ctx.Err() == nil {
+			log.Error("send emails failed", "err", err)
+		} else if n > 0 {
+			log.Info("emails sent", "count", n)
 		}
 		select {
 		case <-ctx.Done():

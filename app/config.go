@@ -48,6 +48,7 @@ type Config struct {
 	Sandbox  SandboxConfig  `yaml:"sandbox"`
 	Webhooks WebhookConfig  `yaml:"webhooks"`
 	Log      LogConfig      `yaml:"log"`
+	Mail     MailConfig     `yaml:"mail"`
 	// Manufacturers are the brands users can link, each an OAuth 2.0
 	// authorization server. Endpoint URLs starting with "/" are relative to
 	// server.public_url (used by the built-in sandbox brands).
@@ -215,6 +216,7 @@ func DefaultConfig() Config {
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam"},
 		Log:     LogConfig{Level: "info", Format: "text"},
+		Mail:    MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
 	}
 }
 

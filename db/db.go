@@ -119,3 +119,8 @@ func isUniqueViolation(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+func isForeignKeyViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23503"
+}

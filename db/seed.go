@@ -2,13 +2,15 @@ package db
 
 import (
 	"context"
+	"fmt"
 
 	"noxportal/app"
 )
 
 // SeedDev creates the development data: the demo supplier with its API key
 // and redirect URIs, and one portal account per role (app.DevPortalAccounts,
-// password app.DevPassword). It is idempotent.
+// password app.DevPassword), and the support console's demo customers (two
+// more suppliers, a few hundred sessions of every outcome). It is idempotent.
 func (s *Store) SeedDev(ctx context.Context) error {
 	if err := s.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName, RedirectURIs: app.DevRedirectURIs}); err != nil {
 		return err
@@ -25,5 +27,9 @@ func (s *Store) SeedDev(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	var brands []string
+	if err := s.db.SelectContext(ctx, &brands, `SELECT id FROM manufacturers WHERE enabled ORDER BY id`); err != nil {
+		return fmt.Errorf("db: seed brands: %w", err)
+	}
+	return s.seedConsoleDemo(ctx, brands)
 }

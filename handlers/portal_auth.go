@@ -347,6 +347,7 @@ func navFor(role, path string) []navLink {
 		add("/console", "portal.nav.console")
 	case app.RoleManager:
 		add("/reports", "portal.nav.reports")
+		add("/console", "portal.nav.console")
 	case app.RoleAdmin:
 		add("/console", "portal.nav.console")
 		add("/reports", "portal.nav.reports")

@@ -5,6 +5,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -83,7 +84,24 @@ func New(d Deps) *fiber.App {
 		}
 		return m
 	})
+	engine.AddFunc("pathEscape", url.PathEscape)
+	engine.AddFunc("consoleUser", consoleUserPath)
+	engine.AddFunc("ago", func(t time.Time) string { return shortAge(time.Since(t)) })
+	engine.AddFunc("until", func(t time.Time) string { return shortAge(time.Until(t)) })
+	engine.AddFunc("derefF", func(f *float64) float64 {
+		if f == nil {
+			return 0
+		}
+		return *f
+	})
+	engine.AddFunc("deref", func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	})
 	engine.AddFunc("unix", func(t time.Time) int64 { return t.Unix() })
+	engine.AddFunc("clock", func(t time.Time) string { return t.UTC().Format("15:04:05") })
 	engine.AddFunc("fmtTime", func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") })
 	fapp := fiber.New(fiber.Config{
 		AppName:               "noxportal",
@@ -111,6 +129,7 @@ func New(d Deps) *fiber.App {
 		HSTSMaxAge:                hstsAge(h.secureCookies),
 	}))
 	h.routes(fapp)
+	go h.resumeBulkRelinks()
 	return fapp
 }
 
@@ -194,6 +213,35 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/account/suppliers/link", h.limitPages, customer, h.requireCSRF, h.linkSupplier)
 	f.Get("/account/supplier-return", h.limitPages, customer, h.returnFromSupplierLink)
 	f.Post("/account/comfort", h.limitPages, customer, h.requireCSRF, h.saveComfortBounds)
+
+	// Support console: agents and admins act, managers read.
+	staffRead := h.requirePortalUser(app.RoleAgent, app.RoleManager, app.RoleAdmin)
+	staffAct := h.requirePortalUser(app.RoleAgent, app.RoleAdmin)
+	f.Get("/console", h.limitPages, staffRead, h.showConsole)
+	f.Get("/console/users/:supplier/:suid", h.limitPages, staffRead, h.showMapping)
+	f.Post("/console/users/:supplier/:suid/relink", h.limitPages, staffAct, h.requireCSRF, h.relink)
+	f.Post("/console/users/:supplier/:suid/devices/:id/relink-required", h.limitPages, staffAct, h.requireCSRF, h.markRelinkRequired)
+	f.Get("/console/queue", h.limitPages, staffRead, h.showQueue)
+	f.Get("/console/bulk", h.limitPages, staffRead, h.showBulkRelink)
+	f.Post("/console/bulk", h.limitPages, staffAct, h.requireCSRF, h.startBulkRelink)
+	f.Get("/console/bulk/:id", h.limitPages, staffRead, h.showBulkProgress)
+
+	// Administration.
+	admin := h.requirePortalUser(app.RoleAdmin)
+	f.Get("/admin", h.limitPages, admin, func(c *fiber.Ctx) error { return c.Redirect("/admin/suppliers", fiber.StatusSeeOther) })
+	f.Get("/admin/suppliers", h.limitPages, admin, h.showSuppliers)
+	f.Get("/admin/suppliers/new", h.limitPages, admin, h.showSupplierForm)
+	f.Post("/admin/suppliers", h.limitPages, admin, h.requireCSRF, h.saveSupplier)
+	f.Get("/admin/suppliers/:id", h.limitPages, admin, h.showSupplierForm)
+	f.Post("/admin/suppliers/:id", h.limitPages, admin, h.requireCSRF, h.saveSupplier)
+	f.Post("/admin/suppliers/:id/keys", h.limitPages, admin, h.requireCSRF, h.createKey)
+	f.Post("/admin/suppliers/:id/keys/:key/revoke", h.limitPages, admin, h.requireCSRF, h.revokeKey)
+	f.Post("/admin/suppliers/:id/keys/:key/rotate", h.limitPages, admin, h.requireCSRF, h.rotateKey)
+	f.Get("/admin/manufacturers", h.limitPages, admin, h.showManufacturers)
+	f.Post("/admin/manufacturers/:id", h.limitPages, admin, h.requireCSRF, h.updateManufacturer)
+	f.Get("/admin/audit", h.limitPages, admin, h.showAudit)
+	f.Get("/admin/webhooks", h.limitPages, admin, h.showWebhooks)
+	f.Post("/admin/webhooks/deliveries/:id/replay", h.limitPages, admin, h.requireCSRF, h.replayWebhook)
 
 	// Connection reports.
 	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)

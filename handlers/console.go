@@ -1,0 +1,441 @@
+package handlers
+
+import (
+	"context"
+	"encoding/base64"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"noxportal/app"
+)
+
+// The support console: search mappings, a mapping's detail and timeline,
+// the queue of failed and expired sessions, relinks and bulk relinks.
+// Agents and admins act; managers read.
+
+const consolePageSize = 25
+
+// canAct reports whether the signed-in user may change things in the console.
+func canAct(c *fiber.Ctx) bool { return portalUser(c).HasRole(app.RoleAgent, app.RoleAdmin) }
+
+// consoleBase returns the data every console page has: title, tab, the
+// lists of suppliers and brands for filters, and whether the user may act.
+func (h *Handler) consoleBase(c *fiber.Ctx, titleKey, tab string) (fiber.Map, error) {
+	lang := pageLang(c)
+	ctx := c.UserContext()
+	sups, err := h.store.ListSuppliers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	brands, err := h.store.AllManufacturers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return fiber.Map{"Lang": lang, "Title": h.tr.T(lang, titleKey), "Tab": tab, "Suppliers": sups, "Brands": brands,
+		"CanAct": canAct(c)}, nil
+}
+
+var deviceStatuses = map[string]bool{app.DeviceConnected: true, app.DeviceRelinkRequired: true, app.DeviceDisconnected: true}
+
+func parseDay(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// mappingFilter reads the search form from the query string.
+func mappingFilter(c *fiber.Ctx) app.MappingFilter {
+	f := app.MappingFilter{Q: strings.TrimSpace(c.Query("q")), SupplierID: c.Query("supplier"), Brand: c.Query("brand")}
+	if len(f.Q) > app.MaxSearchLength {
+		f.Q = f.Q[:app.MaxSearchLength]
+	}
+	if deviceStatuses[c.Query("status")] {
+		f.Status = c.Query("status")
+	}
+	f.From = parseDay(c.Query("from"))
+	if to := parseDay(c.Query("to")); !to.IsZero() {
+		f.To = to.AddDate(0, 0, 1)
+	}
+	return f
+}
+
+// showConsole is the search page; HTMX requests get only the results, and
+// the browser's URL follows the form so a search can be shared.
+func (h *Handler) showConsole(c *fiber.Ctx) error {
+	data, err := h.consoleBase(c, "console.search.title", "search")
+	if err != nil {
+		return err
+	}
+	f := mappingFilter(c)
+	var after *app.MappingCursor
+	if a := c.Query("after"); a != "" {
+		cur, err := app.DecodeMappingCursor(a)
+		if err != nil {
+			return err
+		}
+		after = &cur
+	}
+	rows, next, err := h.store.SearchMappings(c.UserContext(), f, after, consolePageSize)
+	if err != nil {
+		return err
+	}
+	data["Rows"], data["Filter"] = rows, f
+	data["FromDay"], data["ToDay"] = c.Query("from"), c.Query("to")
+	data["Paged"] = after != nil
+	if next != nil {
+		q := url.Values{}
+		for _, k := range []string{"q", "supplier", "brand", "status", "from", "to"} {
+			if v := c.Query(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("after", next.Encode())
+		data["NextURL"] = "/console?" + q.Encode()
+	}
+	return h.renderPortal(c, "pages/console/search", data, "partials/console_results")
+}
+
+// consoleUserPath is the console URL of a supplier user.
+func consoleUserPath(supplierID, supplierUserID string) string {
+	return "/console/users/" + url.PathEscape(supplierID) + "/" + url.PathEscape(supplierUserID)
+}
+
+func supplierUserParams(c *fiber.Ctx) (string, string, error) {
+	sup, err1 := url.PathUnescape(c.Params("supplier"))
+	suid, err2 := url.PathUnescape(c.Params("suid"))
+	if err1 != nil || err2 != nil || app.ValidateSupplierUserID(suid) != nil {
+		return "", "", app.Errorf(app.ENOTFOUND, "user not found")
+	}
+	return sup, suid, nil
+}
+
+// showMapping is a supplier user's page: nox user, mappings, devices and
+// the timeline of every link session.
+func (h *Handler) showMapping(c *fiber.Ctx) error {
+	sup, suid, err := supplierUserParams(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.store.GetMapping(c.UserContext(), sup, suid)
+	if err != nil {
+		return err
+	}
+	data, err := h.consoleBase(c, "console.mapping.title", "search")
+	if err != nil {
+		return err
+	}
+	data["Title"] = suid + " · " + m.SupplierName
+	data["M"] = m
+	ctx := c.UserContext()
+	if m.NoxUserID != "" {
+		if b, err := h.store.ComfortBounds(ctx, m.NoxUserID); err == nil {
+			data["Comfort"] = &b
+		} else if !app.IsNotFound(err) {
+			return err
+		}
+	}
+	hooks, err := h.store.UserWebhookDeliveries(ctx, sup, m.NoxUserID, 20)
+	if err != nil {
+		return err
+	}
+	data["Webhooks"] = hooks
+	data["Path"] = consoleUserPath(sup, suid)
+	data["Now"] = time.Now()
+	data["Marked"] = c.Query("marked") != ""
+	return h.renderPortal(c, "pages/console/mapping", data)
+}
+
+// relinkMail returns the subject and body of the email with a relink link.
+func (h *Handler) relinkMail(lang, supplierName string) func(link string) (string, string) {
+	return func(link string) (string, string) {
+		return h.tr.T(lang, "console.email.subject"), h.tr.T(lang, "console.email.body", supplierName, link)
+	}
+}
+
+// relink creates a new link session for the supplier user (brand
+// preselected when given) and shows the link, its QR code and, when asked,
+// queues an email with it.
+func (h *Handler) relink(c *fiber.Ctx) error {
+	sup, suid, err := supplierUserParams(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	m, err := h.store.GetMapping(ctx, sup, suid)
+	if err != nil {
+		return err
+	}
+	brand := c.FormValue("brand")
+	if brand != "" && !h.manufacturers.Has(brand) {
+		return app.Errorf(app.EINVALID, "unknown brand %q", brand)
+	}
+	lang := c.FormValue("language")
+	if !app.ValidLanguage(lang) {
+		lang = ""
+	}
+	email := strings.TrimSpace(c.FormValue("email"))
+	if c.FormValue("send_email") == "" {
+		email = ""
+	} else if !validEmail(email) {
+		return app.Errorf(app.EINVALID, "Enter a valid email address to send the link.")
+	}
+	u := portalUser(c)
+	mailLang := lang
+	if mailLang == "" {
+		mailLang = latestLanguage(m)
+	}
+	sess, token, err := h.store.CreateRelink(ctx, app.Relink{SupplierID: sup, SupplierUserID: suid, Brand: brand, Language: lang,
+		TTL: h.cfg.Link.SessionTTL.D(), Email: email, ActorID: app.Actor(u.ID), IP: c.IP()},
+		h.linkURL, h.relinkMail(mailLang, m.SupplierName))
+	if err != nil {
+		return err
+	}
+	link := h.linkURL(token)
+	png, err := qrcode.Encode(link, qrcode.Medium, 240)
+	if err != nil {
+		return err
+	}
+	data, err := h.consoleBase(c, "console.relink.title", "search")
+	if err != nil {
+		return err
+	}
+	data["M"], data["Session"], data["Link"] = m, sess, link
+	// A PNG we generated ourselves: safe as a data: URL (the CSP allows data: images).
+	data["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	data["Email"] = email
+	data["Path"] = consoleUserPath(sup, suid)
+	if brand != "" {
+		if mf, err := h.store.GetManufacturer(ctx, brand); err == nil {
+			data["BrandName"] = mf.Name
+		}
+	}
+	return h.renderPortal(c, "pages/console/relink", data)
+}
+
+func latestLanguage(m app.Mapping) string {
+	if len(m.Sessions) > 0 {
+		return m.Sessions[0].Language
+	}
+	return "en"
+}
+
+func validEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return len(s) >= 3 && len(s) <= 254 && at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \r\n<>,;\"")
+}
+
+// markRelinkRequired marks one of the supplier user's devices as needing a
+// relink (the supplier is notified).
+func (h *Handler) markRelinkRequired(c *fiber.Ctx) error {
+	sup, suid, err := supplierUserParams(c)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return app.Errorf(app.ENOTFOUND, "device not found")
+	}
+	u := portalUser(c)
+	if err := h.store.MarkRelinkRequired(c.UserContext(), sup, suid, id, app.AuditEntry{ActorID: app.Actor(u.ID), IP: c.IP()}); err != nil {
+		return err
+	}
+	return c.Redirect(consoleUserPath(sup, suid)+"?marked=1#devices", fiber.StatusSeeOther)
+}
+
+// queueAges are the queue's age filters.
+var queueAges = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// queueReasons are the failure reasons the queue filters by.
+var queueReasons = []string{app.ReasonExpired, app.ReasonExpiredAfterAuth, app.ReasonAccessDenied, app.ReasonManufacturerError,
+	app.ReasonManufacturerDown, app.ReasonNoDevices, app.ReasonCancelled, app.ReasonAlreadyUsed}
+
+// showQueue lists the sessions that ended failed, expired or
+// expired_after_auth, newest first, with counts per reason.
+func (h *Handler) showQueue(c *fiber.Ctx) error {
+	data, err := h.consoleBase(c, "console.queue.title", "queue")
+	if err != nil {
+		return err
+	}
+	f := app.QueueFilter{Brand: c.Query("brand"), SupplierID: c.Query("supplier")}
+	for _, r := range queueReasons {
+		if c.Query("reason") == r {
+			f.Reason = r
+		}
+	}
+	age := c.Query("age", "7d")
+	if d, ok := queueAges[age]; ok {
+		f.Since = time.Now().Add(-d)
+	} else {
+		age = "all"
+	}
+	var after *app.QueueCursor
+	if a := c.Query("after"); a != "" {
+		cur, err := app.DecodeQueueCursor(a)
+		if err != nil {
+			return err
+		}
+		after = &cur
+	}
+	ctx := c.UserContext()
+	rows, next, err := h.store.FailedSessions(ctx, f, after, consolePageSize)
+	if err != nil {
+		return err
+	}
+	counts, err := h.store.FailureCounts(ctx, f)
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, rc := range counts {
+		total += rc.Count
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"brand": f.Brand, "supplier": f.SupplierID, "age": age} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	data["Base"] = "/console/queue?" + q.Encode()
+	if f.Reason != "" {
+		q.Set("reason", f.Reason)
+	}
+	if next != nil {
+		q.Set("after", next.Encode())
+		data["NextURL"] = "/console/queue?" + q.Encode()
+	}
+	data["Rows"], data["Counts"], data["Total"], data["Filter"], data["Age"], data["Reasons"] = rows, counts, total, f, age, queueReasons
+	data["Paged"] = after != nil
+	return h.renderPortal(c, "pages/console/queue", data, "partials/console_queue")
+}
+
+// showBulkRelink asks for the devices to relink (brand, supplier) and, once
+// chosen, states how many devices the bulk relink will touch.
+func (h *Handler) showBulkRelink(c *fiber.Ctx) error {
+	data, err := h.consoleBase(c, "console.bulk.title", "bulk")
+	if err != nil {
+		return err
+	}
+	f := app.BulkRelinkFilter{Brand: c.Query("brand"), SupplierID: c.Query("supplier"), Status: app.DeviceRelinkRequired}
+	ctx := c.UserContext()
+	if f.Brand != "" {
+		n, err := h.store.CountBulkRelink(ctx, f)
+		if err != nil {
+			return err
+		}
+		data["Count"] = n
+		data["Chosen"] = true
+		if m, err := h.store.GetManufacturer(ctx, f.Brand); err == nil {
+			data["BrandName"] = m.Name
+		}
+	}
+	jobs, err := h.store.RecentBulkRelinks(ctx, 10)
+	if err != nil {
+		return err
+	}
+	data["Filter"], data["Jobs"] = f, jobs
+	return h.renderPortal(c, "pages/console/bulk", data)
+}
+
+// startBulkRelink starts a bulk relink in the background and shows its
+// progress page. The confirmed count must still hold, so a set that changed
+// since the confirmation is confirmed again.
+func (h *Handler) startBulkRelink(c *fiber.Ctx) error {
+	f := app.BulkRelinkFilter{Brand: c.FormValue("brand"), SupplierID: c.FormValue("supplier")}
+	if !h.manufacturers.Has(f.Brand) {
+		return app.Errorf(app.EINVALID, "choose a brand")
+	}
+	ctx := c.UserContext()
+	n, err := h.store.CountBulkRelink(ctx, f)
+	if err != nil {
+		return err
+	}
+	if strconv.Itoa(n) != c.FormValue("count") {
+		return c.Redirect("/console/bulk?"+url.Values{"brand": {f.Brand}, "supplier": {f.SupplierID}, "changed": {"1"}}.Encode(),
+			fiber.StatusSeeOther)
+	}
+	b, err := h.store.StartBulkRelink(ctx, f, app.AuditEntry{ActorID: app.Actor(portalUser(c).ID), IP: c.IP()})
+	if err != nil {
+		return err
+	}
+	go h.runBulkRelink(b.ID)
+	return c.Redirect("/console/bulk/"+strconv.FormatInt(b.ID, 10), fiber.StatusSeeOther)
+}
+
+// runBulkRelink processes a bulk relink in batches until every item is done.
+func (h *Handler) runBulkRelink(id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		b, err := h.store.ProcessBulkRelink(ctx, id, 10, h.cfg.Link.SessionTTL.D(), h.linkURL,
+			func(lang, link string) (string, string) {
+				return h.tr.T(lang, "console.email.subject"), h.tr.T(lang, "console.email.body", "NOX Energy", link)
+			})
+		if err != nil {
+			h.log.Error("bulk relink", "id", id, "error", err)
+			return
+		}
+		if b.FinishedAt != nil {
+			return
+		}
+	}
+}
+
+// resumeBulkRelinks carries on with the bulk relinks a stopped instance
+// left unfinished (items are claimed with SKIP LOCKED, so several instances
+// resuming the same job share it).
+func (h *Handler) resumeBulkRelinks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ids, err := h.store.UnfinishedBulkRelinks(ctx)
+	cancel()
+	if err != nil {
+		h.log.Warn("resume bulk relinks", "error", err)
+		return
+	}
+	for _, id := range ids {
+		h.runBulkRelink(id)
+	}
+}
+
+// showBulkProgress shows a bulk relink's progress; the HTMX poll gets the
+// progress fragment until the job is finished.
+func (h *Handler) showBulkProgress(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return app.Errorf(app.ENOTFOUND, "bulk relink not found")
+	}
+	b, err := h.store.GetBulkRelink(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	data, err := h.consoleBase(c, "console.bulk.progress_title", "bulk")
+	if err != nil {
+		return err
+	}
+	data["Job"] = b
+	return h.renderPortal(c, "pages/console/bulk_progress", data, "partials/console_bulk_progress")
+}
+
+// shortAge writes a duration as agents read it at a glance: 45s, 12m, 3h, 5d.
+func shortAge(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
