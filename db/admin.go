@@ -38,6 +38,16 @@ func (s *Store) ListSuppliers(ctx context.Context) ([]app.SupplierSettings, erro
 	return out, nil
 }
 
+// SupplierNames returns every supplier's id and name, by name: the cheap
+// list for filters (ListSuppliers counts mappings, which is slow at scale).
+func (s *Store) SupplierNames(ctx context.Context) ([]app.Supplier, error) {
+	var out []app.Supplier
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, name, created_at FROM suppliers ORDER BY name, id`); err != nil {
+		return nil, fmt.Errorf("db: supplier names: %w", err)
+	}
+	return out, nil
+}
+
 // GetSupplierSettings returns one supplier with its settings, or ENOTFOUND.
 func (s *Store) GetSupplierSettings(ctx context.Context, id string) (app.SupplierSettings, error) {
 	var row struct {

@@ -29,7 +29,7 @@ func canAct(c *fiber.Ctx) bool { return portalUser(c).HasRole(app.RoleAgent, app
 func (h *Handler) consoleBase(c *fiber.Ctx, titleKey, tab string) (fiber.Map, error) {
 	lang := pageLang(c)
 	ctx := c.UserContext()
-	sups, err := h.store.ListSuppliers(ctx)
+	sups, err := h.store.SupplierNames(ctx)
 	if err != nil {
 		return nil, err
 	}
