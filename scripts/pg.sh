@@ -6,12 +6,17 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${NOX_PG_DIR:-$root/.pgdata}
+# As root the server runs as 'postgres', which must reach the data folder: a
+# checkout under a private home (e.g. /root) gets one under /var/tmp instead.
+if [ -z "${NOX_PG_DIR:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+  dir=/var/tmp/noxportal-pgdata-$(printf '%s' "$root" | sha256sum | cut -c1-12)
+fi
 port=${NOX_PG_PORT:-54329}
 bindir=${NOX_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 [ -x "$bindir/pg_ctl" ] || { echo "pg.sh: no Postgres binaries found (install postgresql)" >&2; exit 1; }
 
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 url() { echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"; }
