@@ -196,21 +196,32 @@ func loop(o opts, unit string, setup, op func(*worker) error) (Result, error) {
 	var firstErr atomic.Value
 	var errs atomic.Int64
 	if setup != nil {
+		// A worker whose setup fails is left out and counted as an error,
+		// so one slow request does not abort the whole benchmark.
+		failed := make([]bool, len(ws))
 		var wg sync.WaitGroup
-		for _, w := range ws {
+		for i, w := range ws {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				if err := setup(w); err != nil {
+					failed[i] = true
 					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					firstErr.CompareAndSwap(nil, "setup: "+err.Error())
 				}
 			}()
 		}
 		wg.Wait()
-		if errs.Load() > 0 {
-			return Result{}, fmt.Errorf("setup: %v", firstErr.Load())
+		var ok []*worker
+		for i, w := range ws {
+			if !failed[i] {
+				ok = append(ok, w)
+			}
 		}
+		if len(ok) == 0 {
+			return Result{Unit: unit, Workers: o.workers, Errors: errs.Load(), FirstErr: fmt.Sprint(firstErr.Load())}, nil
+		}
+		ws = ok
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.dur)
 	defer cancel()
