@@ -92,17 +92,22 @@ func parseLanguage(lang *string) (string, error) {
 	return *lang, nil
 }
 
+// supplierUserOfPath returns the calling supplier and the valid
+// supplier_user_id of the request path.
+func supplierUserOfPath(c *fiber.Ctx) (supplierID, supplierUserID string, err error) {
+	if supplierID, err = requireSupplier(c); err != nil {
+		return "", "", err
+	}
+	if supplierUserID, err = pathParam(c, "supplier_user_id"); err != nil {
+		return "", "", err
+	}
+	return supplierID, supplierUserID, app.ValidateSupplierUserID(supplierUserID)
+}
+
 // createLink starts a 15-minute link session for one of the supplier's users.
 func (h *Handler) createLink(c *fiber.Ctx) error {
-	supplierID, err := requireSupplier(c)
+	supplierID, supplierUserID, err := supplierUserOfPath(c)
 	if err != nil {
-		return err
-	}
-	supplierUserID, err := pathParam(c, "supplier_user_id")
-	if err != nil {
-		return err
-	}
-	if err := app.ValidateSupplierUserID(supplierUserID); err != nil {
 		return err
 	}
 	var req linkRequest

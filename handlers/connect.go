@@ -20,17 +20,12 @@ type brandTile struct {
 // says what happened with a way back to the supplier, preselected brand →
 // straight to the manufacturer's login, otherwise the brand page.
 func (h *Handler) showBrandPage(c *fiber.Ctx) error {
-	token := c.Query("token")
-	if token == "" || len(token) > 128 {
-		return h.linkNotFound(c)
-	}
-	sess, err := h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
-	if app.IsNotFound(err) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, token, found, err := h.openLink(c)
+	if err != nil {
 		return err
+	} else if !found {
+		return h.linkNotFound(c)
 	}
-	c.Locals("lang", sess.Language)
 	if sess.Kind == app.KindSupplierSelect {
 		return c.Redirect(h.supplierSelectorURL(token), fiber.StatusSeeOther)
 	}
@@ -47,6 +42,23 @@ func (h *Handler) showBrandPage(c *fiber.Ctx) error {
 		}
 	}
 	return h.renderBrandPage(c, sess, token, c.Query("q"), "")
+}
+
+// openLink opens the link of the request's token for this browser and sets
+// the page language; found is false when the token is unknown.
+func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, found bool, err error) {
+	token = c.Query("token")
+	if token == "" || len(token) > 128 {
+		return sess, token, false, nil
+	}
+	sess, err = h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
+	if app.IsNotFound(err) {
+		return sess, token, false, nil
+	} else if err != nil {
+		return sess, token, false, err
+	}
+	c.Locals("lang", sess.Language)
+	return sess, token, true, nil
 }
 
 func (h *Handler) linkNotFound(c *fiber.Ctx) error {

@@ -27,15 +27,8 @@ type dashboardSessionResponse struct {
 // portal.dashboard_link_ttl (5 minutes), that signs the supplier's user in
 // to the dashboard, scoped to that user.
 func (h *Handler) createDashboardSession(c *fiber.Ctx) error {
-	supplierID, err := requireSupplier(c)
+	supplierID, supplierUserID, err := supplierUserOfPath(c)
 	if err != nil {
-		return err
-	}
-	supplierUserID, err := pathParam(c, "supplier_user_id")
-	if err != nil {
-		return err
-	}
-	if err := app.ValidateSupplierUserID(supplierUserID); err != nil {
 		return err
 	}
 	var req dashboardSessionRequest

@@ -16,17 +16,12 @@ import (
 // unknown token → 404 page, ended → the ended page, otherwise the list of
 // suppliers with a login page.
 func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
-	token := c.Query("token")
-	if token == "" || len(token) > 128 {
-		return h.linkNotFound(c)
-	}
-	sess, err := h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
-	if app.IsNotFound(err) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, token, found, err := h.openLink(c)
+	if err != nil {
 		return err
+	} else if !found {
+		return h.linkNotFound(c)
 	}
-	c.Locals("lang", sess.Language)
 	if sess.Kind != app.KindSupplierSelect {
 		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
 	}
