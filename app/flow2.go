@@ -79,13 +79,7 @@ func (s LinkSession) ManufacturerRedirect() string {
 			{"connected_at", strconv.FormatInt(s.FinishedAt.Unix(), 10)},
 		})
 	}
-	reason := s.Reason()
-	switch {
-	case s.Status == StatusExpired || reason == ReasonExpiredAfterAuth:
-		reason = ReasonExpired
-	case reason == "":
-		reason = ReasonCancelled
-	}
+	reason := s.redirectError()
 	params := [][2]string{
 		{"connection_status", "failed"},
 		{"error", reason},

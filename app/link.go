@@ -257,13 +257,7 @@ func (s LinkSession) SupplierRedirect() string {
 			{"connected_at", strconv.FormatInt(s.FinishedAt.Unix(), 10)},
 		})
 	}
-	reason := s.Reason()
-	switch {
-	case s.Status == StatusExpired || reason == ReasonExpiredAfterAuth:
-		reason = ReasonExpired
-	case reason == "":
-		reason = ReasonCancelled
-	}
+	reason := s.redirectError()
 	params := [][2]string{
 		{"connection_status", "failed"},
 		{"error", reason},
@@ -289,4 +283,18 @@ func (s LinkSession) OrElse(fallback LinkSession) LinkSession {
 		return fallback
 	}
 	return s
+}
+
+// redirectError is the error a failed session reports to the party it
+// returns to: every expiry is "expired" (expired_after_auth is for support
+// only), and a session that ended without a reason was cancelled.
+func (s LinkSession) redirectError() string {
+	reason := s.Reason()
+	switch {
+	case s.Status == StatusExpired || reason == ReasonExpiredAfterAuth:
+		return ReasonExpired
+	case reason == "":
+		return ReasonCancelled
+	}
+	return reason
 }
