@@ -35,7 +35,7 @@ func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
 // the whole page otherwise.
 func (h *Handler) filterSuppliers(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
 		return h.linkNotFound(c)
 	} else if err != nil {
@@ -92,7 +92,7 @@ func (h *Handler) loginSuppliers(c *fiber.Ctx, q string) ([]app.LoginSupplier, e
 // return URL.
 func (h *Handler) selectSupplier(c *fiber.Ctx) error {
 	token := c.FormValue("token")
-	sess, err := h.store.LinkSessionByToken(c.UserContext(), token)
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
 		return h.linkNotFound(c)
 	} else if err != nil {
