@@ -167,6 +167,7 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		Translator: tr, Signer: signer, Logger: log,
 	})
 	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), log)
+	go runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log)
 	go runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
@@ -275,6 +276,23 @@ func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *s
 	log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "sessions", res.Sessions, "rows", res.Rows,
 		"device_correction", res.DeviceCorrection, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// runReportFolder folds pending session and device changes into the report
+// rollups until ctx ends.
+func runReportFolder(ctx context.Context, store *db.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := store.FoldReports(ctx); err != nil && ctx.Err() == nil {
+			log.Error("fold report rollups failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // runSweeper expires overdue link sessions and prunes old counters until ctx ends.

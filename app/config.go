@@ -114,6 +114,10 @@ type PortalConfig struct {
 type ReportsConfig struct {
 	// Timezone is the IANA time zone report days are bucketed in.
 	Timezone string `yaml:"timezone"`
+	// FoldInterval is how often pending rollup changes are folded into the
+	// report rollups (readers add the pending ones, so reports are exact
+	// either way; folding keeps them cheap to read).
+	FoldInterval Duration `yaml:"fold_interval"`
 }
 
 // DevConfig is for local development only.
@@ -214,7 +218,7 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
-		Reports: ReportsConfig{Timezone: "Europe/Amsterdam"},
+		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Mail:    MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
 	}
@@ -389,6 +393,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ReportTimezone(c.Reports.Timezone); err != nil {
 		add("reports.timezone %q is not a known IANA time zone (e.g. Europe/Amsterdam)", c.Reports.Timezone)
+	}
+	if c.Reports.FoldInterval.D() <= 0 {
+		add("reports.fold_interval must be positive")
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
 		add("security.api_rate_limit and security.page_rate_limit must be positive")

@@ -13,9 +13,10 @@ import (
 )
 
 // Every report query lives in this file and reads only the rollups
-// (report_daily, report_connect_times, report_device_daily), which the
-// triggers of migrations/00006_reports.sql keep equal to an aggregation of
-// link_sessions.
+// (report_daily, report_connect_times, report_device_daily) plus the
+// changes not folded into them yet (report_deltas, report_device_deltas):
+// the triggers of migrations/00006_reports.sql and 00008_report_levels.sql
+// keep the two together equal to an aggregation of link_sessions.
 
 // ConfigureReports makes timezone the report time zone. When it differs
 // from the one the rollups were built in, it rebuilds them in the same
@@ -67,11 +68,17 @@ func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
 
 func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
 	var out ReportRebuild
+	// The fold lock first (report_fold takes it before the tables), then
+	// the tables: session writes wait, readers see the old rollups until
+	// commit. Pending session deltas are recomputed with everything else;
+	// pending device deltas are folded.
 	for _, q := range []string{
 		`SET LOCAL work_mem = '256MB'`,
+		`SELECT pg_advisory_xact_lock(hashtext('noxportal.report_fold'))`,
 		`LOCK TABLE link_sessions, devices IN SHARE MODE`,
-		`LOCK TABLE report_daily, report_connect_times, report_device_daily IN EXCLUSIVE MODE`,
-		`TRUNCATE report_daily, report_connect_times`,
+		`LOCK TABLE report_deltas, report_device_deltas, report_daily, report_connect_times, report_device_daily IN EXCLUSIVE MODE`,
+		`TRUNCATE report_deltas, report_daily, report_connect_times`,
+		`SELECT report_fold()`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return out, fmt.Errorf("db: rebuild reports: %w", err)
@@ -93,21 +100,24 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
 		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz); err != nil {
 		return out, fmt.Errorf("db: aggregate sessions: %w", err)
 	}
+	// Every level at once: CUBE sums away each subset of the dimensions.
 	res, err := tx.ExecContext(ctx, `
-		INSERT INTO report_daily (day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
-		SELECT day, supplier_id, brand, kind, language, outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
-		FROM report_rebuild GROUP BY 1, 2, 3, 4, 5, 6`)
+		INSERT INTO report_daily (rolled, day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
+		SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''), coalesce(brand, ''),
+			coalesce(kind, ''), coalesce(language, ''), outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
+		FROM report_rebuild GROUP BY day, outcome, CUBE (supplier_id, brand, kind, language)`)
 	if err != nil {
 		return out, fmt.Errorf("db: rebuild report_daily: %w", err)
 	}
 	out.Rows, _ = res.RowsAffected()
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO report_connect_times (day, supplier_id, brand, kind, language, bucket, sessions)
-		SELECT day, supplier_id, brand, kind, language, bucket, sum(sessions)
-		FROM report_rebuild WHERE bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`); err != nil {
+		INSERT INTO report_connect_times (rolled, day, supplier_id, brand, kind, language, bucket, sessions)
+		SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''), coalesce(brand, ''),
+			coalesce(kind, ''), coalesce(language, ''), bucket, sum(sessions)
+		FROM report_rebuild WHERE bucket IS NOT NULL GROUP BY day, bucket, CUBE (supplier_id, brand, kind, language)`); err != nil {
 		return out, fmt.Errorf("db: rebuild report_connect_times: %w", err)
 	}
-	if err := tx.GetContext(ctx, &out.Sessions, `SELECT coalesce(sum(sessions), 0) FROM report_daily`); err != nil {
+	if err := tx.GetContext(ctx, &out.Sessions, `SELECT coalesce(sum(sessions), 0) FROM report_daily WHERE rolled = 15`); err != nil {
 		return out, fmt.Errorf("db: count rebuilt sessions: %w", err)
 	}
 	// Per brand: connected devices now minus the rollup's running total.
@@ -159,10 +169,71 @@ func reportWhere(f app.ReportFilter, withDims bool) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// reportLevel is the "rolled" level of the session rollups that keeps the
+// dimensions f filters on and those in keep (ByBrand, BySupplier): the
+// bitmask GROUPING(supplier_id, brand, kind, language) of the dimensions
+// summed away.
+func reportLevel(f app.ReportFilter, keep ...string) int {
+	used := map[string]bool{BySupplier: f.SupplierID != "", ByBrand: f.Brand != "", "kind": f.Kind != "", "language": f.Language != ""}
+	for _, k := range keep {
+		used[k] = true
+	}
+	rolled := 0
+	for i, dim := range []string{BySupplier, ByBrand, "kind", "language"} {
+		if !used[dim] {
+			rolled |= 8 >> i
+		}
+	}
+	return rolled
+}
+
+const (
+	reportSessionCols = "day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing"
+	reportTimeCols    = "day, supplier_id, brand, kind, language, bucket, sessions"
+)
+
+// reportSessions is a FROM item with the session rollup rows f selects at
+// the level that keeps f's filters and keep, plus the deltas not folded yet
+// (always at full detail; summing them in gives the same totals), and its
+// arguments.
+func reportSessions(f app.ReportFilter, keep ...string) (string, []any) {
+	where, args := reportWhere(f, true)
+	level := strconv.Itoa(reportLevel(f, keep...))
+	return `(SELECT ` + reportSessionCols + ` FROM report_daily` + where + ` AND rolled = ` + level + `
+		UNION ALL SELECT ` + reportSessionCols + ` FROM report_deltas` + where + `) r`, args
+}
+
+// reportTimes is reportSessions for the time-to-connect histograms.
+func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
+	where, args := reportWhere(f, true)
+	level := strconv.Itoa(reportLevel(f, keep...))
+	return `(SELECT ` + reportTimeCols + ` FROM report_connect_times` + where + ` AND rolled = ` + level + `
+		UNION ALL SELECT ` + reportTimeCols + ` FROM report_deltas` + where + ` AND bucket IS NOT NULL) r`, args
+}
+
+// reportDevices is the FROM item of the device rollup rows matching where,
+// plus the device deltas not folded yet.
+func reportDevices(where string) string {
+	const cols = "day, brand, activated, deactivated, relink_needed, relink_done"
+	return `(SELECT ` + cols + ` FROM report_device_daily` + where + `
+		UNION ALL SELECT ` + cols + ` FROM report_device_deltas` + where + `) r`
+}
+
+// FoldReports moves the pending rollup changes into the rollups (see
+// migrations/00008_report_levels.sql) and returns how many session changes
+// it moved; 0 when another fold is running.
+func (s *Store) FoldReports(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.GetContext(ctx, &n, `SELECT report_fold()`); err != nil {
+		return 0, fmt.Errorf("db: fold report rollups: %w", err)
+	}
+	return n, nil
+}
+
 // ReportFunnel returns the funnel of the sessions f selects.
 func (s *Store) ReportFunnel(ctx context.Context, f app.ReportFilter) (app.FunnelReport, error) {
 	var out app.FunnelReport
-	where, args := reportWhere(f, true)
+	from, args := reportSessions(f)
 	var rows []struct {
 		Outcome       string `db:"outcome"`
 		Sessions      int64  `db:"sessions"`
@@ -173,7 +244,7 @@ func (s *Store) ReportFunnel(ctx context.Context, f app.ReportFilter) (app.Funne
 	if err := s.db.SelectContext(ctx, &rows, `
 		SELECT outcome, sum(sessions) AS sessions, sum(opened) AS opened, sum(brand_selected) AS brand_selected,
 			sum(authorizing) AS authorizing
-		FROM report_daily`+where+` GROUP BY outcome`, args...); err != nil {
+		FROM `+from+` GROUP BY outcome`, args...); err != nil {
 		return out, fmt.Errorf("db: report funnel: %w", err)
 	}
 	for _, r := range rows {
@@ -209,14 +280,14 @@ func (s *Store) ReportBreakdown(ctx context.Context, f app.ReportFilter, by stri
 	if by != ByBrand && by != BySupplier {
 		return nil, fmt.Errorf("db: report breakdown by %q", by)
 	}
-	where, args := reportWhere(f, true)
+	from, args := reportSessions(f, by)
 	var counts []struct {
 		Key      string `db:"key"`
 		Outcome  string `db:"outcome"`
 		Sessions int64  `db:"sessions"`
 	}
 	if err := s.db.SelectContext(ctx, &counts, `
-		SELECT `+by+` AS key, outcome, sum(sessions) AS sessions FROM report_daily`+where+`
+		SELECT `+by+` AS key, outcome, sum(sessions) AS sessions FROM `+from+`
 		GROUP BY 1, 2 HAVING sum(sessions) <> 0`, args...); err != nil {
 		return nil, fmt.Errorf("db: report breakdown: %w", err)
 	}
@@ -225,8 +296,9 @@ func (s *Store) ReportBreakdown(ctx context.Context, f app.ReportFilter, by stri
 		Bucket   int    `db:"bucket"`
 		Sessions int64  `db:"sessions"`
 	}
+	from, args = reportTimes(f, by)
 	if err := s.db.SelectContext(ctx, &times, `
-		SELECT `+by+` AS key, bucket, sum(sessions) AS sessions FROM report_connect_times`+where+`
+		SELECT `+by+` AS key, bucket, sum(sessions) AS sessions FROM `+from+`
 		GROUP BY 1, 2`, args...); err != nil {
 		return nil, fmt.Errorf("db: report connect times: %w", err)
 	}
@@ -295,7 +367,7 @@ func (s *Store) reportNames(ctx context.Context, by string) (map[string]string, 
 // week (starting Monday) when f.Weekly(); periods without sessions are
 // included with zeros.
 func (s *Store) ReportTrend(ctx context.Context, f app.ReportFilter) ([]app.TrendPoint, error) {
-	where, args := reportWhere(f, true)
+	from, args := reportSessions(f)
 	var rows []struct {
 		Day       time.Time `db:"day"`
 		Sessions  int64     `db:"sessions"`
@@ -304,7 +376,7 @@ func (s *Store) ReportTrend(ctx context.Context, f app.ReportFilter) ([]app.Tren
 	if err := s.db.SelectContext(ctx, &rows, `
 		SELECT `+periodExpr(f)+` AS day, sum(sessions) AS sessions,
 			coalesce(sum(sessions) FILTER (WHERE outcome = 'connected'), 0) AS connected
-		FROM report_daily`+where+` GROUP BY 1`, args...); err != nil {
+		FROM `+from+` GROUP BY 1`, args...); err != nil {
 		return nil, fmt.Errorf("db: report trend: %w", err)
 	}
 	byDay := map[string]app.TrendPoint{}
@@ -329,7 +401,7 @@ func (s *Store) ReportDevices(ctx context.Context, f app.ReportFilter) ([]app.De
 	var base int64
 	bwhere := strings.Replace(where, "day BETWEEN $1::date AND $2::date", "day < $1::date AND $2::date IS NOT NULL", 1)
 	if err := s.db.GetContext(ctx, &base, `
-		SELECT coalesce(sum(activated - deactivated), 0) FROM report_device_daily`+bwhere, args...); err != nil {
+		SELECT coalesce(sum(activated - deactivated), 0) FROM `+reportDevices(bwhere), args...); err != nil {
 		return nil, fmt.Errorf("db: report devices before range: %w", err)
 	}
 	var rows []struct {
@@ -340,7 +412,7 @@ func (s *Store) ReportDevices(ctx context.Context, f app.ReportFilter) ([]app.De
 	}
 	if err := s.db.SelectContext(ctx, &rows, `
 		SELECT `+periodExpr(f)+` AS day, sum(activated - deactivated) AS net, sum(relink_needed) AS needed, sum(relink_done) AS done
-		FROM report_device_daily`+where+` GROUP BY 1`, args...); err != nil {
+		FROM `+reportDevices(where)+` GROUP BY 1`, args...); err != nil {
 		return nil, fmt.Errorf("db: report devices: %w", err)
 	}
 	type agg struct{ net, needed, done int64 }

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +44,17 @@ type rollupRow struct {
 
 func rollupRows(t *testing.T, s *db.Store) (daily, times []rollupRow) {
 	t.Helper()
-	rows, err := s.DB().Query(`SELECT day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing
+	if _, err := s.FoldReports(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var pending int
+	if err := s.DB().Get(&pending, `SELECT (SELECT count(*) FROM report_deltas) + (SELECT count(*) FROM report_device_deltas)`); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Fatalf("%d deltas left after a fold", pending)
+	}
+	rows, err := s.DB().Query(`SELECT rolled, day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing
 		FROM report_daily WHERE sessions <> 0 OR opened <> 0 OR brand_selected <> 0 OR authorizing <> 0`)
 	if err != nil {
 		t.Fatal(err)
@@ -51,26 +62,27 @@ func rollupRows(t *testing.T, s *db.Store) (daily, times []rollupRow) {
 	for rows.Next() {
 		var r rollupRow
 		var day time.Time
+		var rolled int
 		var sup, br, kind, lang, out string
-		if err := rows.Scan(&day, &sup, &br, &kind, &lang, &out, &r.Vals[0], &r.Vals[1], &r.Vals[2], &r.Vals[3]); err != nil {
+		if err := rows.Scan(&rolled, &day, &sup, &br, &kind, &lang, &out, &r.Vals[0], &r.Vals[1], &r.Vals[2], &r.Vals[3]); err != nil {
 			t.Fatal(err)
 		}
-		r.Key = fmt.Sprintf("%s|%s|%s|%s|%s|%s", day.Format("2006-01-02"), sup, br, kind, lang, out)
+		r.Key = fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", rolled, day.Format("2006-01-02"), sup, br, kind, lang, out)
 		daily = append(daily, r)
 	}
-	rows, err = s.DB().Query(`SELECT day, supplier_id, brand, kind, language, bucket, sessions FROM report_connect_times WHERE sessions <> 0`)
+	rows, err = s.DB().Query(`SELECT rolled, day, supplier_id, brand, kind, language, bucket, sessions FROM report_connect_times WHERE sessions <> 0`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var r rollupRow
 		var day time.Time
+		var rolled, bucket int
 		var sup, br, kind, lang string
-		var bucket int
-		if err := rows.Scan(&day, &sup, &br, &kind, &lang, &bucket, &r.Vals[0]); err != nil {
+		if err := rows.Scan(&rolled, &day, &sup, &br, &kind, &lang, &bucket, &r.Vals[0]); err != nil {
 			t.Fatal(err)
 		}
-		r.Key = fmt.Sprintf("%s|%s|%s|%s|%s|%d", day.Format("2006-01-02"), sup, br, kind, lang, bucket)
+		r.Key = fmt.Sprintf("%d|%s|%s|%s|%s|%s|%d", rolled, day.Format("2006-01-02"), sup, br, kind, lang, bucket)
 		times = append(times, r)
 	}
 	sortRows(daily)
@@ -105,26 +117,36 @@ func rawAggregation(t *testing.T, s *db.Store, loc *time.Location) (daily, times
 			outcome = reason
 		}
 		day := created.In(loc).Format("2006-01-02")
-		k := fmt.Sprintf("%s|%s|%s|%s|%s|%s", day, sup, br, kind, lang, outcome)
-		if d[k] == nil {
-			d[k] = &[4]int64{}
-		}
-		d[k][0]++
-		for i, at := range []*time.Time{opened, brandAt, authAt} {
-			if at != nil {
-				d[k][i+1]++
+		// Every level: rolled is the bitmask of the dimensions summed
+		// away (8 supplier, 4 brand, 2 flow, 1 language), stored as ''.
+		for rolled := 0; rolled < 16; rolled++ {
+			dims := [4]string{sup, br, kind, lang}
+			for i := range dims {
+				if rolled&(8>>i) != 0 {
+					dims[i] = ""
+				}
 			}
-		}
-		if status == "connected" {
-			from := created
-			if opened != nil {
-				from = *opened
+			k := fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", rolled, day, dims[0], dims[1], dims[2], dims[3], outcome)
+			if d[k] == nil {
+				d[k] = &[4]int64{}
 			}
-			k := fmt.Sprintf("%s|%s|%s|%s|%s|%d", day, sup, br, kind, lang, app.ConnectBucket(finished.Sub(from)))
-			if c[k] == nil {
-				c[k] = &[4]int64{}
+			d[k][0]++
+			for i, at := range []*time.Time{opened, brandAt, authAt} {
+				if at != nil {
+					d[k][i+1]++
+				}
 			}
-			c[k][0]++
+			if status == "connected" {
+				from := created
+				if opened != nil {
+					from = *opened
+				}
+				k := fmt.Sprintf("%d|%s|%s|%s|%s|%s|%d", rolled, day, dims[0], dims[1], dims[2], dims[3], app.ConnectBucket(finished.Sub(from)))
+				if c[k] == nil {
+					c[k] = &[4]int64{}
+				}
+				c[k][0]++
+			}
 		}
 	}
 	for k, v := range d {
@@ -151,6 +173,50 @@ func assertRollupsMatchRaw(t *testing.T, s *db.Store, loc *time.Location, when s
 	if len(wantD) == 0 {
 		t.Fatalf("%s: no sessions to compare", when)
 	}
+}
+
+// reportSnapshot renders every report under each of the 16 combinations of
+// the supplier, brand, flow and language filters.
+func reportSnapshot(t *testing.T, s *db.Store, loc *time.Location) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	for mask := 0; mask < 16; mask++ {
+		f := app.ReportFilter{From: time.Date(2026, 3, 26, 0, 0, 0, 0, loc), To: time.Date(2026, 4, 1, 0, 0, 0, 0, loc)}
+		if mask&8 != 0 {
+			f.SupplierID = "sup_a"
+		}
+		if mask&4 != 0 {
+			f.Brand = "brand-c"
+		}
+		if mask&2 != 0 {
+			f.Kind = "supplier_link"
+		}
+		if mask&1 != 0 {
+			f.Language = "nl"
+		}
+		funnel, err := s.ReportFunnel(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		brands, err := s.ReportBreakdown(ctx, f, db.ByBrand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		suppliers, err := s.ReportBreakdown(ctx, f, db.BySupplier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trend, err := s.ReportTrend(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d: %+v %+v %+v %+v", mask, funnel, brands, suppliers, trend))
+	}
+	if !strings.Contains(out[0], "Connected:") {
+		t.Fatalf("snapshot without a funnel: %s", out[0])
+	}
+	return out
 }
 
 // TestRollupsEqualRawAggregationAfterRandomOutcomes walks sessions through
@@ -253,7 +319,13 @@ func TestRollupsEqualRawAggregationAfterRandomOutcomes(t *testing.T) {
 	if _, err := s.SweepExpiredSessions(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing is folded yet: the reports read the pending changes, at full
+	// detail. After the fold they read the rollup level of each filter.
+	pending := reportSnapshot(t, s, loc)
 	assertRollupsMatchRaw(t, s, loc, "after the flow")
+	if folded := reportSnapshot(t, s, loc); !reflect.DeepEqual(folded, pending) {
+		t.Errorf("reports differ once folded:\nfolded  %v\npending %v", folded, pending)
+	}
 
 	if _, err := s.DB().Exec(`TRUNCATE report_daily, report_connect_times`); err != nil {
 		t.Fatal(err)
@@ -449,7 +521,10 @@ func TestReportDaysFollowTheReportTimeZoneAcrossDST(t *testing.T) {
 			Day time.Time `db:"day"`
 			N   int64     `db:"n"`
 		}
-		if err := s.DB().Select(&rows, `SELECT day, sum(sessions) AS n FROM report_daily GROUP BY day`); err != nil {
+		if _, err := s.FoldReports(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().Select(&rows, `SELECT day, sum(sessions) AS n FROM report_daily WHERE rolled = 15 GROUP BY day`); err != nil {
 			t.Fatal(err)
 		}
 		out := map[string]int64{}
