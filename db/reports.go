@@ -66,6 +66,15 @@ func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
 	return out, err
 }
 
+// VacuumReports vacuums and analyzes the rollups after a rebuild, so
+// reports are answered by index-only scans and planned on fresh statistics.
+func (s *Store) VacuumReports(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) report_daily, report_connect_times, report_device_daily`); err != nil {
+		return fmt.Errorf("db: vacuum report rollups: %w", err)
+	}
+	return nil
+}
+
 func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
 	var out ReportRebuild
 	// The fold lock first (report_fold takes it before the tables), then
@@ -198,17 +207,29 @@ const (
 // arguments.
 func reportSessions(f app.ReportFilter, keep ...string) (string, []any) {
 	where, args := reportWhere(f, true)
-	level := strconv.Itoa(reportLevel(f, keep...))
-	return `(SELECT ` + reportSessionCols + ` FROM report_daily` + where + ` AND rolled = ` + level + `
+	return `(SELECT ` + reportSessionCols + ` FROM report_daily` + where + levelWhere(f, keep...) + `
 		UNION ALL SELECT ` + reportSessionCols + ` FROM report_deltas` + where + `) r`, args
 }
 
 // reportTimes is reportSessions for the time-to-connect histograms.
 func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
 	where, args := reportWhere(f, true)
-	level := strconv.Itoa(reportLevel(f, keep...))
-	return `(SELECT ` + reportTimeCols + ` FROM report_connect_times` + where + ` AND rolled = ` + level + `
+	return `(SELECT ` + reportTimeCols + ` FROM report_connect_times` + where + levelWhere(f, keep...) + `
 		UNION ALL SELECT ` + reportTimeCols + ` FROM report_deltas` + where + ` AND bucket IS NOT NULL) r`, args
+}
+
+// levelWhere selects the rollup level of f and keep, naming the summed-away
+// dimensions ('') too, so the key (or the by-supplier index) is used up to
+// the day range.
+func levelWhere(f app.ReportFilter, keep ...string) string {
+	rolled := reportLevel(f, keep...)
+	w := " AND rolled = " + strconv.Itoa(rolled)
+	for i, dim := range []string{BySupplier, ByBrand, "kind", "language"} {
+		if rolled&(8>>i) != 0 {
+			w += " AND " + dim + " = ''"
+		}
+	}
+	return w
 }
 
 // reportDevices is the FROM item of the device rollup rows matching where,

@@ -40,12 +40,24 @@ CREATE TABLE report_device_deltas (
     relink_done   integer NOT NULL
 );
 
+-- Every report names all dimensions of its level but one at most (a filter
+-- value, or '' for a summed-away dimension; a breakdown leaves its own
+-- dimension open), so two orders of the key cover every query with an
+-- equality prefix and a day range: the primary key ends in brand (funnel,
+-- trend, by brand), the second index in supplier (by supplier). The counts
+-- are included, so reports are answered from the index alone.
 ALTER TABLE report_daily ADD COLUMN rolled smallint NOT NULL DEFAULT 0;
 ALTER TABLE report_daily DROP CONSTRAINT report_daily_pkey;
-ALTER TABLE report_daily ADD PRIMARY KEY (rolled, day, supplier_id, brand, kind, language, outcome);
+ALTER TABLE report_daily ADD PRIMARY KEY (rolled, kind, language, supplier_id, day, brand, outcome)
+    INCLUDE (sessions, opened, brand_selected, authorizing);
+CREATE INDEX report_daily_by_supplier ON report_daily (rolled, kind, language, brand, day, supplier_id)
+    INCLUDE (outcome, sessions, opened, brand_selected, authorizing);
 ALTER TABLE report_connect_times ADD COLUMN rolled smallint NOT NULL DEFAULT 0;
 ALTER TABLE report_connect_times DROP CONSTRAINT report_connect_times_pkey;
-ALTER TABLE report_connect_times ADD PRIMARY KEY (rolled, day, supplier_id, brand, kind, language, bucket);
+ALTER TABLE report_connect_times ADD PRIMARY KEY (rolled, kind, language, supplier_id, day, brand, bucket)
+    INCLUDE (sessions);
+CREATE INDEX report_connect_times_by_supplier ON report_connect_times (rolled, kind, language, brand, day, supplier_id)
+    INCLUDE (bucket, sessions);
 
 INSERT INTO report_daily (rolled, day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
 SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''), coalesce(brand, ''),
@@ -157,7 +169,7 @@ BEGIN
             coalesce(kind, ''), coalesce(language, ''), outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
         FROM moved
         GROUP BY day, outcome, CUBE (supplier_id, brand, kind, language)
-        ON CONFLICT (rolled, day, supplier_id, brand, kind, language, outcome) DO UPDATE
+        ON CONFLICT (rolled, kind, language, supplier_id, day, brand, outcome) DO UPDATE
         SET sessions = t.sessions + EXCLUDED.sessions, opened = t.opened + EXCLUDED.opened,
             brand_selected = t.brand_selected + EXCLUDED.brand_selected, authorizing = t.authorizing + EXCLUDED.authorizing
     ), times AS (
@@ -166,7 +178,7 @@ BEGIN
             coalesce(kind, ''), coalesce(language, ''), bucket, sum(sessions)
         FROM moved WHERE bucket IS NOT NULL
         GROUP BY day, bucket, CUBE (supplier_id, brand, kind, language)
-        ON CONFLICT (rolled, day, supplier_id, brand, kind, language, bucket) DO UPDATE
+        ON CONFLICT (rolled, kind, language, supplier_id, day, brand, bucket) DO UPDATE
         SET sessions = t.sessions + EXCLUDED.sessions
     )
     SELECT count(*) INTO n FROM moved;
@@ -185,6 +197,7 @@ $$;
 -- +goose Down
 SELECT report_fold();
 DROP FUNCTION report_fold();
+DROP INDEX report_daily_by_supplier, report_connect_times_by_supplier;
 DELETE FROM report_daily WHERE rolled <> 0;
 DELETE FROM report_connect_times WHERE rolled <> 0;
 ALTER TABLE report_daily DROP CONSTRAINT report_daily_pkey;
