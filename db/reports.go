@@ -219,7 +219,7 @@ func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
 }
 
 // levelWhere selects the rollup level of f and keep, naming the summed-away
-// dimensions (”) too, so the key (or the by-supplier index) is used up to
+// dimensions (as empty strings) too, so the key (or the by-supplier index) is used up to
 // the day range.
 func levelWhere(f app.ReportFilter, keep ...string) string {
 	rolled := reportLevel(f, keep...)
