@@ -26,6 +26,8 @@ type Store struct {
 	// prep runs the hot paths' queries as prepared statements.
 	prep   *preparedDB
 	cipher *app.Cipher
+	// links batches concurrent link session inserts (link_batch.go).
+	links *linkBatcher
 }
 
 // Open connects to Postgres and checks the connection.
@@ -48,7 +50,7 @@ func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, erro
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
-	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher}
+	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher()}
 }
 
 // DB returns the underlying pool (for tests and tooling).

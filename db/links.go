@@ -31,35 +31,24 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 		}
 	}
 	token = app.RandomToken(48)
-	id := "ls_" + app.RandomToken(24)
-	insert := func(q sqlx.QueryerContext) error {
-		return sqlx.GetContext(ctx, q, &sess, `
-			WITH s AS (
-				INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
-					language, initiator, manufacturer_id, brand_preselected, expires_at, nox_user_id, portal_user_id,
-					manufacturer_user_id, device_ids)
-				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $9 <> '' AND $3 = 'supplier_link',
-					now() + make_interval(secs => $10), NULLIF($11, ''), NULLIF($12, 0), $13, $14)
-				RETURNING `+sessionCols+`
-			), e AS (
-				INSERT INTO link_events (session_id, type, detail) SELECT id, 'created', initiator FROM s
-			)
-			SELECT `+sessionCols+` FROM s`,
-			id, app.HashToken(token), n.Kind, n.SupplierID, n.SupplierUserID, n.RedirectURI,
-			n.Language, n.Initiator, n.ManufacturerID, n.TTL.Seconds(), n.NoxUserID, n.PortalUserID,
-			n.ManufacturerUserID, pq.Array(nonNil(n.DeviceIDs)))
-	}
+	row := linkRow{ID: "ls_" + app.RandomToken(24), TokenHash: app.HashToken(token), New: n}
 	if n.IdempotencyKey == "" {
-		if err := insert(s.prep); err != nil {
-			return sess, "", false, fmt.Errorf("db: create link session: %w", err)
+		sess, err = s.insertBatched(ctx, row)
+		if err != nil {
+			return sess, "", false, err
 		}
 		return sess, token, false, nil
 	}
 	var raced bool
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := insert(tx); err != nil {
-			return fmt.Errorf("db: create link session: %w", err)
+		got, err := insertLinkSessions(ctx, tx, []linkRow{row})
+		if err != nil {
+			return err
 		}
+		if len(got) != 1 {
+			return fmt.Errorf("db: create link session: %d rows returned", len(got))
+		}
+		sess = got[0]
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,

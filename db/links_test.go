@@ -289,3 +289,77 @@ func TestCompleteConnectionReplacesTheDevicesAndStoresTokensEncrypted(t *testing
 		t.Errorf("completing a connected session again: got %v, want already_used", err)
 	}
 }
+
+// TestConcurrentLinkCreationsAreBatchedAndABadRowFailsAlone creates many
+// sessions at once (they share statements and commits) with one of them
+// invalid: every valid one is stored with its own token and fields, the
+// invalid one gets its own error and leaves no row.
+func TestConcurrentLinkCreationsAreBatchedAndABadRowFailsAlone(t *testing.T) {
+	s := mustStore(t)
+	ctx := context.Background()
+	const n = 60
+	type result struct {
+		sess  app.LinkSession
+		token string
+		err   error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			nw := app.NewLinkSession{
+				Kind: app.KindSupplierLink, SupplierID: "supplier_test", SupplierUserID: fmt.Sprintf("batch-%d", i),
+				RedirectURI: "https://s.example/cb", Language: app.Languages[i%len(app.Languages)], Initiator: app.InitiatorAPI,
+				TTL: time.Duration(10+i) * time.Minute,
+			}
+			if i%3 == 0 {
+				nw.ManufacturerID = brand
+			}
+			if i == 17 {
+				nw.SupplierID = "no_such_supplier" // foreign key violation
+			}
+			<-start
+			sess, token, _, err := s.CreateLinkSession(ctx, nw)
+			results[i] = result{sess, token, err}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range results {
+		if i == 17 {
+			if r.err == nil {
+				t.Errorf("session with an unknown supplier was created: %+v", r.sess)
+			}
+			continue
+		}
+		if r.err != nil {
+			t.Fatalf("session %d: %v", i, r.err)
+		}
+		if r.sess.SupplierUserID != fmt.Sprintf("batch-%d", i) || r.sess.Language != app.Languages[i%len(app.Languages)] ||
+			r.sess.Preselected != (i%3 == 0) {
+			t.Errorf("session %d came back as %+v", i, r.sess)
+		}
+		if ttl := r.sess.ExpiresAt.Sub(r.sess.CreatedAt); ttl < time.Duration(10+i)*time.Minute-time.Second || ttl > time.Duration(10+i)*time.Minute+time.Second {
+			t.Errorf("session %d: ttl %v, want %d minutes", i, ttl, 10+i)
+		}
+		// The token opens exactly this session.
+		opened, err := s.OpenLinkSession(ctx, r.token, browser)
+		if err != nil || opened.ID != r.sess.ID {
+			t.Errorf("session %d: token opened %q, %v; want %s", i, opened.ID, err, r.sess.ID)
+		}
+	}
+	var rows, events int
+	if err := s.DB().Get(&rows, `SELECT count(*) FROM link_sessions WHERE supplier_user_id LIKE 'batch-%'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Get(&events, `SELECT count(*) FROM link_events e JOIN link_sessions s ON s.id = e.session_id
+		WHERE s.supplier_user_id LIKE 'batch-%' AND e.type = 'created'`); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n-1 || events != n-1 {
+		t.Errorf("stored %d sessions and %d created events, want %d each", rows, events, n-1)
+	}
+}
