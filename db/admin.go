@@ -73,6 +73,7 @@ func (s *Store) GetSupplierSettings(ctx context.Context, id string) (app.Supplie
 // before/after, in one transaction. A new webhook endpoint gets a signing
 // secret, which is returned (shown once); otherwise the secret is "".
 func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, create bool, e app.AuditEntry) (string, error) {
+	defer s.catalog.invalidate()
 	if err := sup.Validate(); err != nil {
 		return "", err
 	}
@@ -269,6 +270,7 @@ func (s *Store) AllManufacturers(ctx context.Context) ([]app.Manufacturer, error
 // holding before and after; ENOTFOUND for an unknown brand, EINVALID for an
 // unknown status.
 func (s *Store) UpdateManufacturer(ctx context.Context, m app.Manufacturer, e app.AuditEntry) error {
+	defer s.catalog.invalidate()
 	switch m.Status {
 	case app.ManufacturerOK, app.ManufacturerDegraded, app.ManufacturerDown:
 	default:

@@ -90,6 +90,7 @@ const bulkTTL = 15 * time.Minute
 // load and rebuilt (and validated) before commit, so either everything is
 // loaded with the schema intact or nothing is. It ends with ANALYZE.
 func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats, error) {
+	defer s.catalog.invalidate()
 	var st BulkSeedStats
 	if o.Days <= 0 {
 		o.Days = 90

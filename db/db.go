@@ -28,6 +28,10 @@ type Store struct {
 	cipher *app.Cipher
 	// links batches concurrent link session inserts (link_batch.go).
 	links *linkBatcher
+	// counts merges concurrent rate-limit increments (counters.go).
+	counts *countMerger
+	// catalog caches what the brand page reads (catalog_cache.go).
+	catalog *catalogCache
 }
 
 // Open connects to Postgres and checks the connection.
@@ -50,7 +54,7 @@ func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, erro
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
-	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher()}
+	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), catalog: newCatalogCache()}
 }
 
 // DB returns the underlying pool (for tests and tooling).

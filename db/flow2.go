@@ -15,6 +15,7 @@ import (
 // SetSupplierLoginPage sets (or, with authorizeURL "", clears) the OAuth
 // login page users are sent to from the supplier selector.
 func (s *Store) SetSupplierLoginPage(ctx context.Context, supplierID, authorizeURL, clientID string) error {
+	defer s.catalog.invalidate()
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE suppliers SET login_authorize_url = NULLIF($2, ''), login_client_id = NULLIF($3, ''), updated_at = now()
 		WHERE id = $1`, supplierID, authorizeURL, clientID)

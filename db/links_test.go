@@ -363,3 +363,35 @@ func TestConcurrentLinkCreationsAreBatchedAndABadRowFailsAlone(t *testing.T) {
 		t.Errorf("stored %d sessions and %d created events, want %d each", rows, events, n-1)
 	}
 }
+
+// TestBrandPageShowsCatalogueChangesAtOnce reads the brand page (cached
+// for a moment) around changes to the brand and the supplier: each change
+// shows on the next read.
+func TestBrandPageShowsCatalogueChangesAtOnce(t *testing.T) {
+	s := mustStore(t)
+	ctx := context.Background()
+	read := func() (string, app.Manufacturer) {
+		t.Helper()
+		name, ms, err := s.BrandPage(ctx, "supplier_test", []string{brand})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("brand page: %q %+v %v", name, ms, err)
+		}
+		return name, ms[0]
+	}
+	if _, m := read(); !m.Enabled || m.Status != "ok" {
+		t.Fatalf("brand: got %+v, want enabled and ok", m)
+	}
+	read() // from the cache
+	if err := s.SetManufacturerStatus(ctx, brand, true, "down", "Back at noon"); err != nil {
+		t.Fatal(err)
+	}
+	if _, m := read(); m.Status != "down" || m.StatusMessage != "Back at noon" {
+		t.Errorf("after the status change: got %+v", m)
+	}
+	if err := s.UpsertSupplier(ctx, app.Supplier{ID: "supplier_test", Name: "Renamed Energy", RedirectURIs: []string{"https://s.example/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if name, _ := read(); name != "Renamed Energy" {
+		t.Errorf("after the rename: supplier %q", name)
+	}
+}

@@ -15,6 +15,7 @@ import (
 // UpsertSupplier creates or renames a supplier and replaces its allowed
 // redirect URIs, in one transaction.
 func (s *Store) UpsertSupplier(ctx context.Context, sup app.Supplier) error {
+	defer s.catalog.invalidate()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO suppliers (id, name) VALUES ($1, $2)
@@ -135,35 +136,42 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyO
 func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
 	now := time.Now()
 	start := now.Truncate(window)
-	var row struct {
+	type keyRow struct {
 		ID             int64          `db:"id"`
 		SupplierID     *string        `db:"supplier_id"`
 		ManufacturerID *string        `db:"manufacturer_id"`
 		Count          int            `db:"count"`
 		URIs           pq.StringArray `db:"uris"`
 	}
-	err := sqlx.GetContext(ctx, s.prep, &row, `
-		WITH k AS (
-			SELECT id, supplier_id, manufacturer_id FROM api_keys
-			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-		), touch AS (
-			UPDATE api_keys SET last_used_at = now()
-			WHERE id = (SELECT id FROM k)
-			  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-		), hit AS (
-			INSERT INTO rate_limits (bucket, window_start, count) SELECT 'api:' || id, $2, 1 FROM k
-			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
-			RETURNING count
-		)
-		SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count,
-			array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris
-		FROM k`, app.HashToken(key), start)
+	hash := app.HashToken(key)
+	count, val, err := s.counts.add(ctx, "api\x00"+string(hash)+"\x00"+start.String(), func(ctx context.Context, n int) (int, any, error) {
+		var row keyRow
+		err := sqlx.GetContext(ctx, s.prep, &row, `
+			WITH k AS (
+				SELECT id, supplier_id, manufacturer_id FROM api_keys
+				WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+			), touch AS (
+				UPDATE api_keys SET last_used_at = now()
+				WHERE id = (SELECT id FROM k)
+				  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+			), hit AS (
+				INSERT INTO rate_limits (bucket, window_start, count) SELECT 'api:' || id, $2, $3 FROM k
+				ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + EXCLUDED.count
+				RETURNING count
+			)
+			SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count,
+				array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris
+			FROM k`, hash, start, n)
+		return row.Count, row, err
+	})
 	if err != nil {
 		if app.IsNotFound(notFound(err, "")) {
 			return app.APIKeyOwner{}, false, 0, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
 		}
 		return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: authenticate api key: %w", err)
 	}
+	row := val.(keyRow)
+	row.Count = count
 	owner := app.APIKeyOwner{KeyID: row.ID, RedirectURIs: row.URIs}
 	if row.SupplierID != nil {
 		owner.SupplierID = *row.SupplierID
@@ -177,6 +185,7 @@ func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limi
 // SyncManufacturers makes the manufacturers table hold every configured
 // brand (name and kind follow config; status set by admins is kept).
 func (s *Store) SyncManufacturers(ctx context.Context, ms []app.ManufacturerConfig) error {
+	defer s.catalog.invalidate()
 	for _, m := range ms {
 		kind := m.Kind
 		if kind == "" {
@@ -208,6 +217,11 @@ func (s *Store) ListManufacturers(ctx context.Context, ids []string) ([]app.Manu
 // manufacturers with the given ids (by name): what the brand page shows.
 // ENOTFOUND when the supplier does not exist.
 func (s *Store) BrandPage(ctx context.Context, supplierID string, ids []string) (string, []app.Manufacturer, error) {
+	key := catalogKey(supplierID, ids)
+	e, ok, gen := s.catalog.get(key)
+	if ok {
+		return e.supplier, append([]app.Manufacturer(nil), e.brands...), nil
+	}
 	var rows []struct {
 		Supplier      string         `db:"supplier_name"`
 		ID            sql.NullString `db:"id"`
@@ -234,6 +248,7 @@ func (s *Store) BrandPage(ctx context.Context, supplierID string, ids []string) 
 				Enabled: r.Enabled.Bool, Status: r.Status.String, StatusMessage: r.StatusMessage.String})
 		}
 	}
+	s.catalog.put(key, gen, catalogEntry{at: time.Now(), supplier: rows[0].Supplier, brands: append([]app.Manufacturer(nil), ms...)})
 	return rows[0].Supplier, ms, nil
 }
 
@@ -250,6 +265,7 @@ func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacture
 
 // SetManufacturerStatus sets a brand's availability as users see it.
 func (s *Store) SetManufacturerStatus(ctx context.Context, id string, enabled bool, status, message string) error {
+	defer s.catalog.invalidate()
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE manufacturers SET enabled = $2, status = $3, status_message = $4, updated_at = now()
 		WHERE id = $1`, id, enabled, status, message)
@@ -264,15 +280,19 @@ func (s *Store) SetManufacturerStatus(ctx context.Context, id string, enabled bo
 
 // Allow counts one request against bucket in the current fixed window and
 // reports whether it is within limit, and when the window ends. The counter
-// lives in Postgres so every instance shares it.
+// lives in Postgres so every instance shares it; concurrent requests of one
+// bucket are counted in one update (counters.go).
 func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error) {
 	now := time.Now()
 	start := now.Truncate(window)
-	var n int
-	err := sqlx.GetContext(ctx, s.prep, &n, `
-		INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
-		ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
-		RETURNING count`, bucket, start)
+	n, _, err := s.counts.add(ctx, "allow\x00"+bucket+"\x00"+start.String(), func(ctx context.Context, k int) (int, any, error) {
+		var total int
+		err := sqlx.GetContext(ctx, s.prep, &total, `
+			INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, $3)
+			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + EXCLUDED.count
+			RETURNING count`, bucket, start, k)
+		return total, nil, err
+	})
 	if err != nil {
 		return false, 0, fmt.Errorf("db: rate limit: %w", err)
 	}
