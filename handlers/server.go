@@ -13,7 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
-	"github.com/gofiber/template/html/v2"
+	"html/template"
 
 	"noxportal/app"
 	"noxportal/db"
@@ -68,44 +68,49 @@ func New(d Deps) *fiber.App {
 	if h.reportLoc == nil {
 		h.reportLoc = time.UTC
 	}
-	engine := html.NewFileSystem(http.FS(views.FS), ".html")
-	engine.AddFunc("t", h.tr.T)
-	engine.AddFunc("initial", func(s string) string {
-		for _, r := range s {
-			return strings.ToUpper(string(r))
-		}
-		return ""
-	})
-	engine.AddFunc("dict", func(kv ...any) map[string]any {
-		m := make(map[string]any, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			k, _ := kv[i].(string)
-			m[k] = kv[i+1]
-		}
-		return m
-	})
-	engine.AddFunc("pathEscape", url.PathEscape)
-	engine.AddFunc("consoleUser", consoleUserPath)
-	engine.AddFunc("ago", func(t time.Time) string { return shortAge(time.Since(t)) })
-	engine.AddFunc("until", func(t time.Time) string { return shortAge(time.Until(t)) })
-	engine.AddFunc("derefF", func(f *float64) float64 {
-		if f == nil {
-			return 0
-		}
-		return *f
-	})
-	engine.AddFunc("deref", func(t *time.Time) time.Time {
-		if t == nil {
-			return time.Time{}
-		}
-		return *t
-	})
-	engine.AddFunc("unix", func(t time.Time) int64 { return t.Unix() })
-	engine.AddFunc("clock", func(t time.Time) string { return t.UTC().Format("15:04:05") })
-	engine.AddFunc("fmtTime", func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") })
+	funcs := template.FuncMap{
+		"t": h.tr.T,
+		"initial": func(s string) string {
+			for _, r := range s {
+				return strings.ToUpper(string(r))
+			}
+			return ""
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i+1 < len(kv); i += 2 {
+				k, _ := kv[i].(string)
+				m[k] = kv[i+1]
+			}
+			return m
+		},
+		"pathEscape":  url.PathEscape,
+		"consoleUser": consoleUserPath,
+		"ago":         func(t time.Time) string { return shortAge(time.Since(t)) },
+		"until":       func(t time.Time) string { return shortAge(time.Until(t)) },
+		"derefF": func(f *float64) float64 {
+			if f == nil {
+				return 0
+			}
+			return *f
+		},
+		"deref": func(t *time.Time) time.Time {
+			if t == nil {
+				return time.Time{}
+			}
+			return *t
+		},
+		"unix":    func(t time.Time) int64 { return t.Unix() },
+		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	}
+	viewSet, err := newPageViews(views.FS, funcs)
+	if err != nil {
+		panic(err)
+	}
 	fapp := fiber.New(fiber.Config{
 		AppName:               "noxportal",
-		Views:                 engine,
+		Views:                 viewSet,
 		ErrorHandler:          h.handleError,
 		BodyLimit:             BodyLimit,
 		ReadTimeout:           15 * time.Second,
