@@ -11,9 +11,11 @@ import (
 )
 
 // brandTile is a manufacturer as shown on the brand page.
+// Its fields are flat: templates find a promoted field of an embedded
+// struct by a slow search on every use.
 type brandTile struct {
-	app.Manufacturer
-	Selectable bool
+	ID, Name, Kind, Status, StatusMessage string
+	Selectable                            bool
 }
 
 // showBrandPage opens a link: unknown token → 404 page, ended → a page that
@@ -154,7 +156,8 @@ func brandTiles(ms []app.Manufacturer, q string) []brandTile {
 		if q != "" && !strings.Contains(strings.ToLower(m.Name), q) && !strings.Contains(m.ID, q) {
 			continue
 		}
-		out = append(out, brandTile{Manufacturer: m, Selectable: m.Selectable()})
+		out = append(out, brandTile{ID: m.ID, Name: m.Name, Kind: m.Kind, Status: m.Status,
+			StatusMessage: m.StatusMessage, Selectable: m.Selectable()})
 	}
 	return out
 }
