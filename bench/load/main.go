@@ -1,6 +1,6 @@
 // Command load drives noxportal (or the bare ceiling server) on loopback
 // with N concurrent workers for a fixed time and writes one JSON result:
-// throughput, p50/p99 from every recorded latency, and errors.
+// throughput, p50/p95/p99 from every recorded latency, and errors.
 //
 //	load -mode plain  -url http://127.0.0.1:18090/
 //	load -mode link   -url http://127.0.0.1:18089 -key nox_sk_...
@@ -41,6 +41,7 @@ type Result struct {
 	Seconds  float64 `json:"seconds"`
 	PerSec   float64 `json:"per_sec"`
 	P50ms    float64 `json:"p50_ms"`
+	P95ms    float64 `json:"p95_ms"`
 	P99ms    float64 `json:"p99_ms"`
 	RSSMB    float64 `json:"rss_mb,omitempty"`
 	Note     string  `json:"note,omitempty"`
@@ -251,7 +252,7 @@ func loop(o opts, unit string, setup, op func(*worker) error) (Result, error) {
 	}
 	res := Result{Unit: unit, Workers: o.workers, Ops: int64(len(all)), Errors: errs.Load(), Seconds: elapsed,
 		PerSec: float64(len(all)) / elapsed}
-	res.P50ms, res.P99ms = percentiles(all)
+	res.P50ms, res.P95ms, res.P99ms = percentiles(all)
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstErr = v
 	}
