@@ -600,3 +600,24 @@ func TestDeviceRollupTracksActiveDevicesAndRelinks(t *testing.T) {
 		t.Errorf("active after rebuild: got %d, want 2", got)
 	}
 }
+
+// TestReportHistorySeedIsCountedWithoutARebuild seeds the development
+// history (which counts its sessions through the rollup triggers instead of
+// rebuilding the rollups of the whole database) and checks every rollup
+// level against an aggregation of the raw sessions.
+func TestReportHistorySeedIsCountedWithoutARebuild(t *testing.T) {
+	s := mustReportStore(t)
+	ctx := context.Background()
+	if err := s.SeedDev(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seeded, err := s.SeedReportHistory(ctx)
+	if err != nil || !seeded {
+		t.Fatalf("seed report history: seeded=%v err=%v", seeded, err)
+	}
+	loc, _ := time.LoadLocation("Europe/Amsterdam")
+	assertRollupsMatchRaw(t, s, loc, "after the history seed")
+	if seeded, err := s.SeedReportHistory(ctx); err != nil || seeded {
+		t.Errorf("second seed: seeded=%v err=%v, want nothing done", seeded, err)
+	}
+}
