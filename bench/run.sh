@@ -6,7 +6,8 @@
 # Scale and time (environment):
 #   BENCH_SESSIONS   link sessions to load (default 10000000)
 #   BENCH_MAPPINGS   mapped users to load (default BENCH_SESSIONS/10)
-#   BENCH_DURATION   length of each measurement (default 20s)
+#   BENCH_DURATION   length of each measurement (default 15s)
+#   BENCH_ROUNDS     rounds of ceiling + app for POST /link and the brand page (default 3)
 #   BENCH_CONNS      concurrent connections (default 64)
 #   BENCH_PG_PORT    Postgres port (default 54339)
 #   BENCH_RELOAD=0   keep the loaded database of the last run when its scale matches
@@ -17,7 +18,8 @@ cd "$root"
 
 sessions=${BENCH_SESSIONS:-10000000}
 mappings=${BENCH_MAPPINGS:-$((sessions / 10))}
-dur=${BENCH_DURATION:-20s}
+dur=${BENCH_DURATION:-15s}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-64}
 export NOX_PG_PORT=${BENCH_PG_PORT:-54339}
 export NOX_PG_DIR=$root/.pgdata-bench
@@ -66,7 +68,6 @@ psql "$dburl" -qAtc "SELECT 'database size: ' || pg_size_pretty(pg_database_size
 # lands inside a measurement.
 psql "$dburl" -qc "CHECKPOINT"
 
-say "Ceiling: pgbench, prepared single-row INSERT of a link session ($conns clients, $dur)"
 secs=${dur%s}
 pgb() { # id script extra-args...
   local id=$1 script=$2; shift 2
@@ -74,22 +75,6 @@ pgb() { # id script extra-args...
     | tee "$work/pgbench_$id.out" | grep -E '^(tps|latency|number of (transactions|failed))' >&2
   grep -oP "^tps = \\K[0-9.]+" "$work/pgbench_$id.out"
 }
-tps=$(pgb insert bench/pgbench/insert.sql | tail -n1)
-./bin/bench-load -mode pgbench -id pg_insert -name "pgbench prepared INSERT link session (ceiling)" -c "$conns" \
-  -tps "$tps" -log "$work/pgb_insert.*" -out "$work/pg_insert.json"
-psql "$dburl" -qc "DELETE FROM link_sessions WHERE id LIKE 'pgb\_%'"
-
-say "Ceiling: pgbench, prepared SELECT by unique token hash ($conns clients, $dur)"
-ntokens=100000
-psql "$dburl" -qc "
-  INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator, expires_at,
-      status, failure_reason, finished_at)
-  SELECT 'pgt_' || n, sha256(convert_to('pgb-token-' || n, 'UTF8')), 'supplier_link', 'supplier_demo', 'pgbench-' || n,
-      'http://localhost:3000/callback', 'nl', 'api', now() - interval '1 day', 'expired', 'expired', now() - interval '1 day'
-  FROM generate_series(1, $ntokens) n ON CONFLICT DO NOTHING" -c "ANALYZE link_sessions"
-tps=$(pgb select bench/pgbench/select.sql -D ntokens=$ntokens | tail -n1)
-./bin/bench-load -mode pgbench -id pg_select -name "pgbench prepared SELECT by token hash (ceiling)" -c "$conns" \
-  -tps "$tps" -log "$work/pgb_select.*" -out "$work/pg_select.json"
 
 say "Ceiling: bare Fiber handler returning a string ($conns connections, $dur)"
 ./bin/bench-ceiling -addr "$ceiling_addr" &
@@ -99,6 +84,15 @@ for _ in $(seq 50); do curl -fs "http://$ceiling_addr/" >/dev/null && break; sle
 ./bin/bench-load -mode plain -id fiber -name "bare Fiber handler (ceiling)" -url "http://$ceiling_addr/" -c "$conns" -d "$dur" \
   -out "$work/fiber.json"
 kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
+
+# Known tokens for the SELECT ceiling.
+ntokens=100000
+psql "$dburl" -qc "
+  INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator, expires_at,
+      status, failure_reason, finished_at)
+  SELECT 'pgt_' || n, sha256(convert_to('pgb-token-' || n, 'UTF8')), 'supplier_link', 'supplier_demo', 'pgbench-' || n,
+      'http://localhost:3000/callback', 'nl', 'api', now() - interval '1 day', 'expired', 'expired', now() - interval '1 day'
+  FROM generate_series(1, $ntokens) n ON CONFLICT DO NOTHING" -c "ANALYZE link_sessions"
 
 say "noxportal on $app_addr"
 pprof_env=()
@@ -114,10 +108,24 @@ curl -fs "http://$app_addr/readyz" >/dev/null || { tail -n 30 "$work/server.log"
 key=nox_sk_demo_0000000000000000000000000000000000
 app() { ./bin/bench-load -url "http://$app_addr" -key "$key" -pid "$app_pid" -c "$conns" -d "$dur" "$@"; }
 
-say "POST /users/{id}/link ($conns connections, $dur)"
-app -mode link -id link -name 'POST /users/{id}/link' -out "$work/link.json"
-say "GET /connect?token=… brand page, repeated views with the browser cookie ($conns connections, $dur)"
-app -mode brand -id brand -name 'GET /connect brand page (repeat view)' -pool 20 -out "$work/brand.json"
+# Each app measurement runs right after its ceiling, in $rounds rounds; the
+# table shows the median of the rounds' ratios, so a change in the machine's
+# other load between a ceiling and its measurement weighs less.
+for r in $(seq "$rounds"); do
+  say "Round $r/$rounds: pgbench prepared single-row INSERT of a link session ($conns clients, $dur)"
+  tps=$(pgb "insert_r$r" bench/pgbench/insert.sql | tail -n1)
+  ./bin/bench-load -mode pgbench -id "pg_insert_r$r" -name "pgbench prepared INSERT link session (ceiling)" -c "$conns" \
+    -tps "$tps" -log "$work/pgb_insert_r$r.*" -out "$work/pg_insert_r$r.json"
+  psql "$dburl" -qc "DELETE FROM link_sessions WHERE id LIKE 'pgb\_%'"
+  say "Round $r/$rounds: POST /users/{id}/link ($conns connections, $dur)"
+  app -mode link -id "link_r$r" -name 'POST /users/{id}/link' -out "$work/link_r$r.json"
+  say "Round $r/$rounds: pgbench prepared SELECT by unique token hash ($conns clients, $dur)"
+  tps=$(pgb "select_r$r" bench/pgbench/select.sql -D ntokens=$ntokens | tail -n1)
+  ./bin/bench-load -mode pgbench -id "pg_select_r$r" -name "pgbench prepared SELECT by token hash (ceiling)" -c "$conns" \
+    -tps "$tps" -log "$work/pgb_select_r$r.*" -out "$work/pg_select_r$r.json"
+  say "Round $r/$rounds: GET /connect?token=… brand page, repeated views with the browser cookie ($conns connections, $dur)"
+  app -mode brand -id "brand_r$r" -name 'GET /connect brand page (repeat view)' -pool 20 -out "$work/brand_r$r.json"
+done
 say "Full flow: create → brand → sandbox OAuth login/consent → callback → redirect ($conns connections, $dur)"
 app -mode flow -id flow -name 'Full flow (8 requests)' -out "$work/flow.json"
 
@@ -154,7 +162,7 @@ cat >"$work/head.md" <<EOF
 
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average before: $(cut -d' ' -f1-3 /proc/loadavg)
 - Data: $scale; $(cat "$work/size.txt"); load time: $seed_note
-- Each measurement: $dur, $conns concurrent connections (pgbench: $conns clients, 2 threads), loopback, same Postgres
+- Each measurement: $dur, $conns concurrent connections (pgbench: $conns clients, 2 threads), loopback, same Postgres; POST /link and the brand page: $rounds rounds, each right after its ceiling, median shown
 - Brand page: repeated views of already-opened links with the browser cookie kept (the first view, which opens the session, is not measured)
 EOF
 say "Results (bench/results.md)"

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// percentiles returns p50 and p99 of lat in milliseconds (nearest rank).
+// percentiles returns p50, p95 and p99 of lat in milliseconds (nearest rank).
 func percentiles(lat []time.Duration) (p50, p95, p99 float64) {
 	if len(lat) == 0 {
 		return 0, 0, 0
@@ -107,6 +107,7 @@ func report(args []string) error {
 		byID[r.ID] = r
 		ids = append(ids, r.ID)
 	}
+	rounds := mergeRounds(byID, &ids)
 	slices.SortStableFunc(ids, func(a, b string) int { return rank(a) - rank(b) })
 
 	var sb strings.Builder
@@ -137,6 +138,9 @@ func report(args []string) error {
 			ok := r.Errors == 0
 			if c, found := byID[t.ceiling]; found && c.PerSec > 0 && t.ceiling != "" {
 				x := r.PerSec / c.PerSec
+				if xs := roundRatios(rounds[id], rounds[t.ceiling]); len(xs) > 0 {
+					x = median(xs)
+				}
 				ratio = fmt.Sprintf("%.2f× %s", x, shortName(t.ceiling))
 				if t.minRatio > 0 {
 					ok = ok && x >= t.minRatio
@@ -206,4 +210,79 @@ func human(x float64) string {
 		return strconv.FormatFloat(x, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+// mergeRounds replaces the results of measurements run in rounds (ids
+// ending in "_r1", "_r2", ...) by one result per measurement: the median of
+// the rounds' throughputs and latency percentiles, the sum of their
+// operations and errors. It returns each measurement's rounds by number.
+func mergeRounds(byID map[string]Result, ids *[]string) map[string]map[string]Result {
+	rounds := map[string]map[string]Result{}
+	var keep []string
+	for _, id := range *ids {
+		i := strings.LastIndex(id, "_r")
+		base, n := id, ""
+		if i > 0 {
+			base, n = id[:i], id[i+2:]
+		}
+		if _, err := strconv.Atoi(n); err != nil {
+			keep = append(keep, id)
+			continue
+		}
+		if rounds[base] == nil {
+			rounds[base] = map[string]Result{}
+			keep = append(keep, base)
+		}
+		rounds[base][n] = byID[id]
+		delete(byID, id)
+	}
+	for base, rs := range rounds {
+		var m Result
+		var per, p50, p95, p99 []float64
+		for _, r := range rs {
+			if m.ID == "" {
+				m = r
+				m.Ops, m.Errors, m.Seconds = 0, 0, 0
+			}
+			m.Ops += r.Ops
+			m.Errors += r.Errors
+			m.Seconds += r.Seconds
+			m.RSSMB = max(m.RSSMB, r.RSSMB)
+			if m.FirstErr == "" {
+				m.FirstErr = r.FirstErr
+			}
+			per, p50, p95, p99 = append(per, r.PerSec), append(p50, r.P50ms), append(p95, r.P95ms), append(p99, r.P99ms)
+		}
+		m.ID = base
+		m.PerSec, m.P50ms, m.P95ms, m.P99ms = median(per), median(p50), median(p95), median(p99)
+		m.Note = fmt.Sprintf("median of %d rounds", len(rs))
+		byID[base] = m
+	}
+	*ids = keep
+	return rounds
+}
+
+// roundRatios returns, for each round both a and its ceiling c have, a's
+// throughput over c's: a ratio taken minutes apart would mostly measure how
+// the machine's other load changed in between.
+func roundRatios(a, c map[string]Result) []float64 {
+	var out []float64
+	for n, r := range a {
+		if cr, ok := c[n]; ok && cr.PerSec > 0 {
+			out = append(out, r.PerSec/cr.PerSec)
+		}
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
