@@ -287,15 +287,12 @@ func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *s
 	return nil
 }
 
-// runReportFolder folds pending session and device changes into the report
-// rollups until ctx ends.
-func runReportFolder(ctx context.Context, store *db.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+// every runs fn now and then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		if _, err := store.FoldReports(ctx); err != nil && ctx.Err() == nil {
-			log.Error("fold report rollups failed", "err", err)
-		}
+		fn()
 		select {
 		case <-ctx.Done():
 			return
@@ -304,11 +301,19 @@ func runReportFolder(ctx context.Context, store *db.Store, every time.Duration, 
 	}
 }
 
+// runReportFolder folds pending session and device changes into the report
+// rollups until ctx ends.
+func runReportFolder(ctx context.Context, store *db.Store, d time.Duration, log *slog.Logger) {
+	every(ctx, d, func() {
+		if _, err := store.FoldReports(ctx); err != nil && ctx.Err() == nil {
+			log.Error("fold report rollups failed", "err", err)
+		}
+	})
+}
+
 // runSweeper expires overdue link sessions and prunes old counters until ctx ends.
-func runSweeper(ctx context.Context, store *db.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+func runSweeper(ctx context.Context, store *db.Store, d time.Duration, log *slog.Logger) {
+	every(ctx, d, func() {
 		if n, err := store.SweepExpiredSessions(ctx); err != nil && ctx.Err() == nil {
 			log.Error("sweep failed", "err", err)
 		} else if n > 0 {
@@ -320,33 +325,21 @@ func runSweeper(ctx context.Context, store *db.Store, every time.Duration, log *
 		if err := store.PrunePortal(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 			log.Error("prune portal failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // runMailer sends the queued emails (relink links) until ctx ends.
-func runMailer(ctx context.Context, store *db.Store, m app.Mailer, every time.Duration, log *slog.Logger) {
-	if every <= 0 {
-		every = 5 * time.Second
+func runMailer(ctx context.Context, store *db.Store, m app.Mailer, d time.Duration, log *slog.Logger) {
+	if d <= 0 {
+		d = 5 * time.Second
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	every(ctx, d, func() {
 		if n, err := store.SendEmails(ctx, 50, m.Send); err != nil && ctx.Err() == nil {
 			log.Error("send emails failed", "err", err)
 		} else if n > 0 {
 			log.Info("emails sent", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func printDevBanner(cfg app.Config) {
