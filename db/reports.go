@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ func (s *Store) ConfigureReports(ctx context.Context, timezone string) (rebuilt 
 			return fmt.Errorf("db: set report time zone: %w", err)
 		}
 		rebuilt = true
-		_, err := rebuildReports(ctx, tx)
+		_, err := rebuildReports(ctx, tx, true)
 		return err
 	})
 	return rebuilt, err
@@ -53,17 +54,26 @@ type ReportRebuild struct {
 }
 
 // RebuildReports recomputes the session rollups from link_sessions with one
-// aggregation over the sessions, and reconciles the device rollup's running total with
-// the devices connected now (the devices table has no history to rebuild
-// the past from). Session writes wait while it runs.
+// aggregation over the sessions, and reconciles the device rollup's running
+// total with the devices connected now (the devices table has no history to
+// rebuild the past from). Session writes go on meanwhile: the rebuild counts
+// the sessions of its snapshot and drops only the pending changes that
+// snapshot sees; later changes stay pending and are folded after it.
+// Readers see the old rollups until it commits.
 func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
-	var out ReportRebuild
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, err = rebuildReports(ctx, tx)
-		return err
-	})
-	return out, err
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return ReportRebuild{}, fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback()
+	out, err := rebuildReports(ctx, tx, false)
+	if err != nil {
+		return out, err
+	}
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("db: commit rebuild: %w", err)
+	}
+	return out, nil
 }
 
 // VacuumReports vacuums and analyzes the rollups after a rebuild, so
@@ -75,20 +85,29 @@ func (s *Store) VacuumReports(ctx context.Context) error {
 	return nil
 }
 
-func rebuildReports(ctx context.Context, tx *sqlx.Tx) (ReportRebuild, error) {
+// rebuildReports rebuilds in tx. The rollups are locked before anything
+// else, so in a REPEATABLE READ tx the snapshot is taken after any fold in
+// flight has committed and no fold starts until tx ends. blockWrites also
+// makes session and device writes wait (a change of time zone: the triggers
+// of writes in flight would bucket their changes in the old one).
+func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportRebuild, error) {
 	var out ReportRebuild
-	// The fold lock first (report_fold takes it before the tables), then
-	// the tables: session writes wait, readers see the old rollups until
-	// commit. Pending session deltas are recomputed with everything else;
-	// pending device deltas are folded.
-	for _, q := range []string{
+	steps := []string{
+		`LOCK TABLE report_daily, report_connect_times, report_device_daily IN EXCLUSIVE MODE`,
 		`SET LOCAL work_mem = '256MB'`,
-		`SELECT pg_advisory_xact_lock(hashtext('noxportal.report_fold'))`,
-		`LOCK TABLE link_sessions, devices IN SHARE MODE`,
-		`LOCK TABLE report_deltas, report_device_deltas, report_daily, report_connect_times, report_device_daily IN EXCLUSIVE MODE`,
-		`TRUNCATE report_deltas, report_daily, report_connect_times`,
+	}
+	if blockWrites {
+		steps = append(steps, `LOCK TABLE link_sessions, devices IN SHARE MODE`)
+	}
+	// Pending session changes the snapshot sees are counted by the
+	// recomputation; pending device changes are folded (the device
+	// history is not recomputed).
+	steps = append(steps,
+		`DELETE FROM report_deltas`,
 		`SELECT report_fold()`,
-	} {
+		`DELETE FROM report_daily`,
+		`DELETE FROM report_connect_times`)
+	for _, q := range steps {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return out, fmt.Errorf("db: rebuild reports: %w", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -620,4 +622,72 @@ func TestReportHistorySeedIsCountedWithoutARebuild(t *testing.T) {
 	if seeded, err := s.SeedReportHistory(ctx); err != nil || seeded {
 		t.Errorf("second seed: seeded=%v err=%v, want nothing done", seeded, err)
 	}
+}
+
+// TestRebuildWhileSessionsAreWritten rebuilds the rollups while link
+// sessions are being created and changed: the writes are not blocked, and
+// once their pending changes are folded the rollups equal an aggregation of
+// the raw sessions at every level.
+func TestRebuildWhileSessionsAreWritten(t *testing.T) {
+	s := mustReportStore(t, "sup_a")
+	ctx := context.Background()
+	// Enough history for the rebuild to take a while.
+	if _, err := s.DB().Exec(`
+		INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator,
+			status, failure_reason, finished_at, expires_at, created_at)
+		SELECT 'ls_hist_' || g, sha256(convert_to('hist-' || g, 'UTF8')), 'supplier_link', 'sup_a', 'h' || g,
+			'https://s.example/cb', (ARRAY['en','nl','de'])[1 + g % 3], 'api', 'expired', 'expired',
+			now() - (g % 90) * interval '1 day' + interval '15 minutes', now() - (g % 90) * interval '1 day' + interval '15 minutes',
+			now() - (g % 90) * interval '1 day'
+		FROM generate_series(1, 30000) g`); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var written atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sess, _, _, err := s.CreateLinkSession(ctx, app.NewLinkSession{Kind: app.KindSupplierLink, SupplierID: "sup_a",
+					SupplierUserID: fmt.Sprintf("w%d-%d", w, i), RedirectURI: "https://s.example/cb", Language: "fr",
+					Initiator: app.InitiatorAPI, TTL: time.Minute})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 {
+					if _, err := s.FailLinkSession(ctx, sess.ID, app.ReasonCancelled, ""); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				written.Add(1)
+			}
+		}(w)
+	}
+	time.Sleep(50 * time.Millisecond)
+	before := written.Load()
+	res, err := s.RebuildReports(ctx)
+	during := written.Load() - before
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sessions < 30000 {
+		t.Errorf("rebuild counted %d sessions, want at least the 30000 of the history", res.Sessions)
+	}
+	t.Logf("%d sessions written while the rebuild ran", during)
+	if during == 0 {
+		t.Errorf("no session was written while the rebuild ran: writes were blocked")
+	}
+	loc, _ := time.LoadLocation("Europe/Amsterdam")
+	assertRollupsMatchRaw(t, s, loc, "after a rebuild under writes")
 }

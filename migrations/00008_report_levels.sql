@@ -159,6 +159,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
+    -- The rollups first: a rebuild holds them exclusively, and a fold must
+    -- wait for it before taking any delta (or the fold lock).
+    LOCK TABLE report_daily, report_connect_times, report_device_daily IN ROW EXCLUSIVE MODE;
     IF NOT pg_try_advisory_xact_lock(hashtext('noxportal.report_fold')) THEN
         RETURN 0;
     END IF;
