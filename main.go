@@ -62,6 +62,10 @@ func run(args []string) error {
 		if err := sfs.Parse(fs.Args()[1:]); err != nil {
 			return err
 		}
+	} else if cmd == "reports" {
+		if fs.NArg() != 2 || fs.Arg(1) != "rebuild" {
+			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.Join(fs.Args(), " "))
+		}
 	} else if fs.NArg() > 1 {
 		return fmt.Errorf("unexpected arguments after %q: %v", cmd, fs.Args()[1:])
 	}
@@ -79,11 +83,7 @@ func run(args []string) error {
 	defer stop()
 
 	switch cmd {
-	case "serve", "migrate", "seed":
-	case "reports":
-		if fs.Arg(1) != "rebuild" {
-			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.TrimSpace(strings.Join(fs.Args(), " ")))
-		}
+	case "serve", "migrate", "seed", "reports":
 	default:
 		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", cmd)
 	}
