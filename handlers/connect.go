@@ -101,6 +101,9 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 	return h.render(c, "pages/connect/ended", fiber.Map{
 		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
 		"Connected": sess.Status == app.StatusConnected,
+		// The link's own lifetime (supplier links 15 minutes, dashboard
+		// links their own), in whole minutes.
+		"Minutes": max(1, int(sess.ExpiresAt.Sub(sess.CreatedAt).Round(time.Minute).Minutes())),
 	})
 }
 

@@ -183,3 +183,25 @@ func TestSweeperExpiresOverdueSessions(t *testing.T) {
 		t.Errorf("second sweep: got %d (%v), want 0", n, err)
 	}
 }
+
+// TestExpiredPageNamesTheLinksOwnLifetime checks that the expired page
+// says how long this link was valid (the configured session TTL), in the
+// session's language.
+func TestExpiredPageNamesTheLinksOwnLifetime(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(20 * time.Minute) })
+	link := s.MustCreateLink(t, "cust-ttl")
+	token := tokenOf(t, link["link_url"].(string))
+	// Move the whole session 25 minutes into the past.
+	if _, err := s.Store.DB().Exec(`UPDATE link_sessions SET created_at = created_at - interval '25 minutes',
+		expires_at = expires_at - interval '25 minutes' WHERE token_hash = $1`, app.HashToken(token)); err != nil {
+		t.Fatal(err)
+	}
+	p := handlertest.Get(t, s.Client(), link["link_url"].(string))
+	if p.Status != http.StatusGone {
+		t.Fatalf("open: got %d, want 410", p.Status)
+	}
+	if text := handlertest.Text(p.Doc); !strings.Contains(text, "valid for 20 minutes") || !strings.Contains(text, "Go back to Test Energy") {
+		t.Errorf("expired page: want the 20-minute lifetime and the supplier, got:\n%s", text)
+	}
+}
