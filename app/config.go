@@ -161,6 +161,12 @@ type WebhookConfig struct {
 	RetryCap  Duration `yaml:"retry_cap"`
 	RetryFor  Duration `yaml:"retry_for"`
 	BatchSize int      `yaml:"batch_size"`
+	// AllowPrivateNetworks lets deliveries reach loopback, private and
+	// link-local addresses (receivers on this machine or network, as in
+	// development). Off, such destinations are refused when connecting,
+	// after DNS, so a public name that resolves inside cannot be used to
+	// reach internal services.
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
 }
 
 // LogConfig is the logger.

@@ -10,11 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +112,27 @@ func ValidateWebhookURL(raw string) error {
 	}
 	return nil
 }
+
+// refuseInternalDestination is a net.Dialer Control function that refuses
+// loopback, private, shared (100.64.0.0/10), link-local (cloud metadata),
+// multicast and unspecified addresses.
+func refuseInternalDestination(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("webhook destination %q is not an IP address", host)
+	}
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || sharedAddressSpace.Contains(ip) || ip.IsLinkLocalUnicast() {
+		return fmt.Errorf("webhook destination %s is not a public address (set webhooks.allow_private_networks to deliver inside)", ip)
+	}
+	return nil
+}
+
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 // NewWebhookSecret returns a fresh signing secret ("whsec_" + 40 characters).
 func NewWebhookSecret() string { return "whsec_" + RandomToken(40) }
@@ -251,6 +275,12 @@ type WebhookWorker struct {
 func NewWebhookWorker(queue WebhookQueue, cfg WebhookConfig, log *slog.Logger) *WebhookWorker {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 4
+	if !cfg.AllowPrivateNetworks {
+		// Direct connections only, each checked after DNS resolution.
+		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: refuseInternalDestination}
+		tr.Proxy = nil
+		tr.DialContext = dialer.DialContext
+	}
 	return &WebhookWorker{
 		queue: queue,
 		client: &http.Client{

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func addEvent(t *testing.T, s *db.Store) {
 }
 
 func workerConfig() app.WebhookConfig {
-	return app.WebhookConfig{PollInterval: app.Duration(10 * time.Millisecond), Timeout: app.Duration(5 * time.Second),
+	return app.WebhookConfig{AllowPrivateNetworks: true, PollInterval: app.Duration(10 * time.Millisecond), Timeout: app.Duration(5 * time.Second),
 		Lease: app.Duration(6 * time.Second), RetryBase: app.Duration(10 * time.Millisecond), RetryCap: app.Duration(40 * time.Millisecond),
 		RetryFor: app.Duration(24 * time.Hour), BatchSize: 10}
 }
@@ -324,5 +325,38 @@ func TestClaimSkipsDeliveriesLockedOrLeasedByOtherWorkers(t *testing.T) {
 	}
 	if d, _ := s.WebhookDelivery(ctx, nil, first[0].DeliveryID); d.Status != app.DeliveryPending || len(d.Log) != 0 {
 		t.Errorf("a result for an older claim was recorded: %s, %d log rows", d.Status, len(d.Log))
+	}
+}
+
+// TestWebhooksToInternalAddressesAreRefused delivers to a receiver on
+// loopback with private networks not allowed (the production setting): the
+// connection is refused after DNS, the receiver gets nothing, and the
+// attempt is logged with the reason and retried later.
+func TestWebhooksToInternalAddressesAreRefused(t *testing.T) {
+	rc := newReceiver(t, func(int, *http.Request) int { return http.StatusOK })
+	s, id := outboxWithEvent(t, rc)
+	cfg := workerConfig()
+	cfg.AllowPrivateNetworks = false
+	cfg.RetryBase = app.Duration(time.Hour)
+	cfg.RetryCap = app.Duration(time.Hour)
+	stop := runWorker(s, cfg)
+	deadline := time.Now().Add(20 * time.Second)
+	var d app.WebhookDelivery
+	for {
+		var err error
+		if d, err = s.WebhookDelivery(context.Background(), nil, id); err != nil {
+			t.Fatal(err)
+		}
+		if d.Attempts > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if d.Attempts != 1 || d.Status == app.DeliverySucceeded || !strings.Contains(d.LastError, "not a public address") {
+		t.Errorf("delivery: %d attempts, status %s, last error %q; want one refused attempt", d.Attempts, d.Status, d.LastError)
+	}
+	if got := rc.hooks(); len(got) != 0 {
+		t.Errorf("receiver got %d requests, want none", len(got))
 	}
 }
