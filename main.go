@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 		Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
 		Translator: tr, Signer: signer, Logger: log,
 	})
-	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), log)
+	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), cfg.Webhooks.Retention.D(), log)
 	go runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log)
 	go runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -311,8 +311,9 @@ func runReportFolder(ctx context.Context, store *db.Store, d time.Duration, log 
 	})
 }
 
-// runSweeper expires overdue link sessions and prunes old counters until ctx ends.
-func runSweeper(ctx context.Context, store *db.Store, d time.Duration, log *slog.Logger) {
+// runSweeper expires overdue link sessions and prunes old counters, portal
+// sessions and finished webhook deliveries until ctx ends.
+func runSweeper(ctx context.Context, store *db.Store, d, webhookRetention time.Duration, log *slog.Logger) {
 	every(ctx, d, func() {
 		if n, err := store.SweepExpiredSessions(ctx); err != nil && ctx.Err() == nil {
 			log.Error("sweep failed", "err", err)
@@ -324,6 +325,11 @@ func runSweeper(ctx context.Context, store *db.Store, d time.Duration, log *slog
 		}
 		if err := store.PrunePortal(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 			log.Error("prune portal failed", "err", err)
+		}
+		if n, err := store.PruneWebhookDeliveries(ctx, time.Now().Add(-webhookRetention), 5000); err != nil && ctx.Err() == nil {
+			log.Error("prune webhook deliveries failed", "err", err)
+		} else if n > 0 {
+			log.Info("pruned webhook deliveries", "count", n)
 		}
 	})
 }

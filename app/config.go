@@ -167,6 +167,9 @@ type WebhookConfig struct {
 	// after DNS, so a public name that resolves inside cannot be used to
 	// reach internal services.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// Retention is how long finished deliveries (and their attempt logs)
+	// are kept for the delivery log and replays.
+	Retention Duration `yaml:"retention"`
 }
 
 // LogConfig is the logger.
@@ -208,6 +211,7 @@ func DefaultConfig() Config {
 			OAuthTimeout:  Duration(10 * time.Second),
 		},
 		Webhooks: WebhookConfig{
+			Retention:    Duration(30 * 24 * time.Hour),
 			PollInterval: Duration(time.Second),
 			Timeout:      Duration(10 * time.Second),
 			Lease:        Duration(time.Minute),
@@ -380,6 +384,9 @@ func (c Config) Validate() error {
 		}
 	}
 	w := c.Webhooks
+	if w.Retention.D() < 24*time.Hour {
+		add("webhooks.retention must be at least 24h (finished deliveries stay replayable that long)")
+	}
 	if w.PollInterval.D() <= 0 || w.RetryBase.D() <= 0 || w.RetryCap.D() < w.RetryBase.D() || w.BatchSize <= 0 {
 		add("webhooks.poll_interval, retry_base and batch_size must be positive and retry_cap at least retry_base")
 	}

@@ -289,3 +289,20 @@ func (s *Store) ReplayWebhookDelivery(ctx context.Context, owner *app.Party, id 
 	}
 	return d, nil
 }
+
+// PruneWebhookDeliveries deletes deliveries that finished before cutoff,
+// with their attempts, at most limit at a time; one that a later replay
+// points to waits until the replay is pruned. It returns how many went.
+func (s *Store) PruneWebhookDeliveries(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		DELETE FROM webhook_deliveries WHERE id IN (
+			SELECT d.id FROM webhook_deliveries d
+			WHERE d.status <> 'pending' AND d.finished_at < $1
+			  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.replay_of = d.id)
+			LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("db: prune webhook deliveries: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -360,3 +360,61 @@ func TestWebhooksToInternalAddressesAreRefused(t *testing.T) {
 		t.Errorf("receiver got %d requests, want none", len(got))
 	}
 }
+
+// TestPruneWebhookDeliveriesKeepsPendingRecentAndReplayed prunes finished
+// deliveries older than the cutoff (with their attempt logs) and keeps
+// pending ones, recent ones, and an old one a replay still points to.
+func TestPruneWebhookDeliveriesKeepsPendingRecentAndReplayed(t *testing.T) {
+	ctx := context.Background()
+	rc := newReceiver(t, func(int, *http.Request) int { return http.StatusOK })
+	s, first := outboxWithEvent(t, rc)
+	for i := 0; i < 3; i++ {
+		addEvent(t, s)
+	}
+	stop := runWorker(s, workerConfig())
+	rc.waitFor(t, "four deliveries", func(h []hook) bool { return len(h) == 4 })
+	ds, err := s.WebhookDeliveries(ctx, app.SupplierParty("supplier_hooks"), "", 10)
+	if err != nil || len(ds) != 4 {
+		t.Fatalf("deliveries: %v %v", ds, err)
+	}
+	for _, d := range ds {
+		waitStatus(t, s, d.ID, app.DeliverySucceeded)
+	}
+	// The first replayed (the replay stays pending: it is pushed out of reach).
+	replay, err := s.ReplayWebhookDelivery(ctx, nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if _, err := s.DB().Exec(`UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 day' WHERE id = $1`, replay.ID); err != nil {
+		t.Fatal(err)
+	}
+	var others []string
+	for _, d := range ds {
+		if d.ID != first {
+			others = append(others, d.ID)
+		}
+	}
+	// Age everything but one of the others.
+	if _, err := s.DB().Exec(`UPDATE webhook_deliveries SET finished_at = now() - interval '40 days',
+		created_at = now() - interval '40 days' WHERE status <> 'pending' AND id <> $1`, others[2]); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneWebhookDeliveries(ctx, time.Now().Add(-30*24*time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := s.DB().Select(&left, `SELECT id FROM webhook_deliveries ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{first: true, replay.ID: true, others[2]: true}
+	if n != 2 || len(left) != 3 || !want[left[0]] || !want[left[1]] || !want[left[2]] {
+		t.Errorf("pruned %d, left %v; want the two old others gone and %v kept", n, left, want)
+	}
+	var orphans int
+	if err := s.DB().Get(&orphans, `SELECT count(*) FROM webhook_attempts a WHERE NOT EXISTS
+		(SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)`); err != nil || orphans != 0 {
+		t.Errorf("attempt logs left without a delivery: %d (%v)", orphans, err)
+	}
+}
