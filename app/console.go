@@ -203,6 +203,10 @@ type Relink struct {
 	Email   string
 	ActorID *int64
 	IP      string
+	// FormKey, when set, identifies the submitted form: the same form with
+	// the same fields submitted again returns the first link (no second
+	// session, no second email).
+	FormKey string
 }
 
 // Email is an outgoing email.

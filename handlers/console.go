@@ -151,6 +151,9 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	data["Path"] = consoleUserPath(sup, suid)
 	data["Now"] = time.Now()
 	data["Marked"] = c.Query("marked") != ""
+	// One key per rendered form: submitting it again (a refresh of the
+	// result page) shows the same link instead of creating another.
+	data["FormKey"] = app.RandomToken(24)
 	return h.renderPortal(c, "pages/console/mapping", data)
 }
 
@@ -193,8 +196,12 @@ func (h *Handler) relink(c *fiber.Ctx) error {
 	if mailLang == "" {
 		mailLang = latestLanguage(m)
 	}
+	formKey := c.FormValue("form_key")
+	if len(formKey) > 64 {
+		return app.Errorf(app.EINVALID, "form_key is too long")
+	}
 	sess, token, err := h.store.CreateRelink(ctx, app.Relink{SupplierID: sup, SupplierUserID: suid, Brand: brand, Language: lang,
-		TTL: h.cfg.Link.SessionTTL.D(), Email: email, ActorID: app.Actor(u.ID), IP: c.IP()},
+		TTL: h.cfg.Link.SessionTTL.D(), Email: email, ActorID: app.Actor(u.ID), IP: c.IP(), FormKey: formKey},
 		h.linkURL, h.relinkMail(mailLang, m.SupplierName))
 	if err != nil {
 		return err

@@ -154,6 +154,11 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 
 	// Relink with the brand preselected and an email to the customer.
 	_, vals = page.FormValues(t, path+"/relink", "brand", "sandbox-heatpump")
+	_, panel := page.FormValues(t, path+"/relink")
+	if panel.Get("form_key") == "" {
+		t.Fatalf("relink panel without a form key:\n%s", page.Body)
+	}
+	vals.Set("form_key", panel.Get("form_key"))
 	vals.Set("send_email", "1")
 	vals.Set("email", "customer4711@example.com")
 	relink := handlertest.PostForm(t, agent, s.URL+path+"/relink", vals)
@@ -186,6 +191,16 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 		sess.SupplierUserID != suid || sess.RedirectURI != wantURI {
 		t.Errorf("relink session: got initiator=%s brand=%s preselected=%v user=%s redirect=%s, want agent, sandbox-heatpump, true, %s, %s",
 			sess.Initiator, sess.Brand(), sess.Preselected, sess.SupplierUserID, sess.RedirectURI, suid, wantURI)
+	}
+	// The same form again (a refresh of the result page): the same link,
+	// no second session and no second email.
+	again := handlertest.PostForm(t, agent, s.URL+path+"/relink", vals)
+	if again.Status != http.StatusOK || !strings.Contains(again.Body, linkURL) {
+		t.Errorf("relink form sent again: got %d, want the same link %s", again.Status, linkURL)
+	}
+	var relinks int
+	if err := s.Store.DB().Get(&relinks, `SELECT count(*) FROM link_sessions WHERE supplier_user_id = $1 AND initiator = 'agent'`, suid); err != nil || relinks != 1 {
+		t.Errorf("relink sessions after sending the form twice: %d (%v), want 1", relinks, err)
 	}
 	mails, err := s.Store.OutboxEmails(ctx, sess.ID)
 	if err != nil || len(mails) != 1 || mails[0].To != "customer4711@example.com" || !strings.Contains(mails[0].Body, linkURL) {
