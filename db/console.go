@@ -86,15 +86,17 @@ func SearchMappingsSQL(f app.MappingFilter, suppliers []string, after *app.Mappi
 		branches = []string{"TRUE"}
 	} else {
 		pat, prefix := app.SearchPattern(q)
-		p := arg(pat)
 		if prefix {
-			// Ids by prefix: b-tree range scans on the pattern-ops indexes.
+			// Ids by prefix, any case: b-tree range scans on the
+			// lower(...) pattern-ops indexes.
+			p := arg(strings.ToLower(pat))
 			branches = []string{
-				"m.supplier_user_id LIKE " + p,
-				"m.nox_user_id LIKE " + p,
-				"m.nox_user_id IN (SELECT d.nox_user_id FROM devices d WHERE d.external_id LIKE " + p + ")",
+				"lower(m.supplier_user_id) LIKE " + p,
+				"lower(m.nox_user_id) LIKE " + p,
+				"m.nox_user_id IN (SELECT d.nox_user_id FROM devices d WHERE lower(d.external_id) LIKE " + p + ")",
 			}
 		} else {
+			p := arg(pat)
 			branches = []string{
 				"m.supplier_user_id ILIKE " + p,
 				"m.nox_user_id ILIKE " + p,

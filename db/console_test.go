@@ -198,7 +198,8 @@ func TestSearchPlanUsesTrigramAndPrefixIndexes(t *testing.T) {
 		wantIn []string
 	}{
 		{"substring uses the trigram indexes", sample, []string{"supplier_mappings_suid_trgm", "supplier_mappings_nox_trgm", "devices_external_trgm"}},
-		{"short query uses the prefix indexes", sample[:2], []string{"supplier_mappings_suid_prefix", "supplier_mappings_nox_prefix", "devices_external_prefix"}},
+		{"short query uses the prefix indexes", sample[:2], []string{"supplier_mappings_suid_lower_prefix", "supplier_mappings_nox_lower_prefix", "devices_external_lower_prefix"}},
+		{"short query in upper case finds the same prefix", strings.ToUpper(sample[:2]), []string{"supplier_mappings_suid_lower_prefix"}},
 	}
 	var report strings.Builder
 	for _, tt := range tests {
@@ -297,5 +298,27 @@ func TestSendEmailsMarksSentAndKeepsFailuresForRetry(t *testing.T) {
 	var attempts int
 	if err := s.DB().GetContext(ctx, &attempts, `SELECT attempts FROM email_outbox WHERE to_address = 'bad@example.com'`); err != nil || attempts != 2 {
 		t.Errorf("failed email attempts: got %d (%v), want 2", attempts, err)
+	}
+}
+
+// TestShortSearchIgnoresCase finds ids by a one- or two-character prefix in
+// any case, as longer searches do.
+func TestShortSearchIgnoresCase(t *testing.T) {
+	s := dbtest.MustStore(t)
+	ctx := context.Background()
+	mustMappings(t, s, "sup_case", "Klant-77", "klant-78", "other-1")
+	for _, q := range []string{"kl", "KL", "Kl", "k"} {
+		rows, _, err := s.SearchMappings(ctx, app.MappingFilter{Q: q}, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.SupplierUserID)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != "Klant-77,klant-78" {
+			t.Errorf("search %q: got %v, want Klant-77 and klant-78", q, got)
+		}
 	}
 }
