@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,9 +77,36 @@ func (t *Translator) T(lang, key string, args ...any) string {
 		return key
 	}
 	if len(args) > 0 {
-		return fmt.Sprintf(msg, args...)
+		// A message may use fewer of the arguments than a caller passes
+		// (one text of a family leaves the name out): pass only those it
+		// uses, so fmt does not append "%!(EXTRA ...)".
+		return fmt.Sprintf(msg, args[:min(argsUsed(msg), len(args))]...)
 	}
 	return msg
+}
+
+// argsUsed returns how many leading arguments msg's verbs use: the number
+// of verbs, or the highest explicit index ("%[2]d") when that is larger.
+func argsUsed(msg string) int {
+	n, highest := 0, 0
+	for i := 0; i < len(msg); i++ {
+		if msg[i] != '%' {
+			continue
+		}
+		i++
+		switch {
+		case i >= len(msg) || msg[i] == '%':
+		case msg[i] == '[':
+			if j := strings.IndexByte(msg[i:], ']'); j > 0 {
+				if k, err := strconv.Atoi(msg[i+1 : i+j]); err == nil {
+					highest = max(highest, k)
+				}
+			}
+		default:
+			n++
+		}
+	}
+	return max(n, highest)
 }
 
 // Keys returns the English keys, sorted.

@@ -100,6 +100,10 @@ func TestTFormatsInLanguageAndFallsBackToEnglish(t *testing.T) {
 		{"", "sandbox.deny", nil, "Deny"},
 		{"EN-us", "error.not_found.title", nil, "Page not found"},
 		{"fr", "no.such.key", nil, "no.such.key"},
+		// More arguments than the text uses: no "%!(EXTRA ...)".
+		{"en", "portal.banner.cancelled", []any{"Acme"}, "You cancelled, so nothing was connected."},
+		{"en", "link.expired.body", []any{"Acme", 20}, "For your security a link is valid for 20 minutes. Go back to Acme to get a new one."},
+		{"en", "portal.banner.expired", []any{"Acme", 30}, "The connection took longer than 30 minutes and has expired, so nothing was connected. Please start again."},
 	}
 	for _, tt := range tests {
 		if got := tr.T(tt.lang, tt.key, tt.args...); got != tt.want {

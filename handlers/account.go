@@ -3,6 +3,7 @@ package handlers
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -98,12 +99,14 @@ func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, er
 		}
 		data["Comfort"] = comfort
 	}
+	// Links started here live link.session_ttl; the expired banners say so.
+	ttl := max(1, int(h.cfg.Link.SessionTTL.D().Round(time.Minute).Minutes()))
 	if strings.HasPrefix(done, "supplier_") && dashboardOutcomes[done] != "" {
 		name := h.tr.T(lang, "portal.banner.the_supplier")
 		if s, err := h.store.LoginSupplier(ctx, c.Query("supplier")); err == nil {
 			name = s.Name
 		}
-		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name)}
+		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name, ttl)}
 	} else if dashboardOutcomes[done] != "" {
 		name := h.tr.T(lang, "portal.banner.the_manufacturer")
 		if h.manufacturers.Has(brand) {
@@ -111,7 +114,7 @@ func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, er
 				name = m.Name
 			}
 		}
-		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name)}
+		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name, ttl)}
 	}
 	return data, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -360,5 +361,30 @@ func TestDashboardSessionAPIValidatesItsInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDashboardBannersReadWellForEveryOutcome opens the dashboard with each
+// outcome it explains, in every language: each shows a banner of its kind
+// with no formatting debris, and the expired ones name the configured link
+// lifetime.
+func TestDashboardBannersReadWellForEveryOutcome(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(20 * time.Minute) })
+	_, c := s.MustLogin(t, "banners@example.test", app.RoleCustomer)
+	outcomes := []string{"connected", "disconnected", app.ReasonExpired, app.ReasonAccessDenied, app.ReasonManufacturerError,
+		app.ReasonManufacturerDown, app.ReasonNoDevices, app.ReasonCancelled, app.ReasonAlreadyUsed, "failed", "link_cancelled",
+		"supplier_connected", "supplier_expired", "supplier_cancelled", "supplier_failed", "supplier_already_linked"}
+	for _, lang := range app.Languages {
+		for _, done := range outcomes {
+			p := handlertest.Get(t, c, s.URL+"/account?lang="+lang+"&done="+done+"&brand=sandbox-heatpump")
+			kind, text := bannerOf(p)
+			if kind == "" || strings.Contains(text, "%!") || strings.Contains(text, "%[") {
+				t.Errorf("%s %s: banner %q %q", lang, done, kind, text)
+			}
+			if (done == app.ReasonExpired || done == "supplier_expired") && !strings.Contains(text, "20") {
+				t.Errorf("%s %s: want the 20-minute lifetime in %q", lang, done, text)
+			}
+		}
 	}
 }
