@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
