@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"noxportal/handlers/htmlform"
 )
 
 // Result is one measurement, written as JSON for the report.
@@ -321,7 +322,7 @@ func (w *worker) flow(o opts) error {
 	if err != nil {
 		return err
 	}
-	action, vals, err := formValues(page, "/connect/brand", "brand", "sandbox-heatpump")
+	action, vals, err := htmlform.Values(page, "/connect/brand", "brand", "sandbox-heatpump")
 	if err != nil {
 		return err
 	}
@@ -333,7 +334,7 @@ func (w *worker) flow(o opts) error {
 	if err != nil {
 		return err
 	}
-	action, vals, err = formValues(login, "/login", "", "")
+	action, vals, err = htmlform.Values(login, "/login", "", "")
 	if err != nil {
 		return err
 	}
@@ -343,7 +344,7 @@ func (w *worker) flow(o opts) error {
 	if err != nil {
 		return err
 	}
-	action, vals, err = formValues(consent, "/consent", "", "")
+	action, vals, err = htmlform.Values(consent, "/consent", "", "")
 	if err != nil {
 		return err
 	}
@@ -382,48 +383,6 @@ func (w *worker) fetch(method, u string, form url.Values, want int) (*html.Node,
 	return doc, resp, err
 }
 
-// formValues returns the action and hidden inputs of the first form whose
-// action contains actionPart (and, when key is set, has input key=val).
-func formValues(doc *html.Node, actionPart, key, val string) (string, url.Values, error) {
-	for _, f := range findAll(doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(attr(n, "action"), actionPart) }) {
-		vals := url.Values{}
-		for _, in := range findAll(f, func(n *html.Node) bool { return n.Data == "input" }) {
-			if attr(in, "name") != "" && (attr(in, "type") == "hidden" || attr(in, "value") != "") {
-				vals.Set(attr(in, "name"), attr(in, "value"))
-			}
-		}
-		if key != "" && vals.Get(key) != val {
-			continue
-		}
-		return attr(f, "action"), vals, nil
-	}
-	return "", nil, errors.New("no form with action " + actionPart)
-}
-
-func findAll(n *html.Node, pred func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && pred(n) {
-			out = append(out, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return out
-}
-
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
 // signIn signs the worker's cookie jar in to the portal as o.login.
 func (w *worker) signIn(o opts) error {
 	email, password, _ := strings.Cut(o.login, ":")
@@ -431,7 +390,7 @@ func (w *worker) signIn(o opts) error {
 	if err != nil {
 		return err
 	}
-	action, vals, err := formValues(doc, "/login", "", "")
+	action, vals, err := htmlform.Values(doc, "/login", "", "")
 	if err != nil {
 		return err
 	}

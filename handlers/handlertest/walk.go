@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"noxportal/handlers/htmlform"
 )
 
 // Page is a fetched HTML page.
@@ -54,43 +56,13 @@ func readPage(tb testing.TB, resp *http.Response) Page {
 }
 
 // Find returns the first element matching pred, or nil.
-func Find(n *html.Node, pred func(*html.Node) bool) *html.Node {
-	if n.Type == html.ElementNode && pred(n) {
-		return n
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f := Find(c, pred); f != nil {
-			return f
-		}
-	}
-	return nil
-}
+func Find(n *html.Node, pred func(*html.Node) bool) *html.Node { return htmlform.Find(n, pred) }
 
 // FindAll returns every element matching pred.
-func FindAll(n *html.Node, pred func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && pred(n) {
-			out = append(out, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return out
-}
+func FindAll(n *html.Node, pred func(*html.Node) bool) []*html.Node { return htmlform.FindAll(n, pred) }
 
 // Attr returns an attribute's value.
-func Attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
+func Attr(n *html.Node, name string) string { return htmlform.Attr(n, name) }
 
 // Text returns the text content of n.
 func Text(n *html.Node) string {
@@ -113,21 +85,15 @@ func Text(n *html.Node) string {
 // name=key value=val when key is given.
 func (p Page) FormValues(tb testing.TB, actionPart string, match ...string) (string, url.Values) {
 	tb.Helper()
-	forms := FindAll(p.Doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(Attr(n, "action"), actionPart) })
-	for _, f := range forms {
-		vals := url.Values{}
-		for _, in := range FindAll(f, func(n *html.Node) bool { return n.Data == "input" }) {
-			if Attr(in, "name") != "" && (Attr(in, "type") == "hidden" || Attr(in, "value") != "") {
-				vals.Set(Attr(in, "name"), Attr(in, "value"))
-			}
-		}
-		if len(match) == 2 && vals.Get(match[0]) != match[1] {
-			continue
-		}
-		return Attr(f, "action"), vals
+	key, val := "", ""
+	if len(match) == 2 {
+		key, val = match[0], match[1]
 	}
-	tb.Fatalf("no form with action %q %v in page (status %d):\n%s", actionPart, match, p.Status, p.Body)
-	return "", nil
+	action, vals, err := htmlform.Values(p.Doc, actionPart, key, val)
+	if err != nil {
+		tb.Fatalf("%v in page (status %d):\n%s", err, p.Status, p.Body)
+	}
+	return action, vals
 }
 
 // Walk goes through the hosted flow like a user without JavaScript: opens
