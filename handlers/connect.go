@@ -87,6 +87,21 @@ func (h *Handler) currentSession(c *fiber.Ctx, token string) (app.LinkSession, e
 	return h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonExpired, "used after deadline")
 }
 
+// stepSession loads the session of token for a step of the hosted flow and
+// sets the page language. An unknown token, or a session of another kind
+// than kind (when set), answers the not-found page; ok is false when the
+// response is decided (err is then what the handler returns).
+func (h *Handler) stepSession(c *fiber.Ctx, token string, kind app.SessionKind) (sess app.LinkSession, ok bool, err error) {
+	sess, err = h.currentSession(c, token)
+	if app.IsNotFound(err) || (err == nil && kind != "" && sess.Kind != kind) {
+		return sess, false, h.linkNotFound(c)
+	} else if err != nil {
+		return sess, false, err
+	}
+	c.Locals("lang", sess.Language)
+	return sess, true, nil
+}
+
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
 	sup, err := h.sessionParty(c, sess)
@@ -169,13 +184,10 @@ func brandTiles(ms []app.Manufacturer, q string) []brandTile {
 // whole page otherwise.
 func (h *Handler) filterBrands(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.currentSession(c, token)
-	if app.IsNotFound(err) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, ok, err := h.stepSession(c, token, "")
+	if !ok {
 		return err
 	}
-	c.Locals("lang", sess.Language)
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
 	}
@@ -185,13 +197,10 @@ func (h *Handler) filterBrands(c *fiber.Ctx) error {
 // selectBrand starts the OAuth login at the chosen brand.
 func (h *Handler) selectBrand(c *fiber.Ctx) error {
 	token := c.FormValue("token")
-	sess, err := h.currentSession(c, token)
-	if app.IsNotFound(err) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, ok, err := h.stepSession(c, token, "")
+	if !ok {
 		return err
 	}
-	c.Locals("lang", sess.Language)
 	brand := c.FormValue("brand")
 	if !h.manufacturers.Has(brand) {
 		return h.renderBrandPage(c, sess, token, "", h.tr.T(sess.Language, "brand.unknown"))

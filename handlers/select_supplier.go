@@ -35,13 +35,10 @@ func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
 // the whole page otherwise.
 func (h *Handler) filterSuppliers(c *fiber.Ctx) error {
 	token := c.Query("token")
-	sess, err := h.currentSession(c, token)
-	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, ok, err := h.stepSession(c, token, app.KindSupplierSelect)
+	if !ok {
 		return err
 	}
-	c.Locals("lang", sess.Language)
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
 	}
@@ -92,13 +89,10 @@ func (h *Handler) loginSuppliers(c *fiber.Ctx, q string) ([]app.LoginSupplier, e
 // return URL.
 func (h *Handler) selectSupplier(c *fiber.Ctx) error {
 	token := c.FormValue("token")
-	sess, err := h.currentSession(c, token)
-	if app.IsNotFound(err) || (err == nil && sess.Kind != app.KindSupplierSelect) {
-		return h.linkNotFound(c)
-	} else if err != nil {
+	sess, ok, err := h.stepSession(c, token, app.KindSupplierSelect)
+	if !ok {
 		return err
 	}
-	c.Locals("lang", sess.Language)
 	sup, err := h.store.LoginSupplier(c.UserContext(), c.FormValue("supplier"))
 	if app.IsNotFound(err) || (err == nil && h.isHiddenSupplier(sup.ID)) {
 		return h.renderSupplierSelector(c, sess, token, "", h.tr.T(sess.Language, "supplier.unknown"))
