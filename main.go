@@ -244,9 +244,6 @@ func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error 
 	if _, err := store.RebuildReports(ctx); err != nil {
 		return err
 	}
-	if err := store.VacuumReports(ctx); err != nil {
-		return err
-	}
 	fmt.Printf("seed: report rollups rebuilt in %.1fs\n", time.Since(rb).Seconds())
 	return nil
 }
@@ -268,17 +265,11 @@ func rebuildReports(ctx context.Context, store *db.Store, cfg app.Config, log *s
 	start := time.Now()
 	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil || rebuilt {
 		if err == nil {
-			err = store.VacuumReports(ctx)
-		}
-		if err == nil {
 			log.Info("report rollups rebuilt", "timezone", cfg.Reports.Timezone, "took", time.Since(start).Round(time.Millisecond).String())
 		}
 		return err
 	}
 	res, err := store.RebuildReports(ctx)
-	if err == nil {
-		err = store.VacuumReports(ctx)
-	}
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 
 // ConfigureReports makes timezone the report time zone. When it differs
 // from the one the rollups were built in, it rebuilds them in the same
-// transaction and reports rebuilt=true.
+// transaction (then vacuums them) and reports rebuilt=true.
 func (s *Store) ConfigureReports(ctx context.Context, timezone string) (rebuilt bool, err error) {
 	if _, err := app.ReportTimezone(timezone); err != nil {
 		return false, err
@@ -41,6 +41,9 @@ func (s *Store) ConfigureReports(ctx context.Context, timezone string) (rebuilt 
 		_, err := rebuildReports(ctx, tx, true)
 		return err
 	})
+	if err == nil && rebuilt {
+		err = s.vacuumReports(ctx)
+	}
 	return rebuilt, err
 }
 
@@ -59,7 +62,7 @@ type ReportRebuild struct {
 // rebuild the past from). Session writes go on meanwhile: the rebuild counts
 // the sessions of its snapshot and drops only the pending changes that
 // snapshot sees; later changes stay pending and are folded after it.
-// Readers see the old rollups until it commits.
+// Readers see the old rollups until it commits. It vacuums them afterwards.
 func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
 	if err != nil {
@@ -73,12 +76,12 @@ func (s *Store) RebuildReports(ctx context.Context) (ReportRebuild, error) {
 	if err := tx.Commit(); err != nil {
 		return out, fmt.Errorf("db: commit rebuild: %w", err)
 	}
-	return out, nil
+	return out, s.vacuumReports(ctx)
 }
 
-// VacuumReports vacuums and analyzes the rollups after a rebuild, so
+// vacuumReports vacuums and analyzes the rollups after a rebuild, so
 // reports are answered by index-only scans and planned on fresh statistics.
-func (s *Store) VacuumReports(ctx context.Context) error {
+func (s *Store) vacuumReports(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) report_daily, report_connect_times, report_device_daily`); err != nil {
 		return fmt.Errorf("db: vacuum report rollups: %w", err)
 	}
