@@ -357,47 +357,34 @@ func (s *Store) SupplierRedirectURI(ctx context.Context, supplierID string) (str
 // link token.
 func (s *Store) CreateRelink(ctx context.Context, r app.Relink, linkURL func(token string) string,
 	mail func(link string) (subject, body string)) (app.LinkSession, string, error) {
-	var sess app.LinkSession
-	token := app.RandomToken(48)
-	// A form submitted again with the same fields is the same request.
-	key := ""
+	// A form submitted again with the same fields is the same request: it
+	// goes through the idempotency keys like an API Idempotency-Key.
+	key, reqHash := "", []byte(nil)
 	if r.FormKey != "" {
 		h := sha256.Sum256([]byte(strings.Join([]string{r.SupplierUserID, r.Brand, r.Language, r.Email}, "\x00")))
-		key = "console:" + r.FormKey + ":" + hex.EncodeToString(h[:8])
-	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if key != "" {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, key); err != nil {
-				return fmt.Errorf("db: relink form lock: %w", err)
-			}
-			var prev struct {
-				SessionID string `db:"session_id"`
-				TokenEnc  []byte `db:"token_enc"`
-			}
-			err := tx.GetContext(ctx, &prev, `SELECT session_id, token_enc FROM idempotency_keys WHERE supplier_id = $1 AND key = $2`,
-				r.SupplierID, key)
-			switch {
-			case err == nil:
-				tok, err := s.cipher.Open(prev.TokenEnc, idemAAD(r.SupplierID, key))
-				if err != nil {
-					return fmt.Errorf("db: relink form token: %w", err)
-				}
-				token = string(tok)
-				return tx.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, prev.SessionID)
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("db: relink form: %w", err)
-			}
+		key, reqHash = "console:"+r.FormKey+":"+hex.EncodeToString(h[:8]), h[:]
+		sess, token, err := s.idempotentSession(ctx, r.SupplierID, key, reqHash)
+		if err == nil || !app.IsNotFound(err) {
+			return sess, token, err
 		}
+	}
+	var sess app.LinkSession
+	token := app.RandomToken(48)
+	var raced bool
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		sess, err = createRelinkTx(ctx, tx, r, token)
 		if err != nil {
 			return err
 		}
 		if key != "" {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc) VALUES ($1, $2, $3, $4, $5)`,
-				r.SupplierID, key, []byte(key), sess.ID, s.cipher.Seal([]byte(token), idemAAD(r.SupplierID, key))); err != nil {
-				return fmt.Errorf("db: remember relink form: %w", err)
+			stored, err := s.rememberIdempotent(ctx, tx, r.SupplierID, key, reqHash, sess.ID, token)
+			if err != nil {
+				return err
+			}
+			if !stored {
+				raced = true
+				return errRollback
 			}
 		}
 		if r.Email != "" {
@@ -410,6 +397,9 @@ func (s *Store) CreateRelink(ctx context.Context, r app.Relink, linkURL func(tok
 			ObjectID: r.SupplierID + "/" + r.SupplierUserID, IP: r.IP,
 			After: map[string]any{"session_id": sess.ID, "brand": r.Brand, "email": r.Email != ""}})
 	})
+	if raced {
+		return s.idempotentSession(ctx, r.SupplierID, key, reqHash)
+	}
 	return sess, token, err
 }
 

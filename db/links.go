@@ -49,19 +49,12 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 			return fmt.Errorf("db: create link session: %d rows returned", len(got))
 		}
 		sess = got[0]
-		res, err := tx.ExecContext(ctx, `
-			INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			n.SupplierID, n.IdempotencyKey, n.RequestHash, sess.ID,
-			s.cipher.Seal([]byte(token), idemAAD(n.SupplierID, n.IdempotencyKey)))
-		if err != nil {
-			return fmt.Errorf("db: store idempotency key: %w", err)
-		}
-		if k, _ := res.RowsAffected(); k == 0 {
+		stored, err := s.rememberIdempotent(ctx, tx, n.SupplierID, n.IdempotencyKey, n.RequestHash, sess.ID, token)
+		if err == nil && !stored {
 			raced = true
 			return errRollback
 		}
-		return nil
+		return err
 	})
 	if raced {
 		sess, token, err = s.idempotentSession(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash)
@@ -73,6 +66,22 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 var errRollback = errors.New("db: rollback")
 
 func idemAAD(supplierID, key string) []byte { return []byte("idem:" + supplierID + ":" + key) }
+
+// rememberIdempotent stores, in tx, the session and its token (encrypted)
+// under an idempotency key; stored is false when another request stored
+// the key first.
+func (s *Store) rememberIdempotent(ctx context.Context, tx *sqlx.Tx, supplierID, key string, reqHash []byte,
+	sessionID, token string) (stored bool, err error) {
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		supplierID, key, reqHash, sessionID, s.cipher.Seal([]byte(token), idemAAD(supplierID, key)))
+	if err != nil {
+		return false, fmt.Errorf("db: store idempotency key: %w", err)
+	}
+	k, _ := res.RowsAffected()
+	return k == 1, nil
+}
 
 // idempotentSession returns the session stored under an idempotency key
 // younger than 24 hours, ENOTFOUND when there is none.
