@@ -3,7 +3,6 @@ package handlers
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -100,7 +99,7 @@ func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, er
 		data["Comfort"] = comfort
 	}
 	// Links started here live link.session_ttl; the expired banners say so.
-	ttl := max(1, int(h.cfg.Link.SessionTTL.D().Round(time.Minute).Minutes()))
+	ttl := wholeMinutes(h.cfg.Link.SessionTTL.D())
 	if strings.HasPrefix(done, "supplier_") && dashboardOutcomes[done] != "" {
 		name := h.tr.T(lang, "portal.banner.the_supplier")
 		if s, err := h.store.LoginSupplier(ctx, c.Query("supplier")); err == nil {

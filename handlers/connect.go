@@ -102,6 +102,10 @@ func (h *Handler) stepSession(c *fiber.Ctx, token string, kind app.SessionKind) 
 	return sess, true, nil
 }
 
+// wholeMinutes is a link lifetime as pages name it: rounded to minutes, at
+// least one.
+func wholeMinutes(d time.Duration) int { return max(1, int(d.Round(time.Minute).Minutes())) }
+
 // showEndedPage explains an ended session and offers the way back.
 func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string) error {
 	sup, err := h.sessionParty(c, sess)
@@ -118,7 +122,7 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		"Connected": sess.Status == app.StatusConnected,
 		// The link's own lifetime (supplier links 15 minutes, dashboard
 		// links their own), in whole minutes.
-		"Minutes": max(1, int(sess.ExpiresAt.Sub(sess.CreatedAt).Round(time.Minute).Minutes())),
+		"Minutes": wholeMinutes(sess.ExpiresAt.Sub(sess.CreatedAt)),
 	})
 }
 

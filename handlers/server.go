@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
-	"html/template"
 
 	"noxportal/app"
 	"noxportal/db"
