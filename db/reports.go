@@ -200,23 +200,9 @@ func reportWhere(f app.ReportFilter, withDims bool) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// reportLevel is the "rolled" level of the session rollups that keeps the
-// dimensions f filters on and those in keep (ByBrand, BySupplier): the
-// bitmask GROUPING(supplier_id, brand, kind, language) of the dimensions
-// summed away.
-func reportLevel(f app.ReportFilter, keep ...string) int {
-	used := map[string]bool{BySupplier: f.SupplierID != "", ByBrand: f.Brand != "", "kind": f.Kind != "", "language": f.Language != ""}
-	for _, k := range keep {
-		used[k] = true
-	}
-	rolled := 0
-	for i, dim := range []string{BySupplier, ByBrand, "kind", "language"} {
-		if !used[dim] {
-			rolled |= 8 >> i
-		}
-	}
-	return rolled
-}
+// rollupDims are the dimensions of the session rollups in GROUPING order:
+// the bit of dimension i in "rolled" is 8 >> i.
+var rollupDims = [4]string{BySupplier, ByBrand, "kind", "language"}
 
 const (
 	reportSessionCols = "day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing"
@@ -224,34 +210,38 @@ const (
 )
 
 // reportSessions is a FROM item with the session rollup rows f selects at
-// the level that keeps f's filters and keep, plus the deltas not folded yet
-// (always at full detail; summing them in gives the same totals), and its
-// arguments.
+// the level that keeps f's filters and keep (ByBrand, BySupplier), plus the
+// deltas not folded yet (always at full detail; summing them in gives the
+// same totals), and its arguments.
 func reportSessions(f app.ReportFilter, keep ...string) (string, []any) {
-	where, args := reportWhere(f, true)
-	return `(SELECT ` + reportSessionCols + ` FROM report_daily` + where + levelWhere(f, keep...) + `
-		UNION ALL SELECT ` + reportSessionCols + ` FROM report_deltas` + where + `) r`, args
+	return rollupSource(f, "report_daily", reportSessionCols, "", keep)
 }
 
 // reportTimes is reportSessions for the time-to-connect histograms.
 func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
-	where, args := reportWhere(f, true)
-	return `(SELECT ` + reportTimeCols + ` FROM report_connect_times` + where + levelWhere(f, keep...) + `
-		UNION ALL SELECT ` + reportTimeCols + ` FROM report_deltas` + where + ` AND bucket IS NOT NULL) r`, args
+	return rollupSource(f, "report_connect_times", reportTimeCols, " AND bucket IS NOT NULL", keep)
 }
 
-// levelWhere selects the rollup level of f and keep, naming the summed-away
-// dimensions (as empty strings) too, so the key (or the by-supplier index) is used up to
-// the day range.
-func levelWhere(f app.ReportFilter, keep ...string) string {
-	rolled := reportLevel(f, keep...)
-	w := " AND rolled = " + strconv.Itoa(rolled)
-	for i, dim := range []string{BySupplier, ByBrand, "kind", "language"} {
-		if rolled&(8>>i) != 0 {
-			w += " AND " + dim + " = ''"
+// rollupSource reads cols from table at the level of f and keep, and from
+// the deltas (where deltaCond also holds). The level is "rolled", the
+// bitmask GROUPING(supplier_id, brand, kind, language) of the dimensions
+// summed away; those are named too (as empty strings), so the key (or the
+// by-supplier index) is used up to the day range.
+func rollupSource(f app.ReportFilter, table, cols, deltaCond string, keep []string) (string, []any) {
+	where, args := reportWhere(f, true)
+	used := map[string]bool{BySupplier: f.SupplierID != "", ByBrand: f.Brand != "", "kind": f.Kind != "", "language": f.Language != ""}
+	for _, k := range keep {
+		used[k] = true
+	}
+	rolled, level := 0, ""
+	for i, dim := range rollupDims {
+		if !used[dim] {
+			rolled |= 8 >> i
+			level += " AND " + dim + " = ''"
 		}
 	}
-	return w
+	return `(SELECT ` + cols + ` FROM ` + table + where + ` AND rolled = ` + strconv.Itoa(rolled) + level + `
+		UNION ALL SELECT ` + cols + ` FROM report_deltas` + where + deltaCond + `) r`, args
 }
 
 // reportDevices is the FROM item of the device rollup rows matching where,
