@@ -125,8 +125,10 @@ func refuseInternalDestination(network, address string, _ syscall.RawConn) error
 	if err != nil {
 		return fmt.Errorf("webhook destination %q is not an IP address", host)
 	}
+	// Not global unicast covers loopback, link-local, multicast and
+	// unspecified; global unicast still includes private and shared space.
 	ip = ip.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || sharedAddressSpace.Contains(ip) || ip.IsLinkLocalUnicast() {
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || sharedAddressSpace.Contains(ip) {
 		return fmt.Errorf("webhook destination %s is not a public address (set webhooks.allow_private_networks to deliver inside)", ip)
 	}
 	return nil
