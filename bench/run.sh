@@ -129,8 +129,8 @@ done
 say "Full flow: create → brand → sandbox OAuth login/consent → callback → redirect ($conns connections, $dur)"
 app -mode flow -id flow -name 'Full flow (8 requests)' -out "$work/flow.json"
 
-# Measurements of features that are not on this branch yet: each is one
-# function that writes a result file (see bench/README.md).
+# The console search and the reports: each is one function that writes a
+# result file (see bench/README.md).
 measure_admin_search() {
   # The console's search page (3+ character substrings of supplier user ids,
   # device ids and e-mail-like ids, rare and common), signed in as the demo

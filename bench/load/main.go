@@ -46,7 +46,6 @@ type Result struct {
 	P99ms    float64 `json:"p99_ms"`
 	RSSMB    float64 `json:"rss_mb,omitempty"`
 	Note     string  `json:"note,omitempty"`
-	Skipped  bool    `json:"skipped,omitempty"`
 	FirstErr string  `json:"first_error,omitempty"`
 }
 

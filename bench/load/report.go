@@ -126,10 +126,6 @@ func report(args []string) error {
 	for _, id := range ids {
 		r := byID[id]
 		peak = max(peak, r.RSSMB)
-		if r.Skipped {
-			fmt.Fprintf(&sb, "| %s | | | | | | | %s | not available yet: %s |\n", r.Name, targets[id].text, r.Note)
-			continue
-		}
 		t, hasTarget := targets[id]
 		ratio, verdict, ttext := "—", "ceiling", "—"
 		if hasTarget {
