@@ -363,43 +363,33 @@ func (s *Store) CreateRelink(ctx context.Context, r app.Relink, linkURL func(tok
 	if r.FormKey != "" {
 		h := sha256.Sum256([]byte(strings.Join([]string{r.SupplierUserID, r.Brand, r.Language, r.Email}, "\x00")))
 		key, reqHash = "console:"+r.FormKey+":"+hex.EncodeToString(h[:8]), h[:]
-		sess, token, err := s.idempotentSession(ctx, r.SupplierID, key, reqHash)
-		if err == nil || !app.IsNotFound(err) {
-			return sess, token, err
-		}
 	}
-	var sess app.LinkSession
 	token := app.RandomToken(48)
-	var raced bool
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		sess, err = createRelinkTx(ctx, tx, r, token)
+	create := func(tx *sqlx.Tx) (app.LinkSession, string, error) {
+		sess, err := createRelinkTx(ctx, tx, r, token)
 		if err != nil {
-			return err
-		}
-		if key != "" {
-			stored, err := s.rememberIdempotent(ctx, tx, r.SupplierID, key, reqHash, sess.ID, token)
-			if err != nil {
-				return err
-			}
-			if !stored {
-				raced = true
-				return errRollback
-			}
+			return sess, "", err
 		}
 		if r.Email != "" {
 			subject, body := mail(linkURL(token))
 			if err := queueEmail(ctx, tx, app.Email{To: r.Email, Subject: subject, Body: body, Kind: "relink", Ref: sess.ID}); err != nil {
-				return err
+				return sess, "", err
 			}
 		}
-		return writeAudit(ctx, tx, app.AuditEntry{ActorID: r.ActorID, Action: "mapping.relink", ObjectType: "supplier_user",
+		return sess, token, writeAudit(ctx, tx, app.AuditEntry{ActorID: r.ActorID, Action: "mapping.relink", ObjectType: "supplier_user",
 			ObjectID: r.SupplierID + "/" + r.SupplierUserID, IP: r.IP,
 			After: map[string]any{"session_id": sess.ID, "brand": r.Brand, "email": r.Email != ""}})
-	})
-	if raced {
-		return s.idempotentSession(ctx, r.SupplierID, key, reqHash)
 	}
+	if key != "" {
+		sess, token, _, err := s.onceUnderKey(ctx, r.SupplierID, key, reqHash, create)
+		return sess, token, err
+	}
+	var sess app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		sess, token, err = create(tx)
+		return err
+	})
 	return sess, token, err
 }
 

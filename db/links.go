@@ -22,14 +22,8 @@ const sessionCols = `id, kind, coalesce(supplier_id, '') AS supplier_id, supplie
 // CreateLinkSession stores a new session for n and returns it with its link
 // token (only the token's hash is stored). With an idempotency key, a retry
 // with the same request returns the first session and token (replayed=true);
-// the same key with another request is EUNPROCESSABLE.
+// the same key with another request is EUNPROCESSABLE (see onceUnderKey).
 func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (sess app.LinkSession, token string, replayed bool, err error) {
-	if n.IdempotencyKey != "" {
-		sess, token, err = s.idempotentSession(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash)
-		if err == nil || !app.IsNotFound(err) {
-			return sess, token, err == nil, err
-		}
-	}
 	token = app.RandomToken(48)
 	row := linkRow{ID: "ls_" + app.RandomToken(24), TokenHash: app.HashToken(token), New: n}
 	if n.IdempotencyKey == "" {
@@ -39,81 +33,96 @@ func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (se
 		}
 		return sess, token, false, nil
 	}
-	var raced bool
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.onceUnderKey(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash, func(tx *sqlx.Tx) (app.LinkSession, string, error) {
 		got, err := insertLinkSessions(ctx, tx, []linkRow{row})
 		if err != nil {
-			return err
+			return app.LinkSession{}, "", err
 		}
 		if len(got) != 1 {
-			return fmt.Errorf("db: create link session: %d rows returned", len(got))
+			return app.LinkSession{}, "", fmt.Errorf("db: create link session: %d rows returned", len(got))
 		}
-		sess = got[0]
-		stored, err := s.rememberIdempotent(ctx, tx, n.SupplierID, n.IdempotencyKey, n.RequestHash, sess.ID, token)
-		if err == nil && !stored {
-			raced = true
-			return errRollback
-		}
-		return err
+		return got[0], token, nil
 	})
-	if raced {
-		sess, token, err = s.idempotentSession(ctx, n.SupplierID, n.IdempotencyKey, n.RequestHash)
-		return sess, token, err == nil, err
-	}
-	return sess, token, false, err
 }
 
-var errRollback = errors.New("db: rollback")
+// onceUnderKey runs create in a transaction unless an idempotency key
+// younger than 24 hours already holds a session for the same request, in
+// which case that session and its token are returned (replayed=true). The
+// same key with another request is EUNPROCESSABLE. Requests under one key
+// are serialised by a transaction-scoped lock on the key, so a key yields
+// one session whatever the concurrency, and an expired key is replaced in
+// the transaction that stores its successor.
+func (s *Store) onceUnderKey(ctx context.Context, supplierID, key string, reqHash []byte,
+	create func(tx *sqlx.Tx) (app.LinkSession, string, error)) (sess app.LinkSession, token string, replayed bool, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))`,
+			supplierID, key); err != nil {
+			return fmt.Errorf("db: lock idempotency key: %w", err)
+		}
+		var err error
+		sess, token, replayed, err = s.idempotentSession(ctx, tx, supplierID, key, reqHash)
+		if err != nil || replayed {
+			return err
+		}
+		if sess, token, err = create(tx); err != nil {
+			return err
+		}
+		return s.rememberIdempotent(ctx, tx, supplierID, key, reqHash, sess.ID, token)
+	})
+	if err != nil {
+		return app.LinkSession{}, "", false, err
+	}
+	return sess, token, replayed, nil
+}
 
 func idemAAD(supplierID, key string) []byte { return []byte("idem:" + supplierID + ":" + key) }
 
 // rememberIdempotent stores, in tx, the session and its token (encrypted)
-// under an idempotency key; stored is false when another request stored
-// the key first.
+// under an idempotency key, replacing an expired entry of the same key.
 func (s *Store) rememberIdempotent(ctx context.Context, tx *sqlx.Tx, supplierID, key string, reqHash []byte,
-	sessionID, token string) (stored bool, err error) {
-	res, err := tx.ExecContext(ctx, `
+	sessionID, token string) error {
+	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO idempotency_keys (supplier_id, key, request_hash, session_id, token_enc)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		supplierID, key, reqHash, sessionID, s.cipher.Seal([]byte(token), idemAAD(supplierID, key)))
-	if err != nil {
-		return false, fmt.Errorf("db: store idempotency key: %w", err)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (supplier_id, key) DO UPDATE
+		SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id,
+		    token_enc = EXCLUDED.token_enc, created_at = now()`,
+		supplierID, key, reqHash, sessionID, s.cipher.Seal([]byte(token), idemAAD(supplierID, key))); err != nil {
+		return fmt.Errorf("db: store idempotency key: %w", err)
 	}
-	k, _ := res.RowsAffected()
-	return k == 1, nil
+	return nil
 }
 
-// idempotentSession returns the session stored under an idempotency key
-// younger than 24 hours, ENOTFOUND when there is none.
-func (s *Store) idempotentSession(ctx context.Context, supplierID, key string, reqHash []byte) (app.LinkSession, string, error) {
+// idempotentSession returns, in tx, the session stored under an
+// idempotency key younger than 24 hours (found=true); an older entry is
+// ignored. A stored entry for another request is EUNPROCESSABLE.
+func (s *Store) idempotentSession(ctx context.Context, tx *sqlx.Tx, supplierID, key string, reqHash []byte) (sess app.LinkSession, token string, found bool, err error) {
 	var row struct {
 		RequestHash []byte `db:"request_hash"`
 		SessionID   string `db:"session_id"`
 		TokenEnc    []byte `db:"token_enc"`
 	}
-	err := s.db.GetContext(ctx, &row, `
+	err = tx.GetContext(ctx, &row, `
 		SELECT request_hash, session_id, token_enc FROM idempotency_keys
 		WHERE supplier_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'`, supplierID, key)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			// An expired key may be reused: forget the old one.
-			if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE supplier_id = $1 AND key = $2`, supplierID, key); err != nil {
-				return app.LinkSession{}, "", fmt.Errorf("db: forget idempotency key: %w", err)
-			}
-			return app.LinkSession{}, "", app.Errorf(app.ENOTFOUND, "no idempotent session")
-		}
-		return app.LinkSession{}, "", fmt.Errorf("db: idempotency key: %w", err)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, "", false, nil
+	} else if err != nil {
+		return sess, "", false, fmt.Errorf("db: idempotency key: %w", err)
 	}
 	if subtle.ConstantTimeCompare(row.RequestHash, reqHash) != 1 {
-		return app.LinkSession{}, "", app.ReasonErrorf(app.EUNPROCESSABLE, "idempotency_key_reused",
+		return sess, "", false, app.ReasonErrorf(app.EUNPROCESSABLE, "idempotency_key_reused",
 			"This Idempotency-Key was already used with a different request.")
 	}
 	tok, err := s.cipher.Open(row.TokenEnc, idemAAD(supplierID, key))
 	if err != nil {
-		return app.LinkSession{}, "", fmt.Errorf("db: idempotency token: %w", err)
+		return sess, "", false, fmt.Errorf("db: idempotency token: %w", err)
 	}
-	sess, err := s.GetLinkSession(ctx, row.SessionID)
-	return sess, string(tok), err
+	err = tx.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, row.SessionID)
+	if err != nil {
+		return sess, "", false, fmt.Errorf("db: idempotent session: %w", err)
+	}
+	return sess, string(tok), true, nil
 }
 
 // GetLinkSession returns a session by id or ENOTFOUND.
