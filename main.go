@@ -90,6 +90,8 @@ func run(args []string) error {
 	if cfg.Database.URL == "" {
 		return errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
 	}
+	// This pool runs migrations, seeding and rebuilds, which may take longer
+	// than a request's statement_timeout; serve opens its own bounded pool.
 	sqldb, err := db.Open(ctx, cfg.Database.URL, cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns)
 	if err != nil {
 		return err
@@ -150,7 +152,17 @@ func run(args []string) error {
 		// 90 days of report history, once; the server does not wait for it.
 		go seedReportHistory(ctx, store, log)
 	}
-	return serve(ctx, cfg, store, sqldb, log)
+	dsn, err := db.WithSessionTimeouts(cfg.Database.URL, cfg.Database.StatementTimeout.D(), cfg.Database.LockTimeout.D(),
+		cfg.Database.IdleInTransactionTimeout.D())
+	if err != nil {
+		return err
+	}
+	served, err := db.Open(ctx, dsn, cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns)
+	if err != nil {
+		return err
+	}
+	defer served.Close()
+	return serve(ctx, cfg, db.New(served, cipher), served, log)
 }
 
 func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {

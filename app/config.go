@@ -65,6 +65,17 @@ type ServerConfig struct {
 	// PprofAddr, when set, serves Go's pprof profiles on this loopback
 	// address (host:port), apart from the public listener. Off by default.
 	PprofAddr string `yaml:"pprof_addr"`
+	// RequestTimeout is the deadline of every request's context; a request
+	// past it answers 503 and its database statement is cancelled.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// ExportTimeout is the (longer) deadline of a report CSV export.
+	ExportTimeout Duration `yaml:"export_timeout"`
+	// DrainDelay is how long the listener keeps serving after SIGTERM while
+	// /readyz already answers 503, so a load balancer stops sending.
+	DrainDelay Duration `yaml:"drain_delay"`
+	// MetricsAddr serves Prometheus metrics at /metrics on this address,
+	// apart from the public listener (empty: off).
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // DatabaseConfig is the Postgres connection.
@@ -72,6 +83,11 @@ type DatabaseConfig struct {
 	URL          string `yaml:"url"`
 	MaxOpenConns int    `yaml:"max_open_conns"`
 	MaxIdleConns int    `yaml:"max_idle_conns"`
+	// StatementTimeout, LockTimeout and IdleInTransactionTimeout are set on
+	// every pooled connection: the backstops behind the request deadline.
+	StatementTimeout         Duration `yaml:"statement_timeout"`
+	LockTimeout              Duration `yaml:"lock_timeout"`
+	IdleInTransactionTimeout Duration `yaml:"idle_in_transaction_timeout"`
 }
 
 // SecurityConfig holds the secrets. In production they come from env vars.
@@ -202,8 +218,14 @@ func DefaultConfig() Config {
 			Addr:            "127.0.0.1:8080",
 			PublicURL:       "http://127.0.0.1:8080",
 			ShutdownTimeout: Duration(10 * time.Second),
+			RequestTimeout:  Duration(10 * time.Second),
+			ExportTimeout:   Duration(2 * time.Minute),
+			DrainDelay:      Duration(5 * time.Second),
+			MetricsAddr:     "127.0.0.1:9464",
 		},
-		Database: DatabaseConfig{MaxOpenConns: 40, MaxIdleConns: 40},
+		Database: DatabaseConfig{MaxOpenConns: 40, MaxIdleConns: 40,
+			StatementTimeout: Duration(30 * time.Second), LockTimeout: Duration(5 * time.Second),
+			IdleInTransactionTimeout: Duration(60 * time.Second)},
 		Security: SecurityConfig{APIRateLimit: 6000, PageRateLimit: 600},
 		Link: LinkConfig{
 			SessionTTL:    Duration(15 * time.Minute),
@@ -343,6 +365,20 @@ func (c Config) Validate() error {
 	}
 	if c.Server.PprofAddr != "" && !loopbackAddr(c.Server.PprofAddr) {
 		add("server.pprof_addr must be a loopback host:port (127.0.0.1, ::1 or localhost), not %q", c.Server.PprofAddr)
+	}
+	if c.Server.RequestTimeout.D() <= 0 || c.Server.ExportTimeout.D() < c.Server.RequestTimeout.D() {
+		add("server.request_timeout must be positive and server.export_timeout at least as long")
+	}
+	if c.Server.DrainDelay.D() < 0 || c.Server.ShutdownTimeout.D() <= 0 {
+		add("server.drain_delay must not be negative and server.shutdown_timeout must be positive")
+	}
+	if c.Server.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.MetricsAddr); err != nil || c.Server.MetricsAddr == c.Server.Addr {
+			add("server.metrics_addr must be a host:port apart from server.addr, not %q", c.Server.MetricsAddr)
+		}
+	}
+	if d := c.Database; d.StatementTimeout.D() < 0 || d.LockTimeout.D() < 0 || d.IdleInTransactionTimeout.D() < 0 {
+		add("database.statement_timeout, lock_timeout and idle_in_transaction_timeout must not be negative (0: off)")
 	}
 	if c.Link.SessionTTL.D() <= 0 {
 		add("link.session_ttl must be positive")

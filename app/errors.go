@@ -19,6 +19,7 @@ const (
 	ETOOLARGE      = "too_large"     // the request body is too large
 	ERATELIMIT     = "rate_limited"  // too many requests
 	EUNPROCESSABLE = "unprocessable" // well-formed but conflicting with an earlier request
+	ETIMEOUT       = "timeout"       // the work ran past its deadline and was cancelled
 )
 
 // Error is a domain error: Code says what kind of failure it is, Reason is a

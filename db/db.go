@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -50,6 +53,44 @@ func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, erro
 		return nil, fmt.Errorf("db: connect: %w", err)
 	}
 	return d, nil
+}
+
+// WithSessionTimeouts returns the connection string dsn (URL or key=value
+// form) with statement_timeout, lock_timeout and
+// idle_in_transaction_session_timeout set on every connection it opens
+// (a zero duration leaves that setting as the server has it).
+func WithSessionTimeouts(dsn string, statement, lock, idleInTx time.Duration) (string, error) {
+	settings := []struct {
+		name string
+		d    time.Duration
+	}{{"statement_timeout", statement}, {"lock_timeout", lock}, {"idle_in_transaction_session_timeout", idleInTx}}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("db: database url: %w", err)
+		}
+		q := u.Query()
+		for _, st := range settings {
+			if st.d > 0 {
+				q.Set(st.name, strconv.FormatInt(st.d.Milliseconds(), 10))
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	for _, st := range settings {
+		if st.d > 0 {
+			dsn += " " + st.name + "=" + strconv.FormatInt(st.d.Milliseconds(), 10)
+		}
+	}
+	return dsn, nil
+}
+
+// Cancelled reports whether err is Postgres stopping a statement: a
+// cancel (a context that ended, statement_timeout) or lock_timeout.
+func Cancelled(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "55P03")
 }
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"noxportal/app"
+	"noxportal/db"
 )
 
 // statusOf maps an app error code to its HTTP status.
@@ -22,6 +25,7 @@ var statusOf = map[string]int{
 	app.ETOOLARGE:      fiber.StatusRequestEntityTooLarge,
 	app.ERATELIMIT:     fiber.StatusTooManyRequests,
 	app.EUNPROCESSABLE: fiber.StatusUnprocessableEntity,
+	app.ETIMEOUT:       fiber.StatusServiceUnavailable,
 }
 
 // apiError is the error envelope of the JSON API.
@@ -61,6 +65,9 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	status, reason, msg := fiber.StatusInternalServerError, "internal_error", "Internal error."
 	var fe *fiber.Error
 	var ae *app.Error
+	if pastDeadline(c, err) {
+		err = fmt.Errorf("%w: %w", app.ReasonErrorf(app.ETIMEOUT, "timeout", "The request took too long and was stopped; try again."), err)
+	}
 	switch {
 	case errors.As(err, &ae):
 		status, reason, msg = statusOf[ae.Code], ae.Reason, ae.Message
@@ -83,8 +90,7 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 		status = fiber.StatusInternalServerError
 	}
 	if status >= 500 {
-		h.log.Error("request failed", "request_id", c.Locals("requestid"), "method", c.Method(),
-			"path", c.Path(), "err", err)
+		h.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	if isAPIRequest(c) {
 		return c.Status(status).JSON(apiError{Timestamp: time.Now().Unix(), Error: apiErrorBody{Code: reason, Message: msg}})
@@ -103,6 +109,16 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	}
 	c.Status(status)
 	return h.render(c, "pages/error", fiber.Map{"Lang": lang, "Title": title, "Message": msg, "Status": status})
+}
+
+// pastDeadline reports whether err comes from work stopped by the request's
+// deadline: the context ended, or Postgres cancelled the statement
+// (statement_timeout, lock_timeout, or the cancel a context sends).
+func pastDeadline(c *fiber.Ctx, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || c.UserContext().Err() != nil {
+		return true
+	}
+	return db.Cancelled(err)
 }
 
 // pageLang picks the page language from ?lang=, the lang cookie or

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"net/url"
 	"strconv"
@@ -37,6 +38,26 @@ func RedactQuery(raw string) string {
 	return strings.Join(parts, "&")
 }
 
+// exportPrefix is the path of the report CSV exports, which get the longer
+// server.export_timeout.
+const exportPrefix = "/reports/export/"
+
+// boundRequest gives the request's context (c.UserContext) its deadline —
+// server.request_timeout, or server.export_timeout for a CSV export — and
+// the request id every log line it causes carries. Database and
+// manufacturer calls made with that context are cancelled at the deadline.
+func (h *Handler) boundRequest(c *fiber.Ctx) error {
+	d := h.cfg.Server.RequestTimeout.D()
+	if strings.HasPrefix(c.Path(), exportPrefix) {
+		d = h.cfg.Server.ExportTimeout.D()
+	}
+	id, _ := c.Locals("requestid").(string)
+	ctx, cancel := context.WithTimeout(app.WithLogAttrs(context.Background(), "request_id", id), d)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
 // logRequests writes one structured line per request, with the request id
 // and without secrets: headers are not logged and sensitive query values
 // are redacted.
@@ -52,8 +73,7 @@ func (h *Handler) logRequests(c *fiber.Ctx) error {
 	if q := RedactQuery(string(c.Request().URI().QueryString())); q != "" {
 		path += "?" + q
 	}
-	h.log.Info("request",
-		"request_id", c.Locals("requestid"),
+	h.log.InfoContext(c.UserContext(), "request",
 		"method", c.Method(),
 		"path", path,
 		"status", c.Response().StatusCode(),
@@ -219,9 +239,20 @@ func (h *Handler) showHealth(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
+// readinessTimeout bounds the database check of /readyz, so it answers
+// within a second whatever the database does.
+const readinessTimeout = 800 * time.Millisecond
+
+// showReadiness answers 503 once the server is draining (SIGTERM) or when
+// the database does not answer within readinessTimeout.
 func (h *Handler) showReadiness(c *fiber.Ctx) error {
-	if err := h.store.Ping(c.UserContext()); err != nil {
-		h.log.Warn("not ready", "err", err)
+	if h.draining != nil && h.draining() {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "draining"})
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), readinessTimeout)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.WarnContext(ctx, "not ready", "err", err)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "database": "unreachable"})
 	}
 	return c.JSON(fiber.Map{"status": "ok", "database": "ok"})

@@ -35,6 +35,8 @@ type Handler struct {
 	client *http.Client
 	// reportLoc is the report time zone (reports.timezone).
 	reportLoc *time.Location
+	// draining reports whether the server is shutting down (nil: never).
+	draining func() bool
 }
 
 // Deps are the dependencies of New.
@@ -45,6 +47,8 @@ type Deps struct {
 	Translator    *app.Translator
 	Signer        *app.Signer
 	Logger        *slog.Logger
+	// Draining reports whether shutdown has begun: /readyz then answers 503.
+	Draining func() bool
 }
 
 // BodyLimit is the largest request body accepted (413 beyond).
@@ -58,7 +62,8 @@ func New(d Deps) *fiber.App {
 		manufacturers: d.Manufacturers,
 		tr:            d.Translator,
 		signer:        d.Signer,
-		log:           d.Logger,
+		log:           slog.New(app.ContextHandler(d.Logger.Handler())),
+		draining:      d.Draining,
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
 		client:        &http.Client{Timeout: 10 * time.Second},
 		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
@@ -123,6 +128,7 @@ func New(d Deps) *fiber.App {
 	})
 	fapp.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
 	fapp.Use(requestid.New())
+	fapp.Use(h.boundRequest)
 	fapp.Use(h.logRequests)
 	fapp.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -273,5 +279,5 @@ func (h *Handler) serveStatic(c *fiber.Ctx) error {
 }
 
 func (h *Handler) logPanic(c *fiber.Ctx, e any) {
-	h.log.Error("panic", "request_id", c.Locals("requestid"), "panic", e)
+	h.log.ErrorContext(c.UserContext(), "panic", "panic", e)
 }
