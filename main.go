@@ -17,16 +17,19 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // reports.timezone works without the system's zoneinfo
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/errgroup"
 
 	"noxportal/app"
 	"noxportal/db"
@@ -81,6 +84,8 @@ func run(args []string) error {
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A second signal during shutdown stops the process at once.
+	context.AfterFunc(ctx, stop)
 
 	switch cmd {
 	case "serve", "migrate", "seed", "reports":
@@ -148,10 +153,6 @@ func run(args []string) error {
 		_, err := store.SeedReportHistory(ctx)
 		return err
 	}
-	if cfg.Dev.Seed {
-		// 90 days of report history, once; the server does not wait for it.
-		go seedReportHistory(ctx, store, log)
-	}
 	dsn, err := db.WithSessionTimeouts(cfg.Database.URL, cfg.Database.StatementTimeout.D(), cfg.Database.LockTimeout.D(),
 		cfg.Database.IdleInTransactionTimeout.D())
 	if err != nil {
@@ -162,10 +163,16 @@ func run(args []string) error {
 		return err
 	}
 	defer served.Close()
-	return serve(ctx, cfg, db.New(served, cipher), served, log)
+	return serve(ctx, cfg, db.New(served, cipher), store, served, log)
 }
 
-func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {
+// serve runs the HTTP server and every background loop under one
+// supervisor until ctx ends (SIGTERM, SIGINT) or one of them fails. On the
+// signal /readyz turns 503 at once, requests are still served for
+// server.drain_delay, then the listener stops accepting and in-flight
+// requests get server.shutdown_timeout to finish; only then do the loops
+// stop. Work they leave is in leased rows and is picked up again.
+func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {
 	tr, err := app.NewTranslator(views.Locales())
 	if err != nil {
 		return err
@@ -174,64 +181,104 @@ func serve(ctx context.Context, cfg app.Config, store *db.Store, sqldb *sqlx.DB,
 	if err != nil {
 		return err
 	}
+	var draining atomic.Bool
 	srv := handlers.New(handlers.Deps{
 		Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
-		Translator: tr, Signer: signer, Logger: log,
+		Translator: tr, Signer: signer, Logger: log, Draining: draining.Load,
 	})
-	go runSweeper(ctx, store, cfg.Link.SweepInterval.D(), cfg.Webhooks.Retention.D(), log)
-	go runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log)
-	go runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
-	}()
-	defer func() {
-		// Deliveries in flight are abandoned and retried after their lease.
-		stopWorker()
-		<-workerDone
-	}()
-	if cfg.Server.PprofAddr != "" {
-		go servePprof(ctx, cfg.Server.PprofAddr, log)
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
-	log.Info("noxportal listening", "addr", cfg.Server.Addr, "public_url", cfg.Server.PublicURL, "env", cfg.Env)
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	g, loopCtx := errgroup.WithContext(loopCtx)
+	loop := func(name string, fn func(context.Context)) {
+		g.Go(func() error {
+			fn(loopCtx)
+			log.Debug("loop stopped", "loop", name)
+			return nil
+		})
+	}
+	loop("sweeper", func(ctx context.Context) {
+		runSweeper(ctx, store, cfg.Link.SweepInterval.D(), cfg.Webhooks.Retention.D(), log)
+	})
+	loop("report-folder", func(ctx context.Context) { runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log) })
+	loop("mailer", func(ctx context.Context) {
+		runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
+	})
+	loop("webhooks", app.NewWebhookWorker(store, cfg.Webhooks, log).Run)
+	if cfg.Dev.Seed {
+		// 90 days of report history, once; the server does not wait for it.
+		loop("seed-report-history", func(ctx context.Context) { seedReportHistory(ctx, adminStore, log) })
+	}
+	if cfg.Server.PprofAddr != "" {
+		g.Go(func() error { return servePprof(loopCtx, cfg.Server.PprofAddr, log) })
+	}
+	g.Go(func() error {
+		if err := srv.Listener(ln); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+		case <-loopCtx.Done(): // a loop or the listener failed
+		}
+		draining.Store(true)
+		if loopCtx.Err() == nil {
+			log.Info("draining", "drain_delay", cfg.Server.DrainDelay.D().String())
+			select {
+			case <-time.After(cfg.Server.DrainDelay.D()):
+			case <-loopCtx.Done():
+			}
+		}
+		log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.D().String())
+		err := srv.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.D())
+		stopLoops()
+		if err != nil {
+			return fmt.Errorf("shutdown: in-flight requests did not finish: %w", err)
+		}
+		return nil
+	})
+	log.Info("noxportal listening", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "env", cfg.Env)
 	if cfg.Dev.Seed {
 		printDevBanner(cfg)
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	err = g.Wait()
+	if err == nil {
+		log.Info("stopped")
 	}
-	log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.D().String())
-	if err := srv.ShutdownWithTimeout(cfg.Server.ShutdownTimeout.D()); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return err
 }
 
 // servePprof serves the runtime profiles on addr (loopback, checked by the
 // config) until ctx ends.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	log.Info("pprof listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("pprof listener failed", "err", err)
+	return serveHTTP(ctx, &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}, "pprof", log)
+}
+
+// serveHTTP runs srv until ctx ends, then closes it.
+func serveHTTP(ctx context.Context, srv *http.Server, name string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", name, err)
 	}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	log.Info(name+" listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s listener: %w", name, err)
+	}
+	return nil
 }
 
 // bulkSeed loads generated history and prints how long each step took.
