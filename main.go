@@ -418,7 +418,7 @@ func printDevBanner(cfg app.Config) {
   Portal (%[1]s/login), password %[4]s for every account:
 `, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword)
 	for _, a := range app.DevPortalAccounts {
-		fmt.Printf("    %-10s %s\n", a.Role, a.Email)
+		fmt.Printf("    %-16s %s\n", a.Role, a.Email)
 	}
 	fmt.Printf(`
   Open a customer's dashboard from a supplier (one-time URL, 5 minutes):

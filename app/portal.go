@@ -15,16 +15,23 @@ import (
 )
 
 // Portal roles. A customer sees only its own devices; agents, managers and
-// admins are NOX staff.
+// admins are NOX staff; supplier admins and viewers are a supplier's own
+// developers, bound to that one supplier (TeamSupplierID).
 const (
-	RoleCustomer = "customer"
-	RoleAgent    = "agent"
-	RoleManager  = "manager"
-	RoleAdmin    = "admin"
+	RoleCustomer       = "customer"
+	RoleAgent          = "agent"
+	RoleManager        = "manager"
+	RoleAdmin          = "admin"
+	RoleSupplierAdmin  = "supplier_admin"
+	RoleSupplierViewer = "supplier_viewer"
 )
 
 // Roles lists every portal role.
-var Roles = []string{RoleCustomer, RoleAgent, RoleManager, RoleAdmin}
+var Roles = []string{RoleCustomer, RoleAgent, RoleManager, RoleAdmin, RoleSupplierAdmin, RoleSupplierViewer}
+
+// IsTeamRole reports whether role belongs to a supplier's team (and so
+// needs a TeamSupplierID).
+func IsTeamRole(role string) bool { return role == RoleSupplierAdmin || role == RoleSupplierViewer }
 
 // ValidRole reports whether role is one of Roles.
 func ValidRole(role string) bool {
@@ -49,6 +56,9 @@ type PortalUser struct {
 	SupplierUserID string  `db:"supplier_user_id"`
 	SupplierName   string  `db:"supplier_name"`
 	PasswordHash   *string `db:"password_hash"`
+	// TeamSupplierID is the supplier a supplier_admin or supplier_viewer
+	// works for; everything they see and change is that supplier's.
+	TeamSupplierID string `db:"team_supplier_id"`
 }
 
 // HasRole reports whether the user has one of roles.
@@ -81,6 +91,9 @@ type NewPortalUser struct {
 	// NoxUserID links a customer account to its nox user (created when empty
 	// for a customer).
 	NoxUserID string
+	// TeamSupplierID is required for the supplier roles and refused for
+	// every other role.
+	TeamSupplierID string
 }
 
 // PortalSession is a server-side sign-in: the cookie's JWT names it.

@@ -37,6 +37,8 @@ type DevPortalAccount struct {
 	Email string
 	Name  string
 	Role  string
+	// Supplier is the team's supplier of a supplier_admin or supplier_viewer.
+	Supplier string
 }
 
 // DevPortalAccounts are the development portal accounts, one per role.
@@ -45,4 +47,6 @@ var DevPortalAccounts = []DevPortalAccount{
 	{Email: "agent@demo.nox", Name: "Demo Agent", Role: RoleAgent},
 	{Email: "manager@demo.nox", Name: "Demo Manager", Role: RoleManager},
 	{Email: "admin@demo.nox", Name: "Demo Admin", Role: RoleAdmin},
+	{Email: "developer@demo.nox", Name: "Demo Developer", Role: RoleSupplierAdmin, Supplier: DevSupplierID},
+	{Email: "viewer@demo.nox", Name: "Demo Viewer", Role: RoleSupplierViewer, Supplier: DevSupplierID},
 }

@@ -249,6 +249,8 @@ type WebhookResult struct {
 	Error           string
 	RetryIn         time.Duration
 	EndpointFailing bool
+	// Signature is the Nox-Signature header the attempt was sent with.
+	Signature string
 }
 
 // WebhookQueue is the outbox the worker drains (db.Store implements it).
@@ -350,9 +352,9 @@ func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 
 // attempt sends one delivery; ok is false when ctx ended during it.
 func (w *WebhookWorker) attempt(ctx context.Context, j WebhookJob) (WebhookResult, bool) {
-	r := WebhookResult{DeliveryID: j.DeliveryID, Attempt: j.Attempt}
 	start := time.Now()
-	code, err := w.send(ctx, j, start)
+	r := WebhookResult{DeliveryID: j.DeliveryID, Attempt: j.Attempt, Signature: SignWebhook(j.Secret, start.Unix(), j.Body)}
+	code, err := w.send(ctx, j, r.Signature)
 	r.Latency, r.StatusCode = time.Since(start), code
 	if err != nil && ctx.Err() != nil {
 		return r, false
@@ -380,7 +382,7 @@ func (w *WebhookWorker) attempt(ctx context.Context, j WebhookJob) (WebhookResul
 	return r, true
 }
 
-func (w *WebhookWorker) send(ctx context.Context, j WebhookJob, now time.Time) (int, error) {
+func (w *WebhookWorker) send(ctx context.Context, j WebhookJob, signature string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, strings.NewReader(string(j.Body)))
 	if err != nil {
 		return 0, err
@@ -389,7 +391,7 @@ func (w *WebhookWorker) send(ctx context.Context, j WebhookJob, now time.Time) (
 	req.Header.Set("User-Agent", "NOX-Energy-Webhooks/1")
 	req.Header.Set(WebhookDeliveryIDHeader, j.DeliveryID)
 	req.Header.Set(WebhookEventTypeHeader, j.EventType)
-	req.Header.Set(WebhookSignatureHeader, SignWebhook(j.Secret, now.Unix(), j.Body))
+	req.Header.Set(WebhookSignatureHeader, signature)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -450,5 +452,6 @@ type WebhookAttempt struct {
 	StatusCode *int      `db:"status_code"`
 	LatencyMS  int       `db:"latency_ms"`
 	Error      string    `db:"error"`
+	Signature  string    `db:"signature"`
 	At         time.Time `db:"created_at"`
 }

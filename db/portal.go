@@ -16,52 +16,63 @@ import (
 const portalUserCols = `u.id, coalesce(u.email, '') AS email, u.name, u.role, u.password_hash,
 	coalesce(u.nox_user_id, m.nox_user_id, '') AS nox_user_id,
 	coalesce(u.supplier_id, '') AS supplier_id, coalesce(u.supplier_user_id, '') AS supplier_user_id,
-	coalesce(s.name, '') AS supplier_name`
+	coalesce(s.name, '') AS supplier_name, coalesce(u.team_supplier_id, '') AS team_supplier_id`
 
 // portalUserFrom joins what a PortalUser needs; a supplier's user gets its
 // nox user from the supplier mapping (which exists once a device is linked).
 const portalUserFrom = ` FROM portal_users u
 	LEFT JOIN supplier_mappings m ON m.supplier_id = u.supplier_id AND m.supplier_user_id = u.supplier_user_id
-	LEFT JOIN suppliers s ON s.id = u.supplier_id`
+	LEFT JOIN suppliers s ON s.id = coalesce(u.supplier_id, u.team_supplier_id)`
 
 // CreatePortalUser creates an email + password account. A customer without
 // a NoxUserID gets a new nox user. EINVALID for a bad role or password,
 // ECONFLICT when the email is taken.
 func (s *Store) CreatePortalUser(ctx context.Context, n app.NewPortalUser) (app.PortalUser, error) {
-	if !app.ValidRole(n.Role) {
-		return app.PortalUser{}, app.Errorf(app.EINVALID, "unknown role %q", n.Role)
-	}
-	email := app.NormalizeEmail(n.Email)
-	if len(email) < 3 || len(email) > 254 {
-		return app.PortalUser{}, app.ReasonErrorf(app.EINVALID, "invalid_email", "The email address is not valid.")
-	}
-	hash, err := app.HashPassword(n.Password)
-	if err != nil {
-		return app.PortalUser{}, err
-	}
 	var id int64
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		nox := n.NoxUserID
-		if nox == "" && n.Role == app.RoleCustomer {
-			nox = "nox_" + app.RandomToken(24)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO nox_users (id) VALUES ($1)`, nox); err != nil {
-				return fmt.Errorf("db: create nox user: %w", err)
-			}
-		}
-		err := tx.GetContext(ctx, &id, `
-			INSERT INTO portal_users (email, name, role, password_hash, nox_user_id)
-			VALUES ($1, $2, $3, $4, NULLIF($5, '')) RETURNING id`, email, n.Name, n.Role, hash, nox)
-		if isUniqueViolation(err) {
-			return app.ReasonErrorf(app.ECONFLICT, "email_taken", "An account with this email already exists.")
-		} else if err != nil {
-			return fmt.Errorf("db: create portal user: %w", err)
-		}
-		return nil
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		id, err = createPortalUser(ctx, tx, n)
+		return err
 	})
 	if err != nil {
 		return app.PortalUser{}, err
 	}
 	return s.GetPortalUser(ctx, id)
+}
+
+// createPortalUser is CreatePortalUser in tx; it returns the new id.
+func createPortalUser(ctx context.Context, tx *sqlx.Tx, n app.NewPortalUser) (int64, error) {
+	if !app.ValidRole(n.Role) {
+		return 0, app.Errorf(app.EINVALID, "unknown role %q", n.Role)
+	}
+	if app.IsTeamRole(n.Role) != (n.TeamSupplierID != "") {
+		return 0, app.Errorf(app.EINVALID, "role %q and supplier %q do not go together", n.Role, n.TeamSupplierID)
+	}
+	email := app.NormalizeEmail(n.Email)
+	if len(email) < 3 || len(email) > 254 {
+		return 0, app.ReasonErrorf(app.EINVALID, "invalid_email", "The email address is not valid.")
+	}
+	hash, err := app.HashPassword(n.Password)
+	if err != nil {
+		return 0, err
+	}
+	nox := n.NoxUserID
+	if nox == "" && n.Role == app.RoleCustomer {
+		nox = "nox_" + app.RandomToken(24)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO nox_users (id) VALUES ($1)`, nox); err != nil {
+			return 0, fmt.Errorf("db: create nox user: %w", err)
+		}
+	}
+	var id int64
+	err = tx.GetContext(ctx, &id, `
+		INSERT INTO portal_users (email, name, role, password_hash, nox_user_id, team_supplier_id)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, '')) RETURNING id`, email, n.Name, n.Role, hash, nox, n.TeamSupplierID)
+	if isUniqueViolation(err) {
+		return 0, app.ReasonErrorf(app.ECONFLICT, "email_taken", "An account with this email already exists.")
+	} else if err != nil {
+		return 0, fmt.Errorf("db: create portal user: %w", err)
+	}
+	return id, nil
 }
 
 // GetPortalUser returns an account by id, or ENOTFOUND (also for a disabled one).

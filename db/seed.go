@@ -21,7 +21,8 @@ func (s *Store) SeedDev(ctx context.Context) error {
 	for _, a := range app.DevPortalAccounts {
 		_, err := s.PortalUserByEmail(ctx, a.Email)
 		if app.IsNotFound(err) {
-			_, err = s.CreatePortalUser(ctx, app.NewPortalUser{Email: a.Email, Name: a.Name, Role: a.Role, Password: app.DevPassword})
+			_, err = s.CreatePortalUser(ctx, app.NewPortalUser{Email: a.Email, Name: a.Name, Role: a.Role, Password: app.DevPassword,
+				TeamSupplierID: a.Supplier})
 		}
 		if err != nil && app.ErrorCode(err) != app.ECONFLICT {
 			return err

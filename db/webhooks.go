@@ -31,6 +31,11 @@ func secretAAD(p app.Party) []byte { return []byte("whsec:" + p.Kind + ":" + p.I
 // signing secret, which is returned (and stored encrypted); otherwise the
 // secret is kept and "" returned.
 func (s *Store) SetWebhookEndpoint(ctx context.Context, owner app.Party, url string, rotate bool) (string, error) {
+	return setWebhookEndpoint(ctx, s.db, s.cipher, owner, url, rotate)
+}
+
+// setWebhookEndpoint is SetWebhookEndpoint on q (the store or a transaction).
+func setWebhookEndpoint(ctx context.Context, q sqlx.QueryerContext, cipher *app.Cipher, owner app.Party, url string, rotate bool) (string, error) {
 	col, err := ownerColumn(owner)
 	if err != nil {
 		return "", err
@@ -40,11 +45,11 @@ func (s *Store) SetWebhookEndpoint(ctx context.Context, owner app.Party, url str
 	}
 	secret := app.NewWebhookSecret()
 	var created bool
-	err = s.db.GetContext(ctx, &created, `
+	err = sqlx.GetContext(ctx, q, &created, `
 		INSERT INTO webhook_endpoints (`+col+`, url, secret_enc) VALUES ($1, $2, $3)
 		ON CONFLICT (`+col+`) DO UPDATE SET url = EXCLUDED.url, updated_at = now(),
 			secret_enc = CASE WHEN $4 THEN EXCLUDED.secret_enc ELSE webhook_endpoints.secret_enc END
-		RETURNING (xmax = 0)`, owner.ID, url, s.cipher.Seal([]byte(secret), secretAAD(owner)), rotate)
+		RETURNING (xmax = 0)`, owner.ID, url, cipher.Seal([]byte(secret), secretAAD(owner)), rotate)
 	if err != nil {
 		return "", fmt.Errorf("db: set webhook endpoint: %w", err)
 	}
@@ -78,11 +83,16 @@ func (s *Store) WebhookEndpoint(ctx context.Context, owner app.Party) (app.Webho
 
 // DeleteWebhookEndpoint removes owner's endpoint and its pending deliveries.
 func (s *Store) DeleteWebhookEndpoint(ctx context.Context, owner app.Party) error {
+	return deleteWebhookEndpoint(ctx, s.db, owner)
+}
+
+// deleteWebhookEndpoint is DeleteWebhookEndpoint on q (the store or a transaction).
+func deleteWebhookEndpoint(ctx context.Context, q sqlx.ExecerContext, owner app.Party) error {
 	col, err := ownerColumn(owner)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE `+col+` = $1`, owner.ID)
+	res, err := q.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE `+col+` = $1`, owner.ID)
 	if err != nil {
 		return fmt.Errorf("db: delete webhook endpoint: %w", err)
 	}
@@ -193,9 +203,9 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, r app.WebhookResult) e
 			return fmt.Errorf("db: finish webhook: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO webhook_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			r.DeliveryID, r.Attempt, r.Outcome, code, r.Latency.Milliseconds(), r.Error); err != nil {
+			INSERT INTO webhook_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error, signature)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			r.DeliveryID, r.Attempt, r.Outcome, code, r.Latency.Milliseconds(), r.Error, r.Signature); err != nil {
 			return fmt.Errorf("db: log webhook attempt: %w", err)
 		}
 		switch {
@@ -263,7 +273,7 @@ func (s *Store) WebhookDelivery(ctx context.Context, owner *app.Party, id string
 func (s *Store) webhookLog(ctx context.Context, deliveryID string) ([]app.WebhookAttempt, error) {
 	var out []app.WebhookAttempt
 	if err := s.db.SelectContext(ctx, &out, `
-		SELECT delivery_id, attempt, outcome, status_code, latency_ms, error, created_at
+		SELECT delivery_id, attempt, outcome, status_code, latency_ms, error, signature, created_at
 		FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID); err != nil {
 		return nil, fmt.Errorf("db: webhook log: %w", err)
 	}

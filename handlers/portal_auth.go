@@ -159,6 +159,8 @@ func homeFor(role string) string {
 		return "/console"
 	case app.RoleManager:
 		return "/reports"
+	case app.RoleSupplierAdmin, app.RoleSupplierViewer:
+		return "/developers"
 	}
 	return "/account"
 }
@@ -352,6 +354,9 @@ func navFor(role, path string) []navLink {
 		add("/console", "portal.nav.console")
 		add("/reports", "portal.nav.reports")
 		add("/admin", "portal.nav.admin")
+	case app.RoleSupplierAdmin, app.RoleSupplierViewer:
+		add("/developers", "portal.nav.developers")
+		add("/reports", "portal.nav.funnel")
 	}
 	return links
 }

@@ -67,6 +67,10 @@ func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
 	today := app.DayOf(time.Now(), loc)
 	q := reportQuery{Range: c.Query("range", "30"), BrandSort: validSort(c.Query("bsort")), SupplySort: validSort(c.Query("ssort"))}
 	q.Filter.SupplierID = c.Query("supplier")
+	if team := teamSupplier(c); team != "" {
+		// A supplier's team sees its own funnel and nothing else.
+		q.Filter.SupplierID = team
+	}
 	q.Filter.Brand = c.Query("brand")
 	if k := c.Query("flow"); k == string(app.KindSupplierLink) || k == string(app.KindSupplierSelect) {
 		q.Filter.Kind = k
@@ -100,6 +104,16 @@ func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
 	}
 	q.FromText, q.ToText = q.Filter.From.Format("2006-01-02"), q.Filter.To.Format("2006-01-02")
 	return q
+}
+
+// onlyOption keeps the option whose value is v.
+func onlyOption(in []app.ReportOption, v string) []app.ReportOption {
+	for _, o := range in {
+		if o.Value == v {
+			return []app.ReportOption{o}
+		}
+	}
+	return nil
 }
 
 // reportData is everything the report page shows.
@@ -143,6 +157,9 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 	suppliers, brands, err := h.store.ReportOptions(ctx)
 	if err != nil {
 		return err
+	}
+	if team := teamSupplier(c); team != "" {
+		suppliers = onlyOption(suppliers, team)
 	}
 	v := reportView{h: h, lang: lang, q: q}
 	data := fiber.Map{

@@ -254,8 +254,11 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/admin/webhooks", h.limitPages, admin, h.showWebhooks)
 	f.Post("/admin/webhooks/deliveries/:id/replay", h.limitPages, admin, h.requireCSRF, h.replayWebhook)
 
-	// Connection reports.
-	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin)
+	// Supplier developer dashboard.
+	h.developerRoutes(f)
+
+	// Connection reports; a supplier's team sees its own supplier only.
+	reports := h.requirePortalUser(app.RoleManager, app.RoleAdmin, app.RoleSupplierAdmin, app.RoleSupplierViewer)
 	f.Get("/reports", h.limitPages, reports, h.showReports)
 	f.Get("/reports/export/:table.csv", h.limitPages, reports, h.exportReport)
 
