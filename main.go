@@ -150,7 +150,7 @@ func run(args []string) error {
 		if bulk.Mappings > 0 || bulk.Sessions > 0 {
 			return bulkSeed(ctx, store, bulk)
 		}
-		_, err := store.SeedReportHistory(ctx)
+		_, err := store.SeedReportHistory(ctx, time.Now())
 		return err
 	}
 	dsn, err := db.WithSessionTimeouts(cfg.Database.URL, cfg.Database.StatementTimeout.D(), cfg.Database.LockTimeout.D(),
@@ -310,7 +310,7 @@ func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error 
 // seedReportHistory seeds the dev report history once, logging the outcome.
 func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
 	start := time.Now()
-	seeded, err := store.SeedReportHistory(ctx)
+	seeded, err := store.SeedReportHistory(ctx, time.Now())
 	switch {
 	case err != nil && ctx.Err() == nil:
 		log.Error("seeding report history failed", "err", err)

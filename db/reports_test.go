@@ -613,13 +613,13 @@ func TestReportHistorySeedIsCountedWithoutARebuild(t *testing.T) {
 	if err := s.SeedDev(ctx); err != nil {
 		t.Fatal(err)
 	}
-	seeded, err := s.SeedReportHistory(ctx)
+	seeded, err := s.SeedReportHistory(ctx, time.Now())
 	if err != nil || !seeded {
 		t.Fatalf("seed report history: seeded=%v err=%v", seeded, err)
 	}
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
 	assertRollupsMatchRaw(t, s, loc, "after the history seed")
-	if seeded, err := s.SeedReportHistory(ctx); err != nil || seeded {
+	if seeded, err := s.SeedReportHistory(ctx, time.Now()); err != nil || seeded {
 		t.Errorf("second seed: seeded=%v err=%v, want nothing done", seeded, err)
 	}
 }

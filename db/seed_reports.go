@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -22,9 +23,9 @@ var DevReportSuppliers = []app.Supplier{
 // both flows, every outcome, a growing volume with quieter weekends and a
 // success rate that improves over time), the nox users, mappings and
 // devices of the connected ones and their device history, counted in the
-// report rollups. It runs once: a database that has the history is left
-// alone (seeded=false).
-func (s *Store) SeedReportHistory(ctx context.Context) (seeded bool, err error) {
+// report rollups. The 90 days end on now's day in the report time zone. It
+// runs once: a database that has the history is left alone (seeded=false).
+func (s *Store) SeedReportHistory(ctx context.Context, now time.Time) (seeded bool, err error) {
 	for _, sup := range DevReportSuppliers {
 		if err := s.UpsertSupplier(ctx, sup); err != nil {
 			return false, err
@@ -45,6 +46,9 @@ func (s *Store) SeedReportHistory(ctx context.Context) (seeded bool, err error) 
 		}
 		if done || brands == 0 {
 			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('noxportal.seed_now', $1, true)`, now.UTC().Format(time.RFC3339Nano)); err != nil {
+			return fmt.Errorf("db: seed clock: %w", err)
 		}
 		for i, q := range seedHistorySQL {
 			var args []any
@@ -68,7 +72,7 @@ var seedHistorySQL = []string{
 	`SELECT setseed(0.4242)`,
 	// One row per session with its dice.
 	`CREATE TEMP TABLE seed_sessions ON COMMIT DROP AS
-	WITH z AS (SELECT timezone AS tz, (now() AT TIME ZONE timezone)::date AS today FROM report_settings),
+	WITH z AS (SELECT timezone AS tz, (current_setting('noxportal.seed_now')::timestamptz AT TIME ZONE timezone)::date AS today FROM report_settings),
 	days AS (
 		SELECT g AS ago, z.today - g AS day, z.tz,
 			((220 + (89 - g) * 1.5) * CASE WHEN extract(isodow FROM z.today - g) IN (6, 7) THEN 0.6 ELSE 1 END
@@ -84,7 +88,7 @@ var seedHistorySQL = []string{
 	`CREATE TEMP TABLE seed_plan ON COMMIT DROP AS
 	WITH s AS (
 		SELECT n, ago, day, r5, r_dur, r_dev,
-			least(((day + time '07:00') + r_time * interval '15 hours') AT TIME ZONE tz, now() - interval '20 minutes' - r_time * interval '2 hours') AS created_at,
+			least(((day + time '07:00') + r_time * interval '15 hours') AT TIME ZONE tz, current_setting('noxportal.seed_now')::timestamptz - interval '20 minutes' - r_time * interval '2 hours') AS created_at,
 			CASE WHEN r_sup < 0.55 THEN $1 WHEN r_sup < 0.85 THEN 'supplier_greenwatt' ELSE 'supplier_voltanova' END AS supplier_id,
 			ids[1 + (CASE WHEN r_brand < 0.5 THEN 0 WHEN r_brand < 0.8 THEN 1 ELSE 2 END) % cardinality(ids)] AS brand,
 			CASE WHEN r_brand < 0.5 THEN 0.9 WHEN r_brand < 0.8 THEN 0.8 ELSE 0.68 END + 0.07 * (89 - ago) / 89.0 AS p_connect,
@@ -153,7 +157,7 @@ var seedHistorySQL = []string{
 	WITH d AS (
 		SELECT n, brand, created_at + auth_time AS connected_at, r_dev, r_dur,
 			((created_at + auth_time) AT TIME ZONE z.timezone)::date AS connected_day,
-			(now() AT TIME ZONE z.timezone)::date AS today,
+			(current_setting('noxportal.seed_now')::timestamptz AT TIME ZONE z.timezone)::date AS today,
 			-- days until the device needs attention (mean 45)
 			(-ln(1 - r5 * 0.999) * 45)::int AS life
 		FROM seed_plan, report_settings z WHERE status = 'connected'

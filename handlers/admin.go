@@ -63,7 +63,7 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 	if err != nil {
 		return err
 	}
-	data["S"], data["Keys"], data["Error"], data["NewKey"], data["Now"] = sup, keys, formErr, newKey, time.Now()
+	data["S"], data["Keys"], data["Error"], data["NewKey"], data["Now"] = sup, keys, formErr, newKey, h.now()
 	data["URIs"] = strings.Join(sup.RedirectURIs, "\n")
 	data["Saved"] = c.Query("saved") != ""
 	data["WebhookSecret"], _ = c.Locals("webhookSecret").(string)
@@ -101,7 +101,7 @@ func (h *Handler) saveSupplier(c *fiber.Ctx) error {
 			if kerr != nil {
 				return kerr
 			}
-			data["Keys"], data["Now"] = keys, time.Now()
+			data["Keys"], data["Now"] = keys, h.now()
 		}
 		return h.renderPortal(c, "pages/admin/supplier", data)
 	} else if err != nil {
@@ -209,7 +209,7 @@ func (h *Handler) updateManufacturer(c *fiber.Ctx) error {
 func (h *Handler) showAudit(c *fiber.Ctx) error {
 	f := app.AuditFilter{Action: c.Query("action"), ObjectType: c.Query("object"), ActorEmail: strings.TrimSpace(c.Query("actor"))}
 	if d, ok := queueAges[c.Query("age")]; ok {
-		f.Since = time.Now().Add(-d)
+		f.Since = h.now().Add(-d)
 	}
 	f.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64)
 	rows, err := h.store.SearchAudit(c.UserContext(), f, 50)

@@ -149,7 +149,7 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	}
 	data["Webhooks"] = hooks
 	data["Path"] = consoleUserPath(sup, suid)
-	data["Now"] = time.Now()
+	data["Now"] = h.now()
 	data["Marked"] = c.Query("marked") != ""
 	// One key per rendered form: submitting it again (a refresh of the
 	// result page) shows the same link instead of creating another.
@@ -280,7 +280,7 @@ func (h *Handler) showQueue(c *fiber.Ctx) error {
 	}
 	age := c.Query("age", "7d")
 	if d, ok := queueAges[age]; ok {
-		f.Since = time.Now().Add(-d)
+		f.Since = h.now().Add(-d)
 	} else {
 		age = "all"
 	}

@@ -37,6 +37,8 @@ type Handler struct {
 	reportLoc *time.Location
 	// draining reports whether the server is shutting down (nil: never).
 	draining func() bool
+	// now is the clock of every date a page shows or filters on.
+	now func() time.Time
 }
 
 // Deps are the dependencies of New.
@@ -49,6 +51,9 @@ type Deps struct {
 	Logger        *slog.Logger
 	// Draining reports whether shutdown has begun: /readyz then answers 503.
 	Draining func() bool
+	// Now is the clock the pages read "today" and ages from; nil is
+	// time.Now. Tests set it to run on any date.
+	Now func() time.Time
 }
 
 // BodyLimit is the largest request body accepted (413 beyond).
@@ -67,6 +72,10 @@ func New(d Deps) *fiber.App {
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
 		client:        &http.Client{Timeout: 10 * time.Second},
 		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
+		now:           d.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	// Config validation has already refused an unknown time zone.
 	h.reportLoc, _ = app.ReportTimezone(d.Config.Reports.Timezone)
@@ -91,8 +100,8 @@ func New(d Deps) *fiber.App {
 		},
 		"pathEscape":  url.PathEscape,
 		"consoleUser": consoleUserPath,
-		"ago":         func(t time.Time) string { return shortAge(time.Since(t)) },
-		"until":       func(t time.Time) string { return shortAge(time.Until(t)) },
+		"ago":         func(t time.Time) string { return shortAge(h.now().Sub(t)) },
+		"until":       func(t time.Time) string { return shortAge(t.Sub(h.now())) },
 		"derefF": func(f *float64) float64 {
 			if f == nil {
 				return 0

@@ -42,7 +42,9 @@ type Server struct {
 	ManufacturerID          string
 	ManufacturerKey         string
 	ManufacturerRedirectURI string
-	logs                    *syncBuffer
+	// Now is the pages' clock (see StartAt).
+	Now  func() time.Time
+	logs *syncBuffer
 }
 
 // RepoRoot returns the repository's root folder.
@@ -55,6 +57,21 @@ func RepoRoot() string {
 // (sandbox on, dev seed off), adjusted by opts, and a test supplier
 // "supplier_test" whose API key is s.APIKey. It stops when the test ends.
 func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
+	tb.Helper()
+	return start(tb, time.Now, opts)
+}
+
+// StartAt is Start with the pages' clock (handlers.Deps.Now) starting at
+// at and running from there, so a test runs on the date it chooses. The
+// database keeps its own clock: data a test dates itself (e.g. the report
+// history, db.Store.SeedReportHistory with s.Now()) follows the test's.
+func StartAt(tb testing.TB, at time.Time, opts ...func(*app.Config)) *Server {
+	tb.Helper()
+	began := time.Now()
+	return start(tb, func() time.Time { return at.Add(time.Since(began)) }, opts)
+}
+
+func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Server {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,7 +100,7 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 		tb.Fatal(err)
 	}
 	s := &Server{URL: base, Config: cfg, Store: store, SupplierID: "supplier_test",
-		RedirectURI: "https://supplier.example/callback?src=nox", logs: &syncBuffer{}}
+		RedirectURI: "https://supplier.example/callback?src=nox", Now: now, logs: &syncBuffer{}}
 	if err := store.UpsertSupplier(ctx, app.Supplier{ID: s.SupplierID, Name: "Test Energy",
 		RedirectURIs: []string{s.RedirectURI, "http://127.0.0.1:3000/callback"}}); err != nil {
 		tb.Fatal(err)
@@ -116,7 +133,7 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.App = handlers.New(handlers.Deps{Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
-		Translator: tr, Signer: signer, Logger: log})
+		Translator: tr, Signer: signer, Logger: log, Now: now})
 	go s.App.Listener(ln)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
