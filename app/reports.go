@@ -55,6 +55,57 @@ func (f ReportFilter) Validate() error {
 	return nil
 }
 
+// ReportRange is the period of a report as its URL names it: a preset
+// ("7", "30", "90": the days ending today) or "custom", and the first and
+// last day it covers in the report time zone.
+type ReportRange struct {
+	Preset   string
+	From, To time.Time
+	// Problem is a catalog key when the dates asked for were not usable
+	// and the default range is shown instead.
+	Problem string
+}
+
+// ResolveReportRange decides the period a report URL shows on the day
+// today (midnight in the report time zone). A preset with dates that span
+// exactly its length keeps those dates, so a link shared today shows the
+// same days tomorrow (as "custom" once they no longer end today); a preset
+// with dates of another length (left over from the previous choice) ends
+// today. A custom range needs both dates; an unusable one falls back to
+// the last 30 days with a Problem.
+func ResolveReportRange(preset, from, to string, today time.Time) ReportRange {
+	loc := today.Location()
+	last := func(days int) ReportRange {
+		return ReportRange{Preset: fmt.Sprint(days), From: today.AddDate(0, 0, -(days - 1)), To: today}
+	}
+	f, errFrom := ReportDate(from, loc)
+	t, errTo := ReportDate(to, loc)
+	for _, n := range ReportPresets {
+		if preset != fmt.Sprint(n) {
+			continue
+		}
+		if errFrom != nil || errTo != nil || t.After(today) || (ReportFilter{From: f, To: t}).Days() != n {
+			return last(n)
+		}
+		if t.Equal(today) {
+			return ReportRange{Preset: preset, From: f, To: t}
+		}
+		return ReportRange{Preset: "custom", From: f, To: t}
+	}
+	if preset != "custom" {
+		return last(30)
+	}
+	r := ReportRange{Preset: "custom", From: f, To: t}
+	if errFrom != nil || errTo != nil {
+		r = last(30)
+		r.Problem = "reports.error.date"
+	} else if err := (ReportFilter{From: f, To: t}).Validate(); err != nil {
+		r = last(30)
+		r.Problem = "reports.error.range"
+	}
+	return r
+}
+
 // FunnelReport is the funnel of the sessions a filter selects: how many
 // reached each step, and how the finished ones that did not connect failed.
 type FunnelReport struct {

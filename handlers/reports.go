@@ -11,6 +11,7 @@ import (
 
 	"noxportal/app"
 	"noxportal/db"
+	"noxportal/handlers/htmx"
 )
 
 // reportQuery is a report request as it appears in the URL: the filters
@@ -23,6 +24,7 @@ type reportQuery struct {
 	BrandSort  string // a column of app.BreakdownSorts, "-" first for descending
 	SupplySort string
 	Problem    string // a catalog key when the dates were not usable
+	Today      string // the report time zone's date, YYYY-MM-DD
 }
 
 // values returns the query's URL parameters.
@@ -60,12 +62,11 @@ func validSort(s string) string {
 	return ""
 }
 
-// parseReportQuery reads the filters from the URL; a preset range ends
-// today in the report time zone; a custom one needs from and to.
+// parseReportQuery reads the filters from the URL (the period as
+// app.ResolveReportRange decides it, today being the report time zone's).
 func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
-	loc := h.reportLoc
-	today := app.DayOf(time.Now(), loc)
-	q := reportQuery{Range: c.Query("range", "30"), BrandSort: validSort(c.Query("bsort")), SupplySort: validSort(c.Query("ssort"))}
+	today := app.DayOf(h.now(), h.reportLoc)
+	q := reportQuery{Today: today.Format("2006-01-02"), Range: c.Query("range", "30"), BrandSort: validSort(c.Query("bsort")), SupplySort: validSort(c.Query("ssort"))}
 	q.Filter.SupplierID = c.Query("supplier")
 	if team := teamSupplier(c); team != "" {
 		// A supplier's team sees its own funnel and nothing else.
@@ -78,30 +79,8 @@ func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
 	if l := c.Query("language"); app.ValidLanguage(l) {
 		q.Filter.Language = l
 	}
-	preset := func(days int) {
-		q.Filter.From, q.Filter.To = today.AddDate(0, 0, -(days-1)), today
-	}
-	switch q.Range {
-	case "7", "30", "90":
-		n, _ := strconv.Atoi(q.Range)
-		preset(n)
-	case "custom":
-		from, err1 := app.ReportDate(c.Query("from"), loc)
-		to, err2 := app.ReportDate(c.Query("to"), loc)
-		q.Filter.From, q.Filter.To = from, to
-		if err1 != nil || err2 != nil {
-			q.Problem = "reports.error.date"
-		} else if err := q.Filter.Validate(); err != nil {
-			q.Problem = "reports.error.range"
-		}
-		if q.Problem != "" {
-			q.Range = "30"
-			preset(30)
-		}
-	default:
-		q.Range = "30"
-		preset(30)
-	}
+	r := app.ResolveReportRange(q.Range, c.Query("from"), c.Query("to"), today)
+	q.Range, q.Filter.From, q.Filter.To, q.Problem = r.Preset, r.From, r.To, r.Problem
 	q.FromText, q.ToText = q.Filter.From.Format("2006-01-02"), q.Filter.To.Format("2006-01-02")
 	return q
 }
@@ -167,6 +146,7 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 		"Title":     h.tr.T(lang, "reports.title"),
 		"Q":         q,
 		"Query":     q.values().Encode(),
+		"Today":     q.Today,
 		"Problem":   q.Problem,
 		"Presets":   v.presets(),
 		"Suppliers": v.options(suppliers, q.Filter.SupplierID),
@@ -196,6 +176,9 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 		"Empty":  d.Funnel.Created == 0,
 		"Export": v.exportURLs(),
 	}
+	// The address bar names exactly the report on screen, whatever stale
+	// dates the form sent, so a reload or a shared link shows these numbers.
+	c.Set(htmx.HeaderPushURL, "/reports?"+q.values().Encode())
 	return h.renderPortal(c, "pages/reports/index", data, "partials/reports_body")
 }
 

@@ -13,18 +13,26 @@ import (
 	"noxportal/handlers/handlertest"
 )
 
-// TestBrowserManagerFiltersReportAndDownloadsCSV drives Chromium: a
-// manager signs in, opens the report over the seeded history, changes the
-// range and the brand filter (HTMX swaps the report and updates the URL),
-// picks a start date, and downloads the brand table as CSV with those
-// filters.
+// TestBrowserManagerFiltersReportAndDownloadsCSV drives Chromium, on a
+// clock at a month boundary (23:30 UTC, already the 1st in the report time
+// zone) and on a DST change day: a manager signs in, opens the report over
+// the history of that date, changes the range and the brand filter (HTMX
+// swaps the report and pushes a URL that names exactly the report on
+// screen), picks a start date, reloads the URL, and downloads the brand
+// table as CSV with those filters.
 func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
-	s := handlertest.Start(t)
+	for _, clock := range []time.Time{time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC), time.Date(2027, 3, 28, 12, 0, 0, 0, time.UTC)} {
+		t.Run(clock.Format(time.RFC3339), func(t *testing.T) { browseReports(t, clock) })
+	}
+}
+
+func browseReports(t *testing.T, clock time.Time) {
+	s := handlertest.StartAt(t, clock)
 	ctx := context.Background()
 	if err := s.Store.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName}); err != nil {
 		t.Fatal(err)
 	}
-	if seeded, err := s.Store.SeedReportHistory(ctx); err != nil || !seeded {
+	if seeded, err := s.Store.SeedReportHistory(ctx, s.Now()); err != nil || !seeded {
 		t.Fatalf("seed history: seeded=%v err=%v", seeded, err)
 	}
 	s.MustPortalUser(t, "manager@reports.test", app.RoleManager)
@@ -38,6 +46,12 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 			t.Fatalf("%s: %v", step, err)
 		}
 	}
+	// settled: no HTMX request or swap in progress, so the swapped form
+	// listens again, as it does by the time a person makes the next choice.
+	settled := `!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')`
+	// urlMatchesForm: the address bar names every field of the form on screen.
+	urlMatchesForm := `(() => { const q = new URLSearchParams(location.search); const f = document.getElementById('report-filters');
+		return ['range', 'from', 'to', 'supplier', 'brand', 'flow', 'language'].every(k => (q.get(k) || '') === (f.elements[k].value || '')); })()`
 	must("sign in", chromedp.Do(b,
 		chromedp.EmulateViewport(1360, 900),
 		chromedp.Navigate(s.URL+"/login?next=/reports"),
@@ -62,7 +76,7 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 			`'; el.dispatchEvent(new Event('change', {bubbles: true})); })()`)
 	}
 	must("choose 7 days", chromedp.Do(b, choose("f-range", "7"),
-		chromedp.Poll[chromedp.Void](bars+` === 7`, chromedp.WithPollingTimeout(20*time.Second))))
+		chromedp.Poll[chromedp.Void](bars+` === 7 && `+settled+` && `+urlMatchesForm, chromedp.WithPollingTimeout(20*time.Second))))
 	here, err := chromedp.Run(b, chromedp.Location())
 	must("location", err)
 	if !strings.Contains(here, "range=7") {
@@ -72,7 +86,7 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	must("read funnel", err)
 
 	must("choose a brand", chromedp.Do(b, choose("f-brand", "sandbox-thermostat"),
-		chromedp.Poll[chromedp.Void](`location.search.includes('brand=sandbox-thermostat') && `+created+` !== '`+week+`'`,
+		chromedp.Poll[chromedp.Void](`location.search.includes('brand=sandbox-thermostat') && `+created+` !== '`+week+`' && `+settled+` && `+urlMatchesForm,
 			chromedp.WithPollingTimeout(20*time.Second))))
 	rows, err := chromedp.Run(b, chromedp.Evaluate[int](`document.querySelectorAll('#table-brands tbody tr').length`))
 	must("brand rows", err)
@@ -85,10 +99,18 @@ func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 
 	// Editing a date switches the range to custom (static/reports.js).
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
-	from := app.DayOf(time.Now(), loc).AddDate(0, 0, -14).Format("2006-01-02")
+	from := app.DayOf(s.Now(), loc).AddDate(0, 0, -14).Format("2006-01-02")
 	must("choose a start date", chromedp.Do(b, choose("f-from", from),
-		chromedp.Poll[chromedp.Void](`location.search.includes('range=custom') && `+bars+` === 15`,
+		chromedp.Poll[chromedp.Void](`location.search.includes('range=custom') && `+bars+` === 15 && `+settled+` && `+urlMatchesForm,
 			chromedp.WithPollingTimeout(20*time.Second))))
+	shown, err := chromedp.Run(b, chromedp.Evaluate[string](created))
+	must("read funnel", err)
+	here, err = chromedp.Run(b, chromedp.Location())
+	must("location", err)
+	must("reload", chromedp.Do(b, chromedp.Navigate(here), chromedp.WaitVisible(chromedp.CSS("#chart-trend"))))
+	if again, err := chromedp.Run(b, chromedp.Evaluate[string](created)); err != nil || again != shown {
+		t.Errorf("sessions created after reloading %s: got %q (%v), want %q as before", here, again, err, shown)
+	}
 
 	// Download the brand table as the browser does, with its cookie.
 	csvText, err := chromedp.Run(b, chromedp.Evaluate[string](
