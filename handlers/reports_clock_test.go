@@ -15,11 +15,12 @@ import (
 	"noxportal/handlers/handlertest"
 )
 
-// reportClocks are instants where a date is easy to get wrong: 23:30 UTC
+// testClocks are the instants the reports, console and dashboard tests
+// run at, where a date is easy to get wrong: 23:30 UTC
 // on the last day of a month (the report time zone, Europe/Amsterdam, is
 // already in the next one), the day summer time starts, and 23:30 UTC on
 // the day it ends.
-var reportClocks = []struct {
+var testClocks = []struct {
 	name  string
 	at    time.Time
 	today string // the report day in Europe/Amsterdam
@@ -30,13 +31,13 @@ var reportClocks = []struct {
 }
 
 // TestReportPeriodAndURLFollowTheClock runs the report at each of
-// reportClocks over a history dated by the same clock: the default and
+// testClocks over a history dated by the same clock: the default and
 // preset ranges end on the report day, a form that still carries the
 // previous range's dates is answered with (and pushes) the URL of the
 // report on screen, that URL reloaded shows the same numbers, and every
 // count equals the sessions created on those days in the report time zone.
 func TestReportPeriodAndURLFollowTheClock(t *testing.T) {
-	for _, clock := range reportClocks {
+	for _, clock := range testClocks {
 		t.Run(clock.name, func(t *testing.T) {
 			t.Parallel()
 			s := handlertest.StartAt(t, clock.at)
@@ -134,23 +135,11 @@ func selectedRange(p handlertest.Page) string {
 	if sel == nil {
 		return ""
 	}
-	opt := handlertest.Find(sel, func(n *html.Node) bool {
-		_, ok := attrPresent(n, "selected")
-		return n.Data == "option" && ok
-	})
+	opt := handlertest.Find(sel, func(n *html.Node) bool { return n.Data == "option" && hasAttr(n, "selected") })
 	if opt == nil {
 		return ""
 	}
 	return handlertest.Attr(opt, "value")
-}
-
-func attrPresent(n *html.Node, name string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val, true
-		}
-	}
-	return "", false
 }
 
 func trendBars(p handlertest.Page) int {
