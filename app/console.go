@@ -130,6 +130,10 @@ type Mapping struct {
 	NoxUserID      string
 	CreatedAt      *time.Time
 	Email          string
+	// RedirectURI is where a link support creates sends the customer back
+	// (the supplier's first allowed redirect URI); "" when the supplier has
+	// none, and then no link can be created.
+	RedirectURI string
 	// Others are the nox user's mappings at other suppliers.
 	Others   []MappingRow
 	Devices  []ConsoleDevice
@@ -174,7 +178,16 @@ type QueueRow struct {
 	LinkSession
 	SupplierName string `db:"supplier_name"`
 	BrandName    string `db:"brand_name"`
+	// CanRelink is set when support can create a new link for the row's
+	// customer: the supplier user is known and the supplier has a
+	// redirect URI.
+	CanRelink bool `db:"can_relink"`
 }
+
+// HasCustomer reports whether the row's supplier user is known, so the
+// customer's page can be opened (a flow-2 session that ended before the
+// supplier reported its user has none).
+func (r QueueRow) HasCustomer() bool { return r.SupplierID != "" && r.SupplierUserID != "" }
 
 // Cursor returns the keyset position just after r.
 func (r QueueRow) Cursor() QueueCursor {
@@ -190,6 +203,11 @@ type QueueReasonCount struct {
 	Reason string `db:"reason"`
 	Count  int    `db:"n"`
 }
+
+// ReasonNoRedirectURI: support cannot create a link for a customer of a
+// supplier that has no allowed redirect URI (the link would have nowhere to
+// send the customer back).
+const ReasonNoRedirectURI = "no_redirect_uri"
 
 // Relink asks for a new link session for a supplier user, started by
 // support.
@@ -239,6 +257,62 @@ type BulkRelink struct {
 	Failed     int        `db:"failed"`
 	CreatedAt  time.Time  `db:"created_at"`
 	FinishedAt *time.Time `db:"finished_at"`
+	// BrandName and SupplierName name the filter's brand and supplier
+	// (SupplierName is "" for every supplier).
+	BrandName    string `db:"brand_name"`
+	SupplierName string `db:"supplier_name"`
+}
+
+// Bulk relink outcomes (BulkRelink.Outcome).
+const (
+	BulkRunning = "running"
+	BulkDone    = "done"    // finished, every link created
+	BulkPartial = "partial" // finished, some items failed
+	BulkFailed  = "failed"  // finished, no link created
+)
+
+// Outcome says how the bulk relink stands: running, or finished as done,
+// partial or failed. A run with failures is never plain "done".
+func (b BulkRelink) Outcome() string {
+	switch {
+	case b.FinishedAt == nil:
+		return BulkRunning
+	case b.Failed == 0:
+		return BulkDone
+	case b.Done == 0:
+		return BulkFailed
+	}
+	return BulkPartial
+}
+
+// BulkRelinkFailure is one item of a bulk relink that got no link, and why.
+type BulkRelinkFailure struct {
+	SupplierID     string `db:"supplier_id"`
+	SupplierName   string `db:"supplier_name"`
+	SupplierUserID string `db:"supplier_user_id"`
+	Reason         string `db:"reason"`
+}
+
+// bulkFailureReasons are the reasons a bulk relink item fails with that
+// support can act on; any other failure is "other".
+var bulkFailureReasons = map[string]bool{ReasonNoRedirectURI: true, ReasonManufacturerDown: true, ENOTFOUND: true}
+
+// BulkFailureReason returns the reason recorded for an item that failed
+// with err: one of the reasons support can act on, or "other".
+func BulkFailureReason(err error) string {
+	if r := ErrorReason(err); bulkFailureReasons[r] {
+		return r
+	}
+	return "other"
+}
+
+// Why is the failure's reason as the console explains it (one of the
+// BulkFailureReason values; older free-text reasons read as "other").
+func (f BulkRelinkFailure) Why() string {
+	if bulkFailureReasons[f.Reason] {
+		return f.Reason
+	}
+	return "other"
 }
 
 // Percent is the share of items processed, 0–100.

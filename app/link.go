@@ -125,7 +125,7 @@ type LinkSession struct {
 func (s *LinkSession) Expired(now time.Time) bool { return !now.Before(s.ExpiresAt) }
 
 // Reason returns the failure reason or "".
-func (s *LinkSession) Reason() string {
+func (s LinkSession) Reason() string {
 	if s.FailureReason == nil {
 		return ""
 	}
@@ -133,7 +133,7 @@ func (s *LinkSession) Reason() string {
 }
 
 // Brand returns the selected manufacturer id or "".
-func (s *LinkSession) Brand() string {
+func (s LinkSession) Brand() string {
 	if s.ManufacturerID == nil {
 		return ""
 	}

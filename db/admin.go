@@ -425,7 +425,7 @@ func (s *Store) ProcessBulkRelink(ctx context.Context, id int64, n int, ttl time
 				if _, err := tx.ExecContext(ctx, `
 					UPDATE bulk_relink_items SET processed_at = now(), error = $5
 					WHERE bulk_id = $1 AND device_id = $2 AND supplier_id = $3 AND supplier_user_id = $4`,
-					id, it.DeviceID, it.SupplierID, it.SupplierUserID, err.Error()); err != nil {
+					id, it.DeviceID, it.SupplierID, it.SupplierUserID, app.BulkFailureReason(err)); err != nil {
 					return fmt.Errorf("db: bulk item failed: %w", err)
 				}
 				continue
@@ -454,8 +454,7 @@ func (s *Store) ProcessBulkRelink(ctx context.Context, id int64, n int, ttl time
 // GetBulkRelink returns a bulk relink's progress, or ENOTFOUND.
 func (s *Store) GetBulkRelink(ctx context.Context, id int64) (app.BulkRelink, error) {
 	var b app.BulkRelink
-	err := s.db.GetContext(ctx, &b, `
-		SELECT id, actor_id, filter::text AS filter, total, done, failed, created_at, finished_at FROM bulk_relinks WHERE id = $1`, id)
+	err := s.db.GetContext(ctx, &b, `SELECT `+bulkCols+` `+bulkFrom+` WHERE b.id = $1`, id)
 	if err != nil {
 		return b, fmt.Errorf("db: bulk relink: %w", notFound(err, "bulk relink not found"))
 	}
@@ -465,10 +464,31 @@ func (s *Store) GetBulkRelink(ctx context.Context, id int64) (app.BulkRelink, er
 // RecentBulkRelinks returns the newest bulk relinks.
 func (s *Store) RecentBulkRelinks(ctx context.Context, limit int) ([]app.BulkRelink, error) {
 	out := []app.BulkRelink{}
-	if err := s.db.SelectContext(ctx, &out, `
-		SELECT id, actor_id, filter::text AS filter, total, done, failed, created_at, finished_at
-		FROM bulk_relinks ORDER BY id DESC LIMIT $1`, limit); err != nil {
+	if err := s.db.SelectContext(ctx, &out, `SELECT `+bulkCols+` `+bulkFrom+` ORDER BY b.id DESC LIMIT $1`, limit); err != nil {
 		return nil, fmt.Errorf("db: recent bulk relinks: %w", err)
+	}
+	return out, nil
+}
+
+// bulkCols and bulkFrom read a bulk relink b with the names of its filter's
+// brand and supplier.
+const (
+	bulkCols = `b.id, b.actor_id, b.filter::text AS filter, b.total, b.done, b.failed, b.created_at, b.finished_at,
+		coalesce(mf.name, b.filter->>'brand', '') AS brand_name, coalesce(s.name, '') AS supplier_name`
+	bulkFrom = `FROM bulk_relinks b LEFT JOIN manufacturers mf ON mf.id = b.filter->>'brand'
+		LEFT JOIN suppliers s ON s.id = b.filter->>'supplier_id'`
+)
+
+// BulkRelinkFailures returns up to limit items of a bulk relink that got no
+// link, with the reason, grouped by reason and supplier.
+func (s *Store) BulkRelinkFailures(ctx context.Context, id int64, limit int) ([]app.BulkRelinkFailure, error) {
+	out := []app.BulkRelinkFailure{}
+	if err := s.db.SelectContext(ctx, &out, `
+		SELECT i.supplier_id, coalesce(s.name, i.supplier_id) AS supplier_name, i.supplier_user_id, i.error AS reason
+		FROM bulk_relink_items i LEFT JOIN suppliers s ON s.id = i.supplier_id
+		WHERE i.bulk_id = $1 AND i.processed_at IS NOT NULL AND i.session_id IS NULL
+		ORDER BY i.error, i.supplier_id, i.supplier_user_id LIMIT $2`, id, limit); err != nil {
+		return nil, fmt.Errorf("db: bulk relink failures: %w", err)
 	}
 	return out, nil
 }

@@ -199,6 +199,11 @@ func (s *Store) GetMapping(ctx context.Context, supplierID, supplierUserID strin
 	case !errors.Is(err, sql.ErrNoRows):
 		return out, fmt.Errorf("db: mapping: %w", err)
 	}
+	if err := s.db.GetContext(ctx, &out.RedirectURI, `
+		SELECT coalesce((SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY created_at, uri LIMIT 1), '')`,
+		supplierID); err != nil {
+		return out, fmt.Errorf("db: mapping redirect uri: %w", err)
+	}
 	if err := s.db.GetContext(ctx, &out.Email, `
 		SELECT coalesce((SELECT email FROM portal_users
 		  WHERE ((nox_user_id = $1 AND $1 <> '') OR (supplier_id = $2 AND supplier_user_id = $3)) AND email IS NOT NULL
@@ -225,6 +230,12 @@ func (s *Store) GetMapping(ctx context.Context, supplierID, supplierUserID strin
 	if out.NoxUserID == "" && len(sessions) == 0 {
 		return out, app.Errorf(app.ENOTFOUND, "No user %q at supplier %q.", supplierUserID, supplierID)
 	}
+	out.Sessions, err = s.withEvents(ctx, sessions)
+	return out, err
+}
+
+// withEvents returns the sessions with their events, in order.
+func (s *Store) withEvents(ctx context.Context, sessions []app.LinkSession) ([]app.SessionTimeline, error) {
 	ids := make([]string, len(sessions))
 	for i, ls := range sessions {
 		ids[i] = ls.ID
@@ -233,16 +244,30 @@ func (s *Store) GetMapping(ctx context.Context, supplierID, supplierUserID strin
 	if err := s.db.SelectContext(ctx, &events, `
 		SELECT id, session_id, type, detail, created_at FROM link_events WHERE session_id = ANY($1) ORDER BY id`,
 		pq.Array(ids)); err != nil {
-		return out, fmt.Errorf("db: mapping events: %w", err)
+		return nil, fmt.Errorf("db: session events: %w", err)
 	}
 	byID := map[string][]app.LinkEvent{}
 	for _, e := range events {
 		byID[e.SessionID] = append(byID[e.SessionID], e)
 	}
+	out := make([]app.SessionTimeline, 0, len(sessions))
 	for _, ls := range sessions {
-		out.Sessions = append(out.Sessions, app.SessionTimeline{LinkSession: ls, Events: byID[ls.ID]})
+		out = append(out, app.SessionTimeline{LinkSession: ls, Events: byID[ls.ID]})
 	}
 	return out, nil
+}
+
+// SessionTimeline returns one link session with its events, or ENOTFOUND.
+func (s *Store) SessionTimeline(ctx context.Context, id string) (app.SessionTimeline, error) {
+	sess, err := s.LinkSessionByID(ctx, id)
+	if err != nil {
+		return app.SessionTimeline{}, err
+	}
+	tl, err := s.withEvents(ctx, []app.LinkSession{sess})
+	if err != nil {
+		return app.SessionTimeline{}, err
+	}
+	return tl[0], nil
 }
 
 func (s *Store) consoleDevices(ctx context.Context, noxUserID, supplierID, supplierUserID string) ([]app.ConsoleDevice, error) {
@@ -277,7 +302,7 @@ func (s *Store) consoleDevices(ctx context.Context, noxUserID, supplierID, suppl
 
 // queueWhere returns the WHERE clause of the failed/expired queue for f.
 func queueWhere(f app.QueueFilter, withReason bool, arg func(any) string) string {
-	w := []string{"l.status IN ('failed', 'expired')", "l.supplier_id IS NOT NULL"}
+	w := []string{"l.status IN ('failed', 'expired')"}
 	if withReason && f.Reason != "" {
 		w = append(w, "l.failure_reason = "+arg(f.Reason))
 	}
@@ -303,7 +328,8 @@ func (s *Store) FailedSessions(ctx context.Context, f app.QueueFilter, after *ap
 	if after != nil {
 		where += fmt.Sprintf(" AND (l.finished_at, l.id) < (%s, %s)", arg(after.FinishedAt), arg(after.ID))
 	}
-	q := `SELECT ` + queueSessionCols + `, coalesce(s.name, '') AS supplier_name, coalesce(mf.name, '') AS brand_name
+	q := `SELECT ` + queueSessionCols + `, coalesce(s.name, '') AS supplier_name, coalesce(mf.name, '') AS brand_name,
+		       l.supplier_user_id <> '' AND EXISTS (SELECT 1 FROM supplier_redirect_uris r WHERE r.supplier_id = l.supplier_id) AS can_relink
 		FROM link_sessions l LEFT JOIN suppliers s ON s.id = l.supplier_id LEFT JOIN manufacturers mf ON mf.id = l.manufacturer_id
 		WHERE ` + where + ` ORDER BY l.finished_at DESC, l.id DESC LIMIT ` + arg(limit+1)
 	out := []app.QueueRow{}
@@ -399,7 +425,11 @@ func createRelinkTx(ctx context.Context, tx *sqlx.Tx, r app.Relink, token string
 	err := tx.GetContext(ctx, &uri, `
 		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY created_at, uri LIMIT 1`, r.SupplierID)
 	if err != nil {
-		return sess, fmt.Errorf("db: relink redirect uri: %w", notFound(err, "supplier %q has no redirect URI", r.SupplierID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return sess, app.ReasonErrorf(app.ECONFLICT, app.ReasonNoRedirectURI,
+				"Supplier %s has no redirect URI, so a link would have nowhere to send the customer back.", r.SupplierID)
+		}
+		return sess, fmt.Errorf("db: relink redirect uri: %w", err)
 	}
 	if r.Brand != "" {
 		var ok bool

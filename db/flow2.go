@@ -376,9 +376,13 @@ func (s *Store) LinkSessionByID(ctx context.Context, id string) (app.LinkSession
 // SeedSandboxSupplier creates the sandbox supplier with its login page and
 // API key (idempotent).
 func (s *Store) SeedSandboxSupplier(ctx context.Context, sup app.LoginSupplier, apiKey string) error {
-	if err := s.UpsertSupplier(ctx, app.Supplier{ID: sup.ID, Name: sup.Name, RedirectURIs: []string{}}); err != nil {
-		return err
+	// The redirect URIs an admin (or the dev seed) gave it are kept.
+	if _, err := s.db.ExecContext(ctx, `
+		INSERT INTO suppliers (id, name) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()`, sup.ID, sup.Name); err != nil {
+		return fmt.Errorf("db: seed sandbox supplier: %w", err)
 	}
+	s.catalog.invalidate()
 	if err := s.SetSupplierLoginPage(ctx, sup.ID, sup.AuthorizeURL, sup.ClientID); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lib/pq"
+
 	"noxportal/app"
 )
 
@@ -32,5 +34,18 @@ func (s *Store) SeedDev(ctx context.Context) error {
 	if err := s.db.SelectContext(ctx, &brands, `SELECT id FROM manufacturers WHERE enabled ORDER BY id`); err != nil {
 		return fmt.Errorf("db: seed brands: %w", err)
 	}
-	return s.seedConsoleDemo(ctx, brands)
+	if err := s.seedConsoleDemo(ctx, brands); err != nil {
+		return err
+	}
+	// Every other supplier (the sandbox supplier among them) gets the demo
+	// redirect URIs, so support can create a link for any seeded customer.
+	if _, err := s.db.ExecContext(ctx, `
+		INSERT INTO supplier_redirect_uris (supplier_id, uri)
+		SELECT s.id, u FROM suppliers s, unnest($1::text[]) u
+		WHERE NOT EXISTS (SELECT 1 FROM supplier_redirect_uris r WHERE r.supplier_id = s.id)
+		ON CONFLICT DO NOTHING`, pq.Array(app.DevRedirectURIs)); err != nil {
+		return fmt.Errorf("db: seed redirect uris: %w", err)
+	}
+	s.catalog.invalidate()
+	return nil
 }

@@ -14,8 +14,8 @@ import (
 // DevReportSuppliers are the extra development suppliers the seeded report
 // history is spread over, beside the demo supplier.
 var DevReportSuppliers = []app.Supplier{
-	{ID: "supplier_greenwatt", Name: "Greenwatt Energie"},
-	{ID: "supplier_voltanova", Name: "Voltanova"},
+	{ID: "supplier_greenwatt", Name: "Greenwatt Energie", RedirectURIs: []string{"https://greenwatt.example/nox/return"}},
+	{ID: "supplier_voltanova", Name: "Voltanova", RedirectURIs: []string{"https://voltanova.example/connect/done"}},
 }
 
 // SeedReportHistory gives a development database (after SeedDev) 90 days of link sessions

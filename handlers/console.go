@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/url"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +40,69 @@ func (h *Handler) consoleBase(c *fiber.Ctx, titleKey, tab string) (fiber.Map, er
 		return nil, err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	brandNames := make(map[string]string, len(brands))
+	for _, b := range brands {
+		brandNames[b.ID] = b.Name
+	}
+	supplierNames := make(map[string]string, len(sups))
+	for _, s := range sups {
+		supplierNames[s.ID] = s.Name
+	}
 	return fiber.Map{"Lang": lang, "Title": h.tr.T(lang, titleKey), "Tab": tab, "Suppliers": sups, "Brands": brands,
-		"CanAct": canAct(c)}, nil
+		"BrandNames": brandNames, "SupplierNames": supplierNames,
+		"CanAct": canAct(c), "IsAdmin": portalUser(c).HasRole(app.RoleAdmin)}, nil
+}
+
+// deviceCountDetail is the detail of a "connected" event: "3 device(s)".
+var deviceCountDetail = regexp.MustCompile(`^(\d+) device\(s\)$`)
+
+// brandReplacer replaces brand ids by brand names, longest id first.
+func brandReplacer(brands map[string]string) *strings.Replacer {
+	ids := make([]string, 0, len(brands))
+	for id := range brands {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return len(ids[i]) > len(ids[j]) })
+	pairs := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		pairs = append(pairs, id, brands[id])
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// describeEvents rewrites the events' details (ids and machine words as
+// the flow records them) in words support reads: brand and supplier
+// names, translated outcomes and reasons.
+func (h *Handler) describeEvents(lang string, sessions []app.SessionTimeline, data fiber.Map) {
+	brands, _ := data["BrandNames"].(map[string]string)
+	sups, _ := data["SupplierNames"].(map[string]string)
+	known := func(key string) (string, bool) {
+		v := h.tr.T(lang, key)
+		return v, v != key
+	}
+	for i := range sessions {
+		for j := range sessions[i].Events {
+			e := &sessions[i].Events[j]
+			d := e.Detail
+			if n, ok := brands[d]; ok {
+				e.Detail = n
+			} else if n, ok := sups[d]; ok {
+				e.Detail = n
+			} else if m := deviceCountDetail.FindStringSubmatch(d); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				e.Detail = h.tr.T(lang, "console.detail.devices", n)
+			} else if v, ok := known("console.detail." + strings.ReplaceAll(d, " ", "_")); ok {
+				e.Detail = v
+			} else if v, ok := known("console.reason." + d); ok {
+				e.Detail = v
+			} else if v, ok := known("console.initiator." + d); ok && e.Type == app.EventCreated {
+				e.Detail = v
+			} else {
+				// Free text (a manufacturer's message) names brands by id.
+				e.Detail = brandReplacer(brands).Replace(e.Detail)
+			}
+		}
+	}
 }
 
 var deviceStatuses = map[string]bool{app.DeviceConnected: true, app.DeviceRelinkRequired: true, app.DeviceDisconnected: true}
@@ -134,6 +197,7 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 		return err
 	}
 	data["Title"] = suid + " · " + m.SupplierName
+	h.describeEvents(data["Lang"].(string), m.Sessions, data)
 	data["M"] = m
 	ctx := c.UserContext()
 	if m.NoxUserID != "" {
@@ -155,6 +219,27 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	// result page) shows the same link instead of creating another.
 	data["FormKey"] = app.RandomToken(24)
 	return h.renderPortal(c, "pages/console/mapping", data)
+}
+
+// showSession is one link session's page: what the flow recorded, its
+// timeline, and the customer's page when the supplier user is known. It is
+// where queue rows without a known customer lead.
+func (h *Handler) showSession(c *fiber.Ctx) error {
+	tl, err := h.store.SessionTimeline(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	data, err := h.consoleBase(c, "console.session.title", "queue")
+	if err != nil {
+		return err
+	}
+	sessions := []app.SessionTimeline{tl}
+	h.describeEvents(data["Lang"].(string), sessions, data)
+	data["S"] = sessions[0]
+	if tl.SupplierID != "" && tl.SupplierUserID != "" {
+		data["Path"] = consoleUserPath(tl.SupplierID, tl.SupplierUserID)
+	}
+	return h.renderPortal(c, "pages/console/session", data)
 }
 
 // relinkMail returns the subject and body of the email with a relink link.
@@ -203,6 +288,10 @@ func (h *Handler) relink(c *fiber.Ctx) error {
 	sess, token, err := h.store.CreateRelink(ctx, app.Relink{SupplierID: sup, SupplierUserID: suid, Brand: brand, Language: lang,
 		TTL: h.cfg.Link.SessionTTL.D(), Email: email, ActorID: app.Actor(u.ID), IP: c.IP(), FormKey: formKey},
 		h.linkURL, h.relinkMail(mailLang, m.SupplierName))
+	if app.ErrorReason(err) == app.ReasonNoRedirectURI {
+		// The customer's page says why and where to fix it.
+		return c.Redirect(consoleUserPath(sup, suid)+"#relink", fiber.StatusSeeOther)
+	}
 	if err != nil {
 		return err
 	}
@@ -263,7 +352,8 @@ var queueAges = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour,
 
 // queueReasons are the failure reasons the queue filters by.
 var queueReasons = []string{app.ReasonExpired, app.ReasonExpiredAfterAuth, app.ReasonAccessDenied, app.ReasonManufacturerError,
-	app.ReasonManufacturerDown, app.ReasonNoDevices, app.ReasonCancelled, app.ReasonAlreadyUsed}
+	app.ReasonManufacturerDown, app.ReasonNoDevices, app.ReasonCancelled, app.ReasonAlreadyUsed, app.ReasonSupplierError,
+	app.ReasonAlreadyLinked}
 
 // showQueue lists the sessions that ended failed, expired or
 // expired_after_auth, newest first, with counts per reason.
@@ -412,6 +502,9 @@ func (h *Handler) resumeBulkRelinks() {
 	}
 }
 
+// bulkFailuresShown bounds the failed items a bulk relink's page lists.
+const bulkFailuresShown = 200
+
 // showBulkProgress shows a bulk relink's progress; the HTMX poll gets the
 // progress fragment until the job is finished.
 func (h *Handler) showBulkProgress(c *fiber.Ctx) error {
@@ -428,6 +521,12 @@ func (h *Handler) showBulkProgress(c *fiber.Ctx) error {
 		return err
 	}
 	data["Job"] = b
+	if b.Failed > 0 {
+		if data["Failures"], err = h.store.BulkRelinkFailures(c.UserContext(), id, bulkFailuresShown); err != nil {
+			return err
+		}
+		data["MoreFailures"] = b.Failed > bulkFailuresShown
+	}
 	return h.renderPortal(c, "pages/console/bulk_progress", data, "partials/console_bulk_progress")
 }
 

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/html"
 
@@ -307,14 +306,7 @@ func TestBulkRelinkConfirmsTheCountAndFinishesInTheBackground(t *testing.T) {
 	if start.Status != http.StatusSeeOther || !strings.HasPrefix(s.Local(start.Location), "/console/bulk/") {
 		t.Fatalf("start bulk: got %d → %q", start.Status, start.Location)
 	}
-	var progress handlertest.Page
-	for i := 0; i < 200; i++ {
-		progress = handlertest.Get(t, agent, s.URL+s.Local(start.Location))
-		if handlertest.Find(progress.Doc, byAttr("data-done", "true")) != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	progress := waitBulkFinished(t, agent, s.URL+s.Local(start.Location))
 	if handlertest.Find(progress.Doc, func(n *html.Node) bool { return hasAttr(n, "data-finished") }) == nil {
 		t.Fatalf("bulk relink did not finish:\n%s", progress.Body)
 	}

@@ -108,7 +108,12 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 		msg = h.tr.T(lang, "error.generic")
 	}
 	c.Status(status)
-	return h.render(c, "pages/error", fiber.Map{"Lang": lang, "Title": title, "Message": msg, "Status": status})
+	data := fiber.Map{"Lang": lang, "Title": title, "Message": msg, "Status": status}
+	if portalUser(c).ID != 0 {
+		// A signed-in user keeps the portal's navigation.
+		return h.renderPortal(c, "pages/error", data)
+	}
+	return h.render(c, "pages/error", data)
 }
 
 // pastDeadline reports whether err comes from work stopped by the request's

@@ -117,6 +117,7 @@ func New(d Deps) *fiber.App {
 		"unix":    func(t time.Time) int64 { return t.Unix() },
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	}
 	viewSet, err := newPageViews(views.FS, funcs)
 	if err != nil {
@@ -242,6 +243,7 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/console/users/:supplier/:suid/relink", h.limitPages, staffAct, h.requireCSRF, h.relink)
 	f.Post("/console/users/:supplier/:suid/devices/:id/relink-required", h.limitPages, staffAct, h.requireCSRF, h.markRelinkRequired)
 	f.Get("/console/queue", h.limitPages, staffRead, h.showQueue)
+	f.Get("/console/sessions/:id", h.limitPages, staffRead, h.showSession)
 	f.Get("/console/bulk", h.limitPages, staffRead, h.showBulkRelink)
 	f.Post("/console/bulk", h.limitPages, staffAct, h.requireCSRF, h.startBulkRelink)
 	f.Get("/console/bulk/:id", h.limitPages, staffRead, h.showBulkProgress)

@@ -134,3 +134,33 @@ func (b *ConsoleBrowser) WaitURL(part string) string {
 	b.tb.Fatalf("browser: URL is %q, want it to contain %q; page says: %.500s", loc, part, body)
 	return loc
 }
+
+// Resize sets the tab's viewport to width×900 CSS pixels (375 for a phone).
+func (b *ConsoleBrowser) Resize(width int64) {
+	b.tb.Helper()
+	b.Do(chromedp.EmulateViewport(width, 900))
+}
+
+// WantNoOverflow fails the test when the current page is wider than its
+// viewport (something sticks out and the page scrolls sideways).
+func (b *ConsoleBrowser) WantNoOverflow() {
+	b.tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`(() => {
+		const w = document.documentElement.clientWidth, sw = document.documentElement.scrollWidth;
+		const wide = sw <= w ? [] : [...document.querySelectorAll("body *")]
+			.filter(e => e.getBoundingClientRect().right > w + 1 && getComputedStyle(e).position !== "fixed")
+			.filter(e => !e.closest(".table-wrap, .scroll-x"))
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).split(" ").join(".") : ""));
+		return [w, sw, wide.join(", ")];
+	})()`))
+	if err != nil {
+		b.tb.Fatalf("measure page width: %v", err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if len(res) == 3 && res[1].(float64) > res[0].(float64) {
+		b.Screenshot("overflow")
+		b.tb.Errorf("%s: page is %v px wide in a %v px viewport (widest: %v)", loc, res[1], res[0], res[2])
+	}
+}

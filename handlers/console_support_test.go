@@ -1,0 +1,181 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"noxportal/app"
+	"noxportal/handlers/handlertest"
+)
+
+// waitBulkFinished polls a bulk relink's page until it is finished and
+// returns that page.
+func waitBulkFinished(t *testing.T, c *http.Client, pageURL string) handlertest.Page {
+	t.Helper()
+	var p handlertest.Page
+	for i := 0; i < 200; i++ {
+		p = handlertest.Get(t, c, pageURL)
+		if handlertest.Find(p.Doc, byAttr("data-done", "true")) != nil {
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("bulk relink did not finish:\n%s", p.Body)
+	return p
+}
+
+// A supplier without redirect URIs: the customer's page says why no link
+// can be made and where to fix it, a relink post lands back there without
+// a session, and a bulk relink ends as failed with the reason per customer.
+func TestRelinkExplainsASupplierWithoutRedirectURIs(t *testing.T) {
+	s := handlertest.Start(t)
+	ctx := context.Background()
+	for _, suid := range []string{"nr-1", "nr-2"} {
+		linkCustomer(t, s, suid, "sandbox-heatpump", "user_good", "allow")
+	}
+	if _, err := s.Store.DB().ExecContext(ctx, `DELETE FROM supplier_redirect_uris WHERE supplier_id = $1`, s.SupplierID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.DB().ExecContext(ctx, `UPDATE devices SET status = 'relink_required'`); err != nil {
+		t.Fatal(err)
+	}
+	sessions := func() int { return count(t, s, `SELECT count(*) FROM link_sessions WHERE initiator = 'agent'`) }
+
+	for _, tt := range []struct {
+		role    string
+		wantFix bool
+	}{{app.RoleAgent, false}, {app.RoleAdmin, true}} {
+		_, c := s.MustLogin(t, tt.role+"@noredirect.test", tt.role)
+		user := "/console/users/" + s.SupplierID + "/nr-1"
+		page := handlertest.Get(t, c, s.URL+user)
+		blocked := handlertest.Find(page.Doc, func(n *html.Node) bool { return hasAttr(n, "data-relink-blocked") })
+		if blocked == nil || !strings.Contains(handlertest.Text(blocked), "has no redirect URI") {
+			t.Fatalf("%s: customer page of a supplier without redirect URIs: want the explanation, got:\n%s", tt.role, page.Body)
+		}
+		fix := handlertest.Find(page.Doc, byAttr("data-action", "fix-supplier"))
+		if (fix != nil) != tt.wantFix {
+			t.Errorf("%s: link to the supplier's admin page: got %v, want %v", tt.role, fix != nil, tt.wantFix)
+		}
+		if fix != nil && handlertest.Attr(fix, "href") != "/admin/suppliers/"+s.SupplierID+"#redirect-uris" {
+			t.Errorf("%s: fix link: got %q", tt.role, handlertest.Attr(fix, "href"))
+		}
+		if b := handlertest.Find(page.Doc, byAttr("data-action", "relink")); b != nil {
+			t.Errorf("%s: a relink button is offered where no link can be made", tt.role)
+		}
+		p := postCSRF(t, s, c, user, user+"/relink", nil)
+		if p.Status != http.StatusSeeOther || s.Local(p.Location) != user+"#relink" {
+			t.Errorf("%s: relink without a redirect URI: got %d → %q, want 303 to the customer's page", tt.role, p.Status, p.Location)
+		}
+	}
+	if n := sessions(); n != 0 {
+		t.Errorf("sessions created without a redirect URI: got %d, want 0", n)
+	}
+
+	_, agent := s.MustLogin(t, "bulk-agent@noredirect.test", app.RoleAgent)
+	confirm := handlertest.Get(t, agent, s.URL+"/console/bulk?brand=sandbox-heatpump")
+	action, vals := confirm.FormValues(t, "/console/bulk", "count", "2")
+	start := handlertest.PostForm(t, agent, s.URL+action, vals)
+	if start.Status != http.StatusSeeOther {
+		t.Fatalf("start bulk: got %d:\n%s", start.Status, start.Body)
+	}
+	done := waitBulkFinished(t, agent, s.URL+s.Local(start.Location))
+	if handlertest.Find(done.Doc, byAttr("data-outcome", app.BulkFailed)) == nil {
+		t.Errorf("bulk relink where every item failed: want outcome %q:\n%s", app.BulkFailed, done.Body)
+	}
+	fin := handlertest.Find(done.Doc, func(n *html.Node) bool { return hasAttr(n, "data-finished") })
+	if fin == nil || strings.Contains(handlertest.Attr(fin, "class"), "alert-success") {
+		t.Errorf("bulk relink with failures is shown as a success")
+	}
+	failures := handlertest.FindAll(done.Doc, byAttr("data-failure", app.ReasonNoRedirectURI))
+	if len(failures) != 2 || !strings.Contains(handlertest.Text(failures[0]), "has no redirect URI") {
+		t.Errorf("failed items: got %d with reason %s, want 2 naming the reason:\n%s", len(failures), app.ReasonNoRedirectURI, done.Body)
+	}
+	if strings.Contains(done.Body, `{"brand"`) || strings.Contains(done.Body, "app: conflict") {
+		t.Errorf("bulk page shows raw JSON or Go errors:\n%s", done.Body)
+	}
+	list := handlertest.Get(t, agent, s.URL+"/console/bulk")
+	if row := handlertest.Find(list.Doc, func(n *html.Node) bool { return hasAttr(n, "data-job") }); row == nil ||
+		!strings.Contains(handlertest.Text(row), "Failed") || strings.Contains(handlertest.Text(row), `{"`) {
+		t.Errorf("recent bulk relinks: want the job as Failed in words:\n%s", list.Body)
+	}
+}
+
+// Every row of the failed-and-expired queue opens a page, including flow-2
+// sessions declined at the supplier (no supplier user) and sessions that
+// ended before a supplier was chosen; relink is offered only where it works.
+func TestQueueRowsAllOpenAndOfferRelinkOnlyWhereItWorks(t *testing.T) {
+	s := handlertest.Start(t)
+	linkCustomer(t, s, "qr-denied", "sandbox-heatpump", "user_good", "deny")
+	declined := s.MustCreateSupplierLink(t, "mfr-declined", "")
+	s.WalkSupplier(t, s.Client(), declined["link_url"].(string), s.Config.Sandbox.Supplier.ID, "user_good", "decline")
+	unchosen := s.MustCreateSupplierLink(t, "mfr-unchosen", "")
+	s.ExpireLinkSession(t, tokenOf(t, unchosen["link_url"].(string)))
+	if _, err := s.Store.SweepExpiredSessions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, agent := s.MustLogin(t, "agent@queue-rows.test", app.RoleAgent)
+	page := handlertest.Get(t, agent, s.URL+"/console/queue?age=all")
+	rows := handlertest.FindAll(page.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-session") })
+	if len(rows) != 3 {
+		t.Fatalf("queue rows: got %d, want 3 (denied, declined at the supplier, no supplier chosen):\n%s", len(rows), page.Body)
+	}
+	relinks := 0
+	for _, row := range rows {
+		open := handlertest.Find(row, byAttr("data-action", "open"))
+		if open == nil {
+			t.Fatalf("row %s has no Open link", handlertest.Attr(row, "data-session"))
+		}
+		p := handlertest.Get(t, agent, s.URL+strings.Split(handlertest.Attr(open, "href"), "#")[0])
+		if p.Status != http.StatusOK {
+			t.Errorf("open row %s (%s): got %d, want 200", handlertest.Attr(row, "data-session"), handlertest.Attr(open, "href"), p.Status)
+		}
+		if !strings.Contains(p.Body, handlertest.Attr(row, "data-session")) {
+			t.Errorf("the page a row opens does not show its session %s", handlertest.Attr(row, "data-session"))
+		}
+		if handlertest.Find(row, byAttr("data-action", "relink")) != nil {
+			relinks++
+			if !strings.Contains(handlertest.Text(row), "qr-denied") {
+				t.Errorf("relink offered on a row without a known customer: %s", handlertest.Text(row))
+			}
+		}
+	}
+	if relinks != 1 {
+		t.Errorf("rows offering relink: got %d, want 1 (the customer the supplier knows)", relinks)
+	}
+	if strings.Contains(page.Body, "console.reason.") {
+		t.Errorf("queue shows an untranslated reason:\n%s", page.Body)
+	}
+}
+
+// The timeline names brands and outcomes in words and dates every event.
+func TestTimelineShowsNamesAndDatedEvents(t *testing.T) {
+	s := handlertest.Start(t)
+	linkCustomer(t, s, "tl-1", "sandbox-heatpump", "user_good", "allow")
+	linkCustomer(t, s, "tl-1", "sandbox-heatpump", "user_good", "deny")
+	_, agent := s.MustLogin(t, "agent@timeline.test", app.RoleAgent)
+	page := handlertest.Get(t, agent, s.URL+"/console/users/"+s.SupplierID+"/tl-1")
+	tl := handlertest.Find(page.Doc, byAttr("id", "timeline"))
+	if tl == nil {
+		t.Fatalf("no timeline:\n%s", page.Body)
+	}
+	text := handlertest.Text(tl)
+	for _, raw := range []string{"sandbox-heatpump", "answered granted", "answered not granted", "expired_after_auth", " api"} {
+		if strings.Contains(text, raw) {
+			t.Errorf("timeline shows the raw word %q: %s", raw, text)
+		}
+	}
+	if !strings.Contains(text, "Sandbox Heat Pumps") || !strings.Contains(text, "access granted") {
+		t.Errorf("timeline: want the brand name and the outcome in words, got %s", text)
+	}
+	today := time.Now().UTC().Format("2006-01-02")
+	for _, ev := range handlertest.FindAll(tl, func(n *html.Node) bool { return n.Data == "time" }) {
+		if !strings.HasPrefix(handlertest.Text(ev), today) {
+			t.Errorf("event time %q has no date", handlertest.Text(ev))
+		}
+	}
+}
