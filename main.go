@@ -209,6 +209,7 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 		runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
 	})
 	loop("webhooks", app.NewWebhookWorker(store, cfg.Webhooks, log).Run)
+	loop("request-log", func(ctx context.Context) { store.RunRequestLog(ctx, log) })
 	if cfg.Dev.Seed {
 		// 90 days of report history, once; the server does not wait for it.
 		loop("seed-report-history", func(ctx context.Context) { seedReportHistory(ctx, adminStore, log) })

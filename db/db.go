@@ -35,6 +35,8 @@ type Store struct {
 	counts *countMerger
 	// catalog caches what the brand page reads (catalog_cache.go).
 	catalog *catalogCache
+	// reqlog buffers the API request log (requestlog.go).
+	reqlog *requestLog
 }
 
 // Open connects to Postgres and checks the connection.
@@ -95,7 +97,8 @@ func Cancelled(err error) bool {
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
-	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), catalog: newCatalogCache()}
+	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), catalog: newCatalogCache(),
+		reqlog: newRequestLog()}
 }
 
 // DB returns the underlying pool (for tests and tooling).

@@ -363,6 +363,7 @@ func (h *Handler) developerRoutes(f *fiber.App) {
 	f.Post("/developers/webhooks/test", h.limitPages, edit, h.requireCSRF, h.sendTestWebhook)
 	f.Get("/developers/webhooks/deliveries/:id", h.limitPages, team, h.showDeveloperDelivery)
 	f.Post("/developers/webhooks/deliveries/:id/resend", h.limitPages, edit, h.requireCSRF, h.resendDeveloperDelivery)
+	f.Get("/developers/requests", h.limitPages, team, h.showRequestLog)
 	f.Get("/developers/team", h.limitPages, team, h.showTeam)
 	f.Post("/developers/team/invitations", h.limitPages, edit, h.requireCSRF, h.inviteTeamMember)
 }

@@ -450,3 +450,77 @@ func TestTeamInvitationIsUsedOnce(t *testing.T) {
 		t.Errorf("unknown invitation: got %d, want 404", p.Status)
 	}
 }
+
+// waitForRequests waits until the request log holds n rows of supplierID.
+func waitForRequests(t *testing.T, s *handlertest.Server, supplierID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for count(t, s, `SELECT count(*) FROM api_requests WHERE supplier_id = $1`, supplierID) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the request log did not reach %d rows of %s", n, supplierID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// requestRows returns the data-request rows of a request log page.
+func requestRows(p handlertest.Page) []*html.Node {
+	return handlertest.FindAll(p.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-request") })
+}
+
+func TestRequestLogShowsTheSuppliersOwnCallsWithoutBodies(t *testing.T) {
+	s := handlertest.Start(t)
+	otherKey := otherSupplier(t, s, "other_energy", "https://other.example/cb")
+	ok := s.API(t, "POST", "/users/cust-7/link", s.APIKey, `{"redirect_uri":"`+s.RedirectURI+`","language":"en"}`, "Idempotency-Key", "order-77")
+	bad := s.API(t, "POST", "/users/cust-8/link", s.APIKey, `{"redirect_uri":"https://evil.example/steal","language":"en"}`)
+	if ok.Status != http.StatusOK || bad.Status != http.StatusBadRequest {
+		t.Fatalf("API calls: got %d and %d, want 200 and 400", ok.Status, bad.Status)
+	}
+	s.API(t, "GET", "/users/other-user", otherKey, "")
+	s.API(t, "GET", "/users/nobody", "nox_sk_wrong", "")
+	waitForRequests(t, s, s.SupplierID, 2)
+	waitForRequests(t, s, "other_energy", 1)
+	if n := count(t, s, `SELECT count(*) FROM api_requests r WHERE r::text LIKE '%evil.example%' OR r::text LIKE '%supplier.example%'`); n != 0 {
+		t.Errorf("request bodies reached the log (%d rows)", n)
+	}
+
+	viewer := mustTeamLogin(t, s, "viewer@team.test", app.RoleSupplierViewer, s.SupplierID)
+	page := handlertest.Get(t, viewer, s.URL+"/developers/requests")
+	rows := requestRows(page)
+	if page.Status != http.StatusOK || len(rows) != 2 {
+		t.Fatalf("request log: got %d with %d rows, want 200 with the supplier's 2", page.Status, len(rows))
+	}
+	newest, oldest := handlertest.Text(rows[0]), handlertest.Text(rows[1])
+	for _, want := range []string{"POST /users/:supplier_user_id/link", "400", "invalid_redirect_uri", "cust-8", " ms"} {
+		if !strings.Contains(newest, want) {
+			t.Errorf("newest row %q lacks %q", newest, want)
+		}
+	}
+	if !strings.Contains(oldest, "200") || !strings.Contains(oldest, "order-77") || !strings.Contains(oldest, "cust-7") {
+		t.Errorf("oldest row %q: want 200, its idempotency key and user id", oldest)
+	}
+	if strings.Contains(page.Body, "other-user") || strings.Contains(page.Body, "nobody") {
+		t.Errorf("the log shows another supplier's or an unauthenticated request")
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"status=4xx", 1},
+		{"status=2xx", 1},
+		{"status=5xx", 0},
+		{"user=cust-7", 1},
+		{"route=" + url.QueryEscape("/users/:supplier_user_id/link"), 2},
+		{"route=" + url.QueryEscape("/users/:supplier_user_id"), 0},
+		{"user=other-user", 0},
+	} {
+		p := handlertest.Get(t, viewer, s.URL+"/developers/requests?"+tt.query)
+		if got := len(requestRows(p)); got != tt.want {
+			t.Errorf("?%s: got %d rows, want %d", tt.query, got, tt.want)
+		}
+	}
+	rid := handlertest.Attr(rows[0], "data-request")
+	if rid == "" || !strings.Contains(handlertest.Text(rows[0]), rid) {
+		t.Errorf("row without its request id")
+	}
+}

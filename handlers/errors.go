@@ -89,6 +89,7 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	if status == 0 {
 		status = fiber.StatusInternalServerError
 	}
+	c.Locals(errorReasonKey{}, reason)
 	if status >= 500 {
 		h.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}

@@ -35,6 +35,9 @@ type Handler struct {
 	client *http.Client
 	// reportLoc is the report time zone (reports.timezone).
 	reportLoc *time.Location
+	// supplierRoutes are the route patterns of the supplier API, the
+	// request log's route filter.
+	supplierRoutes []string
 	// draining reports whether the server is shutting down (nil: never).
 	draining func() bool
 	// now is the clock of every date a page shows or filters on.
@@ -140,6 +143,7 @@ func New(d Deps) *fiber.App {
 	fapp.Use(requestid.New())
 	fapp.Use(h.boundRequest)
 	fapp.Use(h.logRequests)
+	fapp.Use(h.recordAPIRequests)
 	fapp.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -150,6 +154,7 @@ func New(d Deps) *fiber.App {
 		HSTSMaxAge:                hstsAge(h.secureCookies),
 	}))
 	h.routes(fapp)
+	h.supplierRoutes = supplierAPIRoutes(fapp)
 	go h.resumeBulkRelinks()
 	return fapp
 }

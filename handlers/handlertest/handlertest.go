@@ -136,14 +136,19 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		Translator: tr, Signer: signer, Logger: log, Now: now})
 	go s.App.Listener(ln)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan struct{})
+	workerDone, logDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)
 		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
 	}()
+	go func() {
+		defer close(logDone)
+		store.RunRequestLog(workerCtx, log)
+	}()
 	tb.Cleanup(func() {
 		stopWorker()
 		<-workerDone
+		<-logDone
 		s.App.ShutdownWithTimeout(5 * time.Second)
 		if tb.Failed() {
 			tb.Logf("server log:\n%s", s.Logs())
