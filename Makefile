@@ -32,6 +32,12 @@ lint: ## gofmt and go vet
 bench: build ## Benchmark against the machine's own ceilings (writes bench/results.md)
 	./bench/run.sh
 
+cluster: build ## Start a local fleet: primary + replica, 3 instances, HAProxy on :8080 (see docs/scaling.md)
+	@./scripts/cluster.sh up
+
+cluster-down: ## Stop the local fleet (data in .cluster/ is kept)
+	@./scripts/cluster.sh down
+
 db-up: ## Start the project-local Postgres (.pgdata/, port $(NOX_PG_PORT))
 	@$(PG) up
 
@@ -41,4 +47,4 @@ db-down: ## Stop the project-local Postgres
 db-reset: db-down ## Delete the local Postgres data
 	rm -rf .pgdata
 
-.PHONY: help build run test lint bench db-up db-down db-reset
+.PHONY: help build run test lint bench db-up db-down db-reset cluster cluster-down
