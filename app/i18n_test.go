@@ -16,9 +16,13 @@ var untranslated = map[string]map[string]bool{
 	// The language switcher names each language in that language.
 	"*": {"home.title": true, "portal.lang.en": true, "portal.lang.nl": true, "portal.lang.de": true,
 		"portal.lang.fr": true, "portal.lang.es": true},
-	"nl": {"portal.devices.model": true, "portal.nav.via": true, "portal.role.manager": true},
-	"de": {"kind.thermostat": true, "portal.role.admin": true, "portal.role.manager": true},
-	"fr": {"kind.thermostat": true, "portal.nav.admin": true, "portal.nav.via": true},
+	"nl": {"portal.devices.model": true, "portal.nav.via": true, "portal.role.manager": true,
+		"developers.delivery.payload": true, "developers.tab.team": true, "developers.tab.webhooks": true, "developers.webhooks.endpoint": true, "developers.requests.route": true},
+	"de": {"kind.thermostat": true, "portal.role.admin": true, "portal.role.manager": true,
+		"developers.tab.team": true, "developers.tab.webhooks": true, "developers.requests.route": true},
+	"fr": {"kind.thermostat": true, "portal.nav.admin": true, "portal.nav.via": true, "developers.tab.webhooks": true,
+		"developers.requests.route": true},
+	"es": {"developers.delivery.error": true, "developers.tab.webhooks": true, "developers.webhooks.endpoint": true},
 }
 
 var (
