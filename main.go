@@ -34,6 +34,8 @@ import (
 	"noxportal/app"
 	"noxportal/db"
 	"noxportal/handlers"
+	"noxportal/metric"
+	"noxportal/service"
 	"noxportal/views"
 )
 
@@ -81,7 +83,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log)
+	log := newLogger(cfg.Log.Level, cfg.LogFormat())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// A second signal during shutdown stops the process at once.
@@ -181,10 +183,18 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 	if err != nil {
 		return err
 	}
+	mailer, err := app.NewMailer(cfg.Mail, log)
+	if err != nil {
+		return err
+	}
+	metrics := metric.New()
+	metrics.WatchDatabase(sqldb.DB, func(ctx context.Context) (app.QueueStats, error) {
+		return store.QueueStats(ctx, cfg.Mail.MaxAttempts)
+	}, log)
 	var draining atomic.Bool
 	srv := handlers.New(handlers.Deps{
-		Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
-		Translator: tr, Signer: signer, Logger: log, Draining: draining.Load,
+		Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg).WithLogger(log),
+		Translator: tr, Signer: signer, Logger: log, Draining: draining.Load, Metrics: metrics,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -201,14 +211,11 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 			return nil
 		})
 	}
-	loop("sweeper", func(ctx context.Context) {
-		runSweeper(ctx, store, cfg.Link.SweepInterval.D(), cfg.Webhooks.Retention.D(), log)
-	})
+	for _, l := range service.Loops(service.Deps{Config: cfg, Store: store, Translator: tr, Logger: log,
+		Observer: metrics, Mailer: mailer}) {
+		loop(l.Name, l.Run)
+	}
 	loop("report-folder", func(ctx context.Context) { runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log) })
-	loop("mailer", func(ctx context.Context) {
-		runMailer(ctx, store, app.NewMailer(cfg.Mail, log.Info), cfg.Mail.Interval.D(), log)
-	})
-	loop("webhooks", app.NewWebhookWorker(store, cfg.Webhooks, log).Run)
 	loop("request-log", func(ctx context.Context) { store.RunRequestLog(ctx, log) })
 	if cfg.Dev.Seed {
 		// 90 days of report history, once; the server does not wait for it.
@@ -216,6 +223,12 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 	}
 	if cfg.Server.PprofAddr != "" {
 		g.Go(func() error { return servePprof(loopCtx, cfg.Server.PprofAddr, log) })
+	}
+	if cfg.Server.MetricsAddr != "" {
+		g.Go(func() error {
+			return serveHTTP(loopCtx, &http.Server{Addr: cfg.Server.MetricsAddr, Handler: metrics.Handler(),
+				ReadHeaderTimeout: 10 * time.Second}, "metrics", log)
+		})
 	}
 	g.Go(func() error {
 		if err := srv.Listener(ln); err != nil {
@@ -362,43 +375,6 @@ func runReportFolder(ctx context.Context, store *db.Store, d time.Duration, log 
 	})
 }
 
-// runSweeper expires overdue link sessions and prunes old counters, portal
-// sessions and finished webhook deliveries until ctx ends.
-func runSweeper(ctx context.Context, store *db.Store, d, webhookRetention time.Duration, log *slog.Logger) {
-	every(ctx, d, func() {
-		if n, err := store.SweepExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			log.Error("sweep failed", "err", err)
-		} else if n > 0 {
-			log.Info("expired link sessions", "count", n)
-		}
-		if err := store.PruneRateLimits(ctx, time.Now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
-			log.Error("prune rate limits failed", "err", err)
-		}
-		if err := store.PrunePortal(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-			log.Error("prune portal failed", "err", err)
-		}
-		if n, err := store.PruneWebhookDeliveries(ctx, time.Now().Add(-webhookRetention), 5000); err != nil && ctx.Err() == nil {
-			log.Error("prune webhook deliveries failed", "err", err)
-		} else if n > 0 {
-			log.Info("pruned webhook deliveries", "count", n)
-		}
-	})
-}
-
-// runMailer sends the queued emails (relink links) until ctx ends.
-func runMailer(ctx context.Context, store *db.Store, m app.Mailer, d time.Duration, log *slog.Logger) {
-	if d <= 0 {
-		d = 5 * time.Second
-	}
-	every(ctx, d, func() {
-		if n, err := store.SendEmails(ctx, 50, m.Send); err != nil && ctx.Err() == nil {
-			log.Error("send emails failed", "err", err)
-		} else if n > 0 {
-			log.Info("emails sent", "count", n)
-		}
-	})
-}
-
 func printDevBanner(cfg app.Config) {
 	base := strings.TrimRight(cfg.Server.PublicURL, "/")
 	fmt.Printf(`
@@ -447,16 +423,18 @@ func printDevBanner(cfg app.Config) {
 	}
 }
 
-func newLogger(c app.LogConfig) *slog.Logger {
+// newLogger writes JSON lines (log.format json, for production) or text;
+// lines logged with a request's or job's context carry its id.
+func newLogger(levelName, format string) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+	if err := level.UnmarshalText([]byte(levelName)); err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stdout, opts))
+	if format == "json" {
+		return slog.New(app.ContextHandler(slog.NewJSONHandler(os.Stdout, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stdout, opts))
+	return slog.New(app.ContextHandler(slog.NewTextHandler(os.Stdout, opts)))
 }
 
 func envOr(k, def string) string {

@@ -37,18 +37,20 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // Config is the whole configuration, loaded from config.yaml and overridden
 // by NOX_* environment variables (see LoadConfig).
 type Config struct {
-	Env      string         `yaml:"env"`
-	Server   ServerConfig   `yaml:"server"`
-	Database DatabaseConfig `yaml:"database"`
-	Security SecurityConfig `yaml:"security"`
-	Link     LinkConfig     `yaml:"link"`
-	Portal   PortalConfig   `yaml:"portal"`
-	Reports  ReportsConfig  `yaml:"reports"`
-	Dev      DevConfig      `yaml:"dev"`
-	Sandbox  SandboxConfig  `yaml:"sandbox"`
-	Webhooks WebhookConfig  `yaml:"webhooks"`
-	Log      LogConfig      `yaml:"log"`
-	Mail     MailConfig     `yaml:"mail"`
+	Env       string          `yaml:"env"`
+	Server    ServerConfig    `yaml:"server"`
+	Database  DatabaseConfig  `yaml:"database"`
+	Security  SecurityConfig  `yaml:"security"`
+	Link      LinkConfig      `yaml:"link"`
+	Portal    PortalConfig    `yaml:"portal"`
+	Reports   ReportsConfig   `yaml:"reports"`
+	Dev       DevConfig       `yaml:"dev"`
+	Sandbox   SandboxConfig   `yaml:"sandbox"`
+	Webhooks  WebhookConfig   `yaml:"webhooks"`
+	Log       LogConfig       `yaml:"log"`
+	Mail      MailConfig      `yaml:"mail"`
+	Jobs      JobsConfig      `yaml:"jobs"`
+	Retention RetentionConfig `yaml:"retention"`
 	// Manufacturers are the brands users can link, each an OAuth 2.0
 	// authorization server. Endpoint URLs starting with "/" are relative to
 	// server.public_url (used by the built-in sandbox brands).
@@ -188,10 +190,54 @@ type WebhookConfig struct {
 	Retention Duration `yaml:"retention"`
 }
 
+// JobsConfig is the background job runner (bulk relinks, the sweeper,
+// pruning): jobs are rows claimed with a lease and retried with backoff.
+type JobsConfig struct {
+	PollInterval Duration `yaml:"poll_interval"`
+	// Lease is how long a job stays with its runner without progress; a
+	// runner that dies loses the job to another instance after it.
+	Lease     Duration `yaml:"lease"`
+	RetryBase Duration `yaml:"retry_base"`
+	RetryCap  Duration `yaml:"retry_cap"`
+	// BulkBatch is how many bulk relink items one transaction does.
+	BulkBatch int `yaml:"bulk_batch"`
+}
+
+// RetentionConfig says how long rows of the tables that only grow are kept
+// (docs/operations.md lists every table). Pruning runs every Interval.
+type RetentionConfig struct {
+	Interval Duration `yaml:"interval"`
+	// IdempotencyKeys: how long an Idempotency-Key replays its response.
+	IdempotencyKeys Duration `yaml:"idempotency_keys"`
+	// DashboardLinks and Sandbox rows are kept this long past their expiry.
+	DashboardLinks Duration `yaml:"dashboard_links"`
+	Sandbox        Duration `yaml:"sandbox"`
+	// Emails: sent or given-up emails.
+	Emails Duration `yaml:"emails"`
+	// Jobs: finished one-off jobs (and their bulk relinks).
+	Jobs Duration `yaml:"jobs"`
+	// PortalSessions: ended portal sessions and failed sign-ins.
+	PortalSessions Duration `yaml:"portal_sessions"`
+	// RateLimits: rate-limit counter windows.
+	RateLimits Duration `yaml:"rate_limits"`
+}
+
 // LogConfig is the logger.
 type LogConfig struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"` // text or json
+	Level string `yaml:"level"`
+	// Format is json or text; empty picks json in production, text elsewhere.
+	Format string `yaml:"format"`
+}
+
+// LogFormat returns the log format in effect: log.format, or json in
+// production and text elsewhere when it is empty.
+func (c Config) LogFormat() string {
+	if c.Log.Format == "" && c.IsProduction() {
+		return "json"
+	} else if c.Log.Format == "" {
+		return "text"
+	}
+	return c.Log.Format
 }
 
 // ManufacturerConfig declares one brand and its OAuth 2.0 endpoints.
@@ -251,8 +297,14 @@ func DefaultConfig() Config {
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
-		Log:     LogConfig{Level: "info", Format: "text"},
-		Mail:    MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second)},
+		Log:     LogConfig{Level: "info"},
+		Jobs: JobsConfig{PollInterval: Duration(time.Second), Lease: Duration(time.Minute),
+			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute), BulkBatch: 10},
+		Retention: RetentionConfig{Interval: Duration(10 * time.Minute), IdempotencyKeys: Duration(72 * time.Hour),
+			DashboardLinks: Duration(7 * 24 * time.Hour), Sandbox: Duration(24 * time.Hour), Emails: Duration(30 * 24 * time.Hour),
+			Jobs: Duration(30 * 24 * time.Hour), PortalSessions: Duration(24 * time.Hour), RateLimits: Duration(time.Hour)},
+		Mail: MailConfig{From: "NOX Energy <no-reply@nox.example>", Interval: Duration(5 * time.Second),
+			SMTPTLS: "opportunistic", Timeout: Duration(10 * time.Second), Lease: Duration(time.Minute), MaxAttempts: 5},
 	}
 }
 
@@ -445,6 +497,26 @@ func (c Config) Validate() error {
 	}
 	if c.Reports.FoldInterval.D() <= 0 {
 		add("reports.fold_interval must be positive")
+	}
+	if m := c.Mail; m.Timeout.D() <= 0 || m.Lease.D() <= 2*m.Timeout.D() || m.MaxAttempts <= 0 || m.Interval.D() <= 0 {
+		add("mail.timeout, mail.interval and mail.max_attempts must be positive and mail.lease longer than twice mail.timeout")
+	}
+	if j := c.Jobs; j.PollInterval.D() <= 0 || j.Lease.D() <= 0 || j.RetryBase.D() <= 0 || j.RetryCap.D() < j.RetryBase.D() || j.BulkBatch <= 0 {
+		add("jobs.poll_interval, lease, retry_base and bulk_batch must be positive and jobs.retry_cap at least retry_base")
+	}
+	if r := c.Retention; r.Interval.D() <= 0 || r.IdempotencyKeys.D() < 24*time.Hour || r.DashboardLinks.D() < 0 ||
+		r.Sandbox.D() < 0 || r.Emails.D() < time.Hour || r.Jobs.D() < time.Hour || r.PortalSessions.D() < 0 || r.RateLimits.D() < time.Minute {
+		add("retention: interval must be positive, idempotency_keys at least 24h, emails and jobs at least 1h, rate_limits at least 1m, the rest not negative")
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		add("log.format must be json, text or empty (json in production, text elsewhere), not %q", c.Log.Format)
+	}
+	switch c.Mail.SMTPTLS {
+	case "opportunistic", "mandatory", "none":
+	default:
+		add("mail.smtp_tls must be opportunistic, mandatory or none, not %q", c.Mail.SMTPTLS)
 	}
 	if c.Security.APIRateLimit <= 0 || c.Security.PageRateLimit <= 0 {
 		add("security.api_rate_limit and security.page_rate_limit must be positive")

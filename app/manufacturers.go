@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,29 @@ type Manufacturers struct {
 	order   []string
 	client  *http.Client
 	timeout time.Duration
+	log     *slog.Logger
+}
+
+// WithLogger makes every manufacturer call write a line to log (with the
+// request id of its context) and returns m.
+func (m *Manufacturers) WithLogger(log *slog.Logger) *Manufacturers {
+	m.log = slog.New(ContextHandler(log.Handler()))
+	return m
+}
+
+// observe times one call to brand, reports it to ctx's Observer and logs it.
+func (m *Manufacturers) observe(ctx context.Context, brand, step string, start time.Time, err error) {
+	took := time.Since(start)
+	ObserverFrom(ctx).ManufacturerCall(brand, step, took, err)
+	if m.log == nil {
+		return
+	}
+	if err != nil {
+		m.log.WarnContext(ctx, "manufacturer call failed", "brand", brand, "step", step,
+			"duration_ms", took.Milliseconds(), "err", err)
+		return
+	}
+	m.log.InfoContext(ctx, "manufacturer call", "brand", brand, "step", step, "duration_ms", took.Milliseconds())
 }
 
 // NewManufacturers builds the clients of cfg's active brands; callbacks go to
@@ -81,7 +105,8 @@ func (m *Manufacturers) AuthCodeURL(brand, state, verifier, lang string) (string
 
 // Exchange trades an authorization code for tokens at brand's token
 // endpoint, sending the PKCE verifier, within the configured timeout.
-func (m *Manufacturers) Exchange(ctx context.Context, brand, code, verifier string) (OAuthTokens, error) {
+func (m *Manufacturers) Exchange(ctx context.Context, brand, code, verifier string) (_ OAuthTokens, err error) {
+	defer func(start time.Time) { m.observe(ctx, brand, "token", start, err) }(time.Now())
 	oc, ok := m.oauth[brand]
 	if !ok {
 		return OAuthTokens{}, Errorf(ENOTFOUND, "unknown manufacturer %q", brand)
@@ -96,7 +121,8 @@ func (m *Manufacturers) Exchange(ctx context.Context, brand, code, verifier stri
 }
 
 // Devices fetches the devices the user granted access to.
-func (m *Manufacturers) Devices(ctx context.Context, brand string, tokens OAuthTokens) ([]DeviceInfo, error) {
+func (m *Manufacturers) Devices(ctx context.Context, brand string, tokens OAuthTokens) (_ []DeviceInfo, err error) {
+	defer func(start time.Time) { m.observe(ctx, brand, "devices", start, err) }(time.Now())
 	u, ok := m.devices[brand]
 	if !ok {
 		return nil, Errorf(ENOTFOUND, "unknown manufacturer %q", brand)

@@ -273,6 +273,13 @@ type WebhookWorker struct {
 	cfg      WebhookConfig
 	schedule RetrySchedule
 	log      *slog.Logger
+	obs      Observer
+}
+
+// WithObserver makes the worker report each attempt's outcome to o.
+func (w *WebhookWorker) WithObserver(o Observer) *WebhookWorker {
+	w.obs = o
+	return w
 }
 
 // NewWebhookWorker builds a worker over queue.
@@ -295,6 +302,7 @@ func NewWebhookWorker(queue WebhookQueue, cfg WebhookConfig, log *slog.Logger) *
 		cfg:      cfg,
 		schedule: NewRetrySchedule(cfg),
 		log:      log,
+		obs:      NopObserver{},
 	}
 }
 
@@ -337,6 +345,7 @@ func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 			if !ok {
 				return
 			}
+			w.obs.WebhookAttempt(r.Outcome)
 			// A response that arrived is recorded even while stopping, so
 			// it is not sent again.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -344,8 +344,8 @@ func (s *Store) CountBulkRelink(ctx context.Context, f app.BulkRelinkFilter) (in
 }
 
 // StartBulkRelink records a bulk relink of every device matching f, with
-// its items, and the audit entry. It returns the job; ProcessBulkRelink
-// does the work.
+// its items, the audit entry and the job (app.JobBulkRelink) that calls
+// ProcessBulkRelink until it is done.
 func (s *Store) StartBulkRelink(ctx context.Context, f app.BulkRelinkFilter, e app.AuditEntry) (app.BulkRelink, error) {
 	var b app.BulkRelink
 	f.Status = app.DeviceRelinkRequired
@@ -371,6 +371,11 @@ func (s *Store) StartBulkRelink(ctx context.Context, f app.BulkRelinkFilter, e a
 		if _, err := tx.ExecContext(ctx, `UPDATE bulk_relinks SET total = $2, finished_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`,
 			b.ID, b.Total); err != nil {
 			return fmt.Errorf("db: bulk relink total: %w", err)
+		}
+		if b.Total > 0 {
+			if err := enqueueJob(ctx, tx, app.JobBulkRelink, strconv.FormatInt(b.ID, 10), b.Total); err != nil {
+				return err
+			}
 		}
 		e.Action, e.ObjectType, e.ObjectID = "mapping.bulk_relink", "bulk_relink", strconv.FormatInt(b.ID, 10)
 		e.After = map[string]any{"filter": f, "count": b.Total}
@@ -489,16 +494,6 @@ func (s *Store) BulkRelinkFailures(ctx context.Context, id int64, limit int) ([]
 		WHERE i.bulk_id = $1 AND i.processed_at IS NOT NULL AND i.session_id IS NULL
 		ORDER BY i.error, i.supplier_id, i.supplier_user_id LIMIT $2`, id, limit); err != nil {
 		return nil, fmt.Errorf("db: bulk relink failures: %w", err)
-	}
-	return out, nil
-}
-
-// UnfinishedBulkRelinks returns the ids of bulk relinks with items left
-// (to resume them after a restart).
-func (s *Store) UnfinishedBulkRelinks(ctx context.Context) ([]int64, error) {
-	var out []int64
-	if err := s.db.SelectContext(ctx, &out, `SELECT id FROM bulk_relinks WHERE finished_at IS NULL ORDER BY id`); err != nil {
-		return nil, fmt.Errorf("db: unfinished bulk relinks: %w", err)
 	}
 	return out, nil
 }

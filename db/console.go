@@ -457,6 +457,7 @@ func createRelinkTx(ctx context.Context, tx *sqlx.Tx, r app.Relink, token string
 	if err != nil {
 		return sess, fmt.Errorf("db: create relink session: %w", err)
 	}
+	app.ObserverFrom(ctx).SessionCreated(string(sess.Kind), sess.Brand())
 	return sess, nil
 }
 
@@ -470,35 +471,47 @@ func queueEmail(ctx context.Context, tx *sqlx.Tx, e app.Email) error {
 	return nil
 }
 
-// SendEmails claims up to n unsent emails (rows other senders hold are
-// skipped) and hands each to send; a sent email is marked sent, a failed
-// one keeps its error and is retried later (at most 5 attempts). It returns
-// how many were sent.
-func (s *Store) SendEmails(ctx context.Context, n int, send func(app.Email) error) (int, error) {
+// SendEmails claims up to n due emails with a lease (rows another sender
+// holds are skipped), commits the claim, and hands each to send outside
+// any transaction; a sent email is marked sent, a failed one keeps its
+// error and is retried after a doubling delay, at most maxAttempts times.
+// An email whose sender died is sent again once its lease runs out. It
+// returns how many were sent.
+func (s *Store) SendEmails(ctx context.Context, n int, lease time.Duration, maxAttempts int,
+	send func(context.Context, app.Email) error) (int, error) {
+	var batch []app.Email
+	if err := s.db.SelectContext(ctx, &batch, `
+		UPDATE email_outbox SET attempts = attempts + 1, leased_until = now() + make_interval(secs => $2)
+		WHERE id IN (
+			SELECT id FROM email_outbox
+			WHERE sent_at IS NULL AND attempts < $3 AND next_attempt_at <= now()
+			  AND (leased_until IS NULL OR leased_until < now())
+			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, to_address, subject, body, kind, ref, attempts, created_at`, n, lease.Seconds(), maxAttempts); err != nil {
+		return 0, fmt.Errorf("db: claim emails: %w", err)
+	}
 	sent := 0
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var batch []app.Email
-		if err := tx.SelectContext(ctx, &batch, `
-			SELECT id, to_address, subject, body, kind, ref, attempts, created_at FROM email_outbox
-			WHERE sent_at IS NULL AND attempts < 5 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, n); err != nil {
-			return fmt.Errorf("db: claim emails: %w", err)
+	for _, e := range batch {
+		err := send(ctx, e)
+		if err != nil && ctx.Err() != nil {
+			return sent, nil // stopping: the lease hands the rest to the next sender
 		}
-		for _, e := range batch {
-			if err := send(e); err != nil {
-				if _, err := tx.ExecContext(ctx, `UPDATE email_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`,
-					e.ID, err.Error()); err != nil {
-					return fmt.Errorf("db: email failed: %w", err)
-				}
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE email_outbox SET attempts = attempts + 1, sent_at = now() WHERE id = $1`, e.ID); err != nil {
-				return fmt.Errorf("db: email sent: %w", err)
-			}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err != nil {
+			_, err = s.db.ExecContext(rctx, `
+				UPDATE email_outbox SET leased_until = NULL, last_error = $2,
+				       next_attempt_at = now() + make_interval(secs => least(30 * power(2, attempts - 1), 3600))
+				WHERE id = $1`, e.ID, app.JobErrorText(err))
+		} else {
 			sent++
+			_, err = s.db.ExecContext(rctx, `UPDATE email_outbox SET sent_at = now(), leased_until = NULL, last_error = '' WHERE id = $1`, e.ID)
 		}
-		return nil
-	})
-	return sent, err
+		cancel()
+		if err != nil {
+			return sent, fmt.Errorf("db: record email %d: %w", e.ID, err)
+		}
+	}
+	return sent, nil
 }
 
 // OutboxEmails returns the newest queued emails with ref (a session id).

@@ -279,17 +279,21 @@ func TestSendEmailsMarksSentAndKeepsFailuresForRetry(t *testing.T) {
 		}
 	}
 	var sent []app.Email
-	send := func(e app.Email) error {
+	send := func(_ context.Context, e app.Email) error {
 		if e.To == "bad@example.com" {
 			return errors.New("mailbox unavailable")
 		}
 		sent = append(sent, e)
 		return nil
 	}
-	if n, err := s.SendEmails(ctx, 10, send); err != nil || n != 1 {
+	if n, err := s.SendEmails(ctx, 10, time.Minute, 5, send); err != nil || n != 1 {
 		t.Fatalf("first send: got %d, %v; want 1 sent", n, err)
 	}
-	if n, _ := s.SendEmails(ctx, 10, send); n != 0 || len(sent) != 1 {
+	// The failure is retried after its backoff, never the sent one.
+	if _, err := s.DB().ExecContext(ctx, `UPDATE email_outbox SET next_attempt_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.SendEmails(ctx, 10, time.Minute, 5, send); n != 0 || len(sent) != 1 {
 		t.Errorf("second send: got %d sent (total %d), want the sent one not sent again and the failure retried without success", n, len(sent))
 	}
 	if !strings.HasPrefix(sent[0].Body, "Open https://nox.example/connect?token=") {

@@ -191,6 +191,7 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 			WHERE id = $1 RETURNING `+sessionCols, ls.ID, supplierUserID, noxUserID); err != nil {
 			return fmt.Errorf("db: mark supplier linked: %w", err)
 		}
+		app.ObserverFrom(ctx).SessionFinished(string(out.Session.Kind), out.Session.Brand(), string(app.StatusConnected), "")
 		if err := addEvent(ctx, tx, ls.ID, app.EventSupplierReported, supplierUserID); err != nil {
 			return err
 		}

@@ -26,6 +26,11 @@ const sessionCols = `id, kind, coalesce(supplier_id, '') AS supplier_id, supplie
 func (s *Store) CreateLinkSession(ctx context.Context, n app.NewLinkSession) (sess app.LinkSession, token string, replayed bool, err error) {
 	token = app.RandomToken(48)
 	row := linkRow{ID: "ls_" + app.RandomToken(24), TokenHash: app.HashToken(token), New: n}
+	defer func() {
+		if err == nil && !replayed {
+			app.ObserverFrom(ctx).SessionCreated(string(sess.Kind), sess.Brand())
+		}
+	}()
 	if n.IdempotencyKey == "" {
 		sess, err = s.insertBatched(ctx, row)
 		if err != nil {
@@ -190,6 +195,7 @@ func endSession(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, status app.
 		return fmt.Errorf("db: end session: %w", err)
 	}
 	ls.Status, ls.FailureReason = status, &reason
+	app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(status), reason)
 	typ, hook := app.EventFailed, app.EventLinkFailed
 	if status == app.StatusExpired {
 		typ, hook = app.EventExpired, app.EventLinkExpired
@@ -531,6 +537,7 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 			WHERE id = $1 RETURNING `+sessionCols, ls.ID, noxUserID); err != nil {
 			return fmt.Errorf("db: mark connected: %w", err)
 		}
+		app.ObserverFrom(ctx).SessionFinished(string(out.Kind), out.Brand(), string(app.StatusConnected), "")
 		if err := addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(c.Devices))); err != nil {
 			return err
 		}
@@ -688,6 +695,7 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 				return fmt.Errorf("db: sweep sessions: %w", err)
 			}
 			for _, ls := range expired {
+				app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(app.StatusExpired), app.ReasonExpired)
 				if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkExpired, nil); err != nil {
 					return err
 				}

@@ -241,17 +241,6 @@ func (s *Store) ClearLoginFailures(ctx context.Context, accountKey []byte) error
 	return nil
 }
 
-// PrunePortal deletes login failures and ended portal sessions older than before.
-func (s *Store) PrunePortal(ctx context.Context, before time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE created_at < $1`, before); err != nil {
-		return fmt.Errorf("db: prune login failures: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM portal_sessions WHERE expires_at < $1 OR revoked_at < $1`, before); err != nil {
-		return fmt.Errorf("db: prune portal sessions: %w", err)
-	}
-	return nil
-}
-
 // WriteAudit appends one entry to the audit log.
 func (s *Store) WriteAudit(ctx context.Context, e app.AuditEntry) error {
 	return writeAudit(ctx, s.db, e)

@@ -123,17 +123,3 @@ func (s *Store) SandboxTokenUser(ctx context.Context, brand, kind, token string)
 	}
 	return u, nil
 }
-
-// PruneSandbox deletes sandbox rows that expired more than a day ago.
-func (s *Store) PruneSandbox(ctx context.Context) error {
-	for _, q := range []string{
-		`DELETE FROM sandbox_authorizations WHERE expires_at < now() - interval '1 day'`,
-		`DELETE FROM sandbox_codes WHERE expires_at < now() - interval '1 day'`,
-		`DELETE FROM sandbox_tokens WHERE expires_at < now() - interval '1 day'`,
-	} {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("db: prune sandbox: %w", err)
-		}
-	}
-	return nil
-}

@@ -298,11 +298,3 @@ func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time
 	}
 	return n <= limit, start.Add(window).Sub(now), nil
 }
-
-// PruneRateLimits deletes windows that ended before cutoff.
-func (s *Store) PruneRateLimits(ctx context.Context, cutoff time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_start < $1`, cutoff); err != nil {
-		return fmt.Errorf("db: prune rate limits: %w", err)
-	}
-	return nil
-}

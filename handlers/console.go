@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"encoding/base64"
 	"html/template"
 	"net/url"
@@ -442,8 +441,8 @@ func (h *Handler) showBulkRelink(c *fiber.Ctx) error {
 	return h.renderPortal(c, "pages/console/bulk", data)
 }
 
-// startBulkRelink starts a bulk relink in the background and shows its
-// progress page. The confirmed count must still hold, so a set that changed
+// startBulkRelink records a bulk relink and its job (any instance's job
+// runner does the work) and shows its progress page. The confirmed count must still hold, so a set that changed
 // since the confirmation is confirmed again.
 func (h *Handler) startBulkRelink(c *fiber.Ctx) error {
 	f := app.BulkRelinkFilter{Brand: c.FormValue("brand"), SupplierID: c.FormValue("supplier")}
@@ -463,43 +462,7 @@ func (h *Handler) startBulkRelink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	go h.runBulkRelink(b.ID)
 	return c.Redirect("/console/bulk/"+strconv.FormatInt(b.ID, 10), fiber.StatusSeeOther)
-}
-
-// runBulkRelink processes a bulk relink in batches until every item is done.
-func (h *Handler) runBulkRelink(id int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	for ctx.Err() == nil {
-		b, err := h.store.ProcessBulkRelink(ctx, id, 10, h.cfg.Link.SessionTTL.D(), h.linkURL,
-			func(lang, link string) (string, string) {
-				return h.tr.T(lang, "console.email.subject"), h.tr.T(lang, "console.email.body", "NOX Energy", link)
-			})
-		if err != nil {
-			h.log.Error("bulk relink", "id", id, "error", err)
-			return
-		}
-		if b.FinishedAt != nil {
-			return
-		}
-	}
-}
-
-// resumeBulkRelinks carries on with the bulk relinks a stopped instance
-// left unfinished (items are claimed with SKIP LOCKED, so several instances
-// resuming the same job share it).
-func (h *Handler) resumeBulkRelinks() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	ids, err := h.store.UnfinishedBulkRelinks(ctx)
-	cancel()
-	if err != nil {
-		h.log.Warn("resume bulk relinks", "error", err)
-		return
-	}
-	for _, id := range ids {
-		h.runBulkRelink(id)
-	}
 }
 
 // bulkFailuresShown bounds the failed items a bulk relink's page lists.

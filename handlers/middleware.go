@@ -52,7 +52,8 @@ func (h *Handler) boundRequest(c *fiber.Ctx) error {
 		d = h.cfg.Server.ExportTimeout.D()
 	}
 	id, _ := c.Locals("requestid").(string)
-	ctx, cancel := context.WithTimeout(app.WithLogAttrs(context.Background(), "request_id", id), d)
+	ctx := app.WithObserver(app.WithLogAttrs(context.Background(), "request_id", id), h.metrics)
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()
@@ -69,6 +70,12 @@ func (h *Handler) logRequests(c *fiber.Ctx) error {
 			c.Status(fiber.StatusInternalServerError)
 		}
 	}
+	took := time.Since(start)
+	route := c.Route().Path
+	if c.Route().Method == "USE" || c.Response().StatusCode() == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	h.metrics.ObserveHTTP(route, c.Method(), c.Response().StatusCode(), took)
 	path := c.Path()
 	if q := RedactQuery(string(c.Request().URI().QueryString())); q != "" {
 		path += "?" + q
@@ -77,7 +84,7 @@ func (h *Handler) logRequests(c *fiber.Ctx) error {
 		"method", c.Method(),
 		"path", path,
 		"status", c.Response().StatusCode(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000,
+		"duration_ms", float64(took.Microseconds())/1000,
 		"ip", c.IP(),
 	)
 	return nil
@@ -102,7 +109,7 @@ func (h *Handler) requireAPIKey(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok {
-		return h.tooMany(c, retry)
+		return h.tooMany(c, "api_key", retry)
 	}
 	c.Locals(ownerKey{}, owner)
 	return c.Next()
@@ -130,13 +137,16 @@ func (h *Handler) limit(c *fiber.Ctx, bucket string, limit int, window time.Dura
 		return err
 	}
 	if !ok {
-		return h.tooMany(c, retry)
+		kind, _, _ := strings.Cut(bucket, ":")
+		return h.tooMany(c, kind, retry)
 	}
 	return nil
 }
 
-// tooMany is the 429 error of a request over its limit, with Retry-After.
-func (h *Handler) tooMany(c *fiber.Ctx, retry time.Duration) error {
+// tooMany is the 429 error of a request over the limit of a bucket of
+// kind, with Retry-After.
+func (h *Handler) tooMany(c *fiber.Ctx, kind string, retry time.Duration) error {
+	h.metrics.RateLimited(kind)
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(retry.Seconds())+1))
 	return app.ReasonErrorf(app.ERATELIMIT, "rate_limited", "Too many requests; retry after %d seconds.", int(retry.Seconds())+1)
 }

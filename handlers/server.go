@@ -17,6 +17,7 @@ import (
 
 	"noxportal/app"
 	"noxportal/db"
+	"noxportal/metric"
 	"noxportal/static"
 	"noxportal/views"
 )
@@ -41,7 +42,8 @@ type Handler struct {
 	// draining reports whether the server is shutting down (nil: never).
 	draining func() bool
 	// now is the clock of every date a page shows or filters on.
-	now func() time.Time
+	now     func() time.Time
+	metrics *metric.Metrics
 }
 
 // Deps are the dependencies of New.
@@ -57,6 +59,9 @@ type Deps struct {
 	// Now is the clock the pages read "today" and ages from; nil is
 	// time.Now. Tests set it to run on any date.
 	Now func() time.Time
+	// Metrics counts requests, sessions, manufacturer calls and refusals
+	// (nil: counted nowhere anyone reads).
+	Metrics *metric.Metrics
 }
 
 // BodyLimit is the largest request body accepted (413 beyond).
@@ -72,6 +77,7 @@ func New(d Deps) *fiber.App {
 		signer:        d.Signer,
 		log:           slog.New(app.ContextHandler(d.Logger.Handler())),
 		draining:      d.Draining,
+		metrics:       d.Metrics,
 		secureCookies: strings.HasPrefix(d.Config.Server.PublicURL, "https://"),
 		client:        &http.Client{Timeout: 10 * time.Second},
 		tokens:        app.NewSessionTokens(d.Signer.Key(), strings.TrimRight(d.Config.Server.PublicURL, "/")),
@@ -79,6 +85,9 @@ func New(d Deps) *fiber.App {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.metrics == nil {
+		h.metrics = metric.New()
 	}
 	// Config validation has already refused an unknown time zone.
 	h.reportLoc, _ = app.ReportTimezone(d.Config.Reports.Timezone)
@@ -155,7 +164,6 @@ func New(d Deps) *fiber.App {
 	}))
 	h.routes(fapp)
 	h.supplierRoutes = supplierAPIRoutes(fapp)
-	go h.resumeBulkRelinks()
 	return fapp
 }
 
@@ -252,6 +260,8 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/console/bulk", h.limitPages, staffRead, h.showBulkRelink)
 	f.Post("/console/bulk", h.limitPages, staffAct, h.requireCSRF, h.startBulkRelink)
 	f.Get("/console/bulk/:id", h.limitPages, staffRead, h.showBulkProgress)
+	f.Get("/console/jobs", h.limitPages, staffRead, h.showJobs)
+	f.Post("/console/jobs/:id/retry", h.limitPages, staffAct, h.requireCSRF, h.retryJob)
 
 	// Administration.
 	admin := h.requirePortalUser(app.RoleAdmin)

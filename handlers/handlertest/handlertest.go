@@ -23,6 +23,8 @@ import (
 	"noxportal/db"
 	"noxportal/db/dbtest"
 	"noxportal/handlers"
+	"noxportal/metric"
+	"noxportal/service"
 	"noxportal/views"
 )
 
@@ -43,8 +45,10 @@ type Server struct {
 	ManufacturerKey         string
 	ManufacturerRedirectURI string
 	// Now is the pages' clock (see StartAt).
-	Now  func() time.Time
-	logs *syncBuffer
+	Now func() time.Time
+	// Metrics are the server's metrics (scrape them with Metrics.Handler).
+	Metrics *metric.Metrics
+	logs    *syncBuffer
 }
 
 // RepoRoot returns the repository's root folder.
@@ -87,6 +91,11 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		"NOX_WEBHOOKS_POLL_INTERVAL=20ms",
 		"NOX_WEBHOOKS_RETRY_BASE=20ms",
 		"NOX_WEBHOOKS_RETRY_CAP=100ms",
+		"NOX_JOBS_POLL_INTERVAL=20ms",
+		// Tests expire sessions themselves; the sweeper and pruning run
+		// only when a test calls them.
+		"NOX_LINK_SWEEP_INTERVAL=1h",
+		"NOX_RETENTION_INTERVAL=1h",
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -131,24 +140,32 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s.App = handlers.New(handlers.Deps{Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg),
-		Translator: tr, Signer: signer, Logger: log, Now: now})
+	var handler slog.Handler = slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if cfg.LogFormat() == "json" {
+		handler = slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
+	log := slog.New(app.ContextHandler(handler))
+	mailer, err := app.NewMailer(cfg.Mail, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Metrics = metric.New()
+	s.Metrics.WatchDatabase(store.DB().DB, func(ctx context.Context) (app.QueueStats, error) {
+		return store.QueueStats(ctx, cfg.Mail.MaxAttempts)
+	}, log)
+	s.App = handlers.New(handlers.Deps{Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg).WithLogger(log),
+		Translator: tr, Signer: signer, Logger: log, Metrics: s.Metrics, Now: now})
 	go s.App.Listener(ln)
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	workerDone, logDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		app.NewWebhookWorker(store, cfg.Webhooks, log).Run(workerCtx)
-	}()
-	go func() {
-		defer close(logDone)
-		store.RunRequestLog(workerCtx, log)
-	}()
+	workerCtx, stopWorkers := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	for _, l := range service.Loops(service.Deps{Config: cfg, Store: store, Translator: tr, Logger: log,
+		Observer: s.Metrics, Mailer: mailer}) {
+		workers.Go(func() { l.Run(workerCtx) })
+	}
+	workers.Go(func() { store.RunRequestLog(workerCtx, log) })
 	tb.Cleanup(func() {
-		stopWorker()
-		<-workerDone
-		<-logDone
+		stopWorkers()
+		workers.Wait()
 		s.App.ShutdownWithTimeout(5 * time.Second)
 		if tb.Failed() {
 			tb.Logf("server log:\n%s", s.Logs())

@@ -1,0 +1,127 @@
+// Package service is noxportal's background work: the job kinds (bulk
+// relinks, the sweeper, pruning), the mail sender and the webhook worker,
+// each a loop the supervisor in main owns. Their work lives in leased rows,
+// so any instance may do it and a killed instance loses none of it.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"noxportal/app"
+	"noxportal/db"
+)
+
+// Deps are what the background work uses.
+type Deps struct {
+	Config     app.Config
+	Store      *db.Store
+	Translator *app.Translator
+	Logger     *slog.Logger
+	Observer   app.Observer
+	Mailer     app.Mailer
+}
+
+// Loop is one background loop; it returns when ctx ends.
+type Loop struct {
+	Name string
+	Run  func(ctx context.Context)
+}
+
+// Loops returns every background loop: the job runner, the mail sender and
+// the webhook worker.
+func Loops(d Deps) []Loop {
+	if d.Observer == nil {
+		d.Observer = app.NopObserver{}
+	}
+	log := slog.New(app.ContextHandler(d.Logger.Handler()))
+	d.Logger = log
+	c := d.Config
+	runner := app.NewJobRunner(d.Store, JobKinds(d), app.JobRunnerConfig{Poll: c.Jobs.PollInterval.D(),
+		Lease: c.Jobs.Lease.D(), RetryBase: c.Jobs.RetryBase.D(), RetryCap: c.Jobs.RetryCap.D()}, log, d.Observer)
+	return []Loop{
+		{"jobs", func(ctx context.Context) { runner.Run(app.WithObserver(ctx, d.Observer)) }},
+		{"mailer", func(ctx context.Context) { sendMail(ctx, d) }},
+		{"webhooks", app.NewWebhookWorker(d.Store, c.Webhooks, log).WithObserver(d.Observer).Run},
+	}
+}
+
+// JobKinds returns how each kind of job runs.
+func JobKinds(d Deps) map[string]app.JobKind {
+	c := d.Config
+	return map[string]app.JobKind{
+		app.JobBulkRelink: {Run: bulkRelink(d)},
+		app.JobSweep: {Every: c.Link.SweepInterval.D(), Run: func(ctx context.Context, _ app.Job, _ func(int, int) error) error {
+			n, err := d.Store.SweepExpiredSessions(ctx)
+			if n > 0 {
+				d.Logger.InfoContext(ctx, "expired link sessions", "count", n)
+			}
+			return err
+		}},
+		app.JobPrune: {Every: c.Retention.Interval.D(), Run: func(ctx context.Context, _ app.Job, _ func(int, int) error) error {
+			pruned, err := d.Store.Prune(ctx, c.Retention, c.Webhooks.Retention.D())
+			for table, n := range pruned {
+				if n > 0 {
+					d.Logger.InfoContext(ctx, "pruned rows past their retention", "table", table, "count", n)
+				}
+			}
+			return err
+		}},
+	}
+}
+
+// bulkRelink works through one bulk relink in batches, each item in the
+// same transaction as its mark, so a run cut short and started again does
+// every item exactly once.
+func bulkRelink(d Deps) app.JobFunc {
+	c := d.Config
+	base := strings.TrimRight(c.Server.PublicURL, "/") + "/connect?token="
+	linkURL := func(token string) string { return base + token }
+	mail := func(lang, link string) (string, string) {
+		return d.Translator.T(lang, "console.email.subject"), d.Translator.T(lang, "console.email.body", "NOX Energy", link)
+	}
+	return func(ctx context.Context, j app.Job, progress func(done, total int) error) error {
+		id, err := strconv.ParseInt(j.Ref, 10, 64)
+		if err != nil {
+			return app.Errorf(app.EINVALID, "bulk relink job without a bulk relink id (%q)", j.Ref)
+		}
+		for {
+			b, err := d.Store.ProcessBulkRelink(ctx, id, c.Jobs.BulkBatch, c.Link.SessionTTL.D(), linkURL, mail)
+			if err != nil {
+				return err
+			}
+			if err := progress(b.Done+b.Failed, b.Total); err != nil {
+				return err
+			}
+			if b.FinishedAt != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// sendMail sends queued emails every mail.interval until ctx ends.
+func sendMail(ctx context.Context, d Deps) {
+	c := d.Config.Mail
+	t := time.NewTicker(c.Interval.D())
+	defer t.Stop()
+	for {
+		n, err := d.Store.SendEmails(ctx, 20, c.Lease.D(), c.MaxAttempts, d.Mailer.Send)
+		if err != nil && ctx.Err() == nil {
+			d.Logger.ErrorContext(ctx, "send emails failed", "err", err)
+		} else if n > 0 {
+			d.Logger.InfoContext(ctx, "emails sent", "count", n)
+		}
+		if n == 20 && ctx.Err() == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
