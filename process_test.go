@@ -212,6 +212,17 @@ func TestSIGTERMDrainsFinishesInFlightRequestsAndExitsZero(t *testing.T) {
 		t.Fatalf("create link: %d %s", st, body)
 	}
 
+	// The metrics are served on their own listener, not the public one.
+	resp, err := http.Get(p.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `noxportal_http_requests_total{method="POST",route="/users/:supplier_user_id/link",status="200"} 1`) {
+		t.Errorf("metrics listener: %d, want the link creation counted:\n%.2000s", resp.StatusCode, metrics)
+	}
+
 	// The slow request reads supplier_mappings, which the test locks.
 	d, err := db.Open(context.Background(), dbURL, 2, 2)
 	if err != nil {

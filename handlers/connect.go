@@ -317,12 +317,12 @@ func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 	}
 	tokens, err := h.manufacturers.Exchange(ctx, brand, code, verifier)
 	if err != nil {
-		h.log.Warn("token exchange failed", "request_id", c.Locals("requestid"), "brand", brand, "session", sess.ID, "err", err)
+		h.log.WarnContext(c.UserContext(), "token exchange failed", "brand", brand, "session", sess.ID, "err", err)
 		return fail(app.ReasonManufacturerError, "token exchange failed")
 	}
 	devices, err := h.manufacturers.Devices(ctx, brand, tokens)
 	if err != nil {
-		h.log.Warn("devices fetch failed", "request_id", c.Locals("requestid"), "brand", brand, "session", sess.ID, "err", err)
+		h.log.WarnContext(c.UserContext(), "devices fetch failed", "brand", brand, "session", sess.ID, "err", err)
 		return fail(app.ReasonManufacturerError, "device list failed")
 	}
 	if len(devices) == 0 {
@@ -335,7 +335,7 @@ func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 	if app.ErrorCode(err) == app.ECONFLICT {
 		return c.Redirect(done.OrElse(sess).SupplierRedirect(), fiber.StatusSeeOther)
 	} else if err != nil {
-		h.log.Error("complete connection failed", "request_id", c.Locals("requestid"), "session", sess.ID, "err", err)
+		h.log.ErrorContext(c.UserContext(), "complete connection failed", "session", sess.ID, "err", err)
 		return fail(app.ReasonManufacturerError, "could not store the connection")
 	}
 	return c.Redirect(done.SupplierRedirect(), fiber.StatusSeeOther)

@@ -112,7 +112,7 @@ func (h *Handler) submitSandboxSupplierTerms(c *fiber.Ctx) error {
 	}
 	supplierUserID := app.SandboxSupplierUsers[deref(a.Username)]
 	if err := h.reportSandboxLogin(c, a.State, supplierUserID); err != nil {
-		h.log.Warn("sandbox supplier: post-login-redirect", "request_id", c.Locals("requestid"), "err", err)
+		h.log.WarnContext(c.UserContext(), "sandbox supplier: post-login-redirect", "err", err)
 	}
 	return c.Redirect(app.AppendQuery(a.RedirectURI, [][2]string{{"state", a.State}}), fiber.StatusSeeOther)
 }
