@@ -2,6 +2,9 @@ package app
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -323,6 +326,28 @@ func (b BulkRelink) Percent() int {
 	return (b.Done + b.Failed) * 100 / b.Total
 }
 
+// MaxKeyName bounds an API key's name.
+const MaxKeyName = 100
+
+// RotatedKeyName is the name of the key that replaces the key name/prefix
+// in a rotation: the old name (without an earlier rotation's note) and the
+// prefix of the key it replaces, so the two keys read apart.
+func RotatedKeyName(name, prefix string) string {
+	if i := strings.Index(name, " (replaces "); i >= 0 {
+		name = name[:i]
+	} else if strings.HasPrefix(name, "(replaces ") {
+		name = ""
+	}
+	note := "(replaces " + prefix + "…)"
+	if name == "" {
+		return note
+	}
+	if max := MaxKeyName - utf8.RuneCountInString(note) - 1; utf8.RuneCountInString(name) > max {
+		name = string([]rune(name)[:max])
+	}
+	return name + " " + note
+}
+
 // APIKey is an API key as admins see it (never the key itself).
 type APIKey struct {
 	ID         int64      `db:"id"`
@@ -415,4 +440,80 @@ type AuditRow struct {
 	ActorEmail string `db:"actor_email"`
 	BeforeJSON string `db:"before_json"`
 	AfterJSON  string `db:"after_json"`
+}
+
+// AuditChange is one field of an audited object as it was and became; an
+// empty Before or After means the field was not there (or was empty).
+type AuditChange struct {
+	Field  string
+	Before string
+	After  string
+}
+
+// Changes is the entry's before/after as a readable diff: for an update
+// only the fields that changed, for a creation every non-empty field, by
+// field name. Nested values are shown as compact JSON.
+func (r AuditRow) Changes() []AuditChange {
+	before, after := auditFields(r.BeforeJSON), auditFields(r.AfterJSON)
+	names := make([]string, 0, len(before)+len(after))
+	for k := range after {
+		names = append(names, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	out := []AuditChange{}
+	for _, k := range names {
+		if b, a := before[k], after[k]; b != a {
+			out = append(out, AuditChange{Field: strings.ReplaceAll(k, "_", " "), Before: b, After: a})
+		}
+	}
+	return out
+}
+
+// auditFields reads an audit JSON object as field → readable value; a
+// value that is not an object is one field named "value".
+func auditFields(raw string) map[string]string {
+	out := map[string]string{}
+	if raw == "" {
+		return out
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		out["value"] = raw
+		return out
+	}
+	for k, v := range m {
+		if s := auditValue(v); s != "" {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+func auditValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		if strings.HasPrefix(x, "0001-01-01") {
+			return ""
+		}
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, auditValue(e))
+		}
+		return strings.Join(parts, ", ")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -376,7 +377,8 @@ func (w *WebhookWorker) attempt(ctx context.Context, j WebhookJob) (WebhookResul
 		r.Outcome, r.Error = OutcomeGaveUp, fmt.Sprintf("HTTP %d: the receiver refused the event", code)
 		return r, true
 	case err != nil:
-		r.Error = truncateString(err.Error(), 300)
+		w.log.Info("webhook send failed", "delivery", j.DeliveryID, "attempt", j.Attempt, "err", err)
+		r.Error = ReadableWebhookError(err.Error())
 	default:
 		r.Error = fmt.Sprintf("HTTP %d", code)
 	}
@@ -410,13 +412,6 @@ func (w *WebhookWorker) send(ctx context.Context, j WebhookJob, signature string
 	return resp.StatusCode, nil
 }
 
-func truncateString(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // WebhookEndpoint is where a supplier or manufacturer receives webhooks.
 // The signing secret is only ever shown when it is created or rotated.
 type WebhookEndpoint struct {
@@ -444,6 +439,36 @@ type WebhookDelivery struct {
 	CreatedAt     time.Time        `db:"created_at"`
 	FinishedAt    *time.Time       `db:"finished_at"`
 	Log           []WebhookAttempt `db:"-"`
+}
+
+// DeliveryFilter narrows a list of webhook deliveries; empty fields do not filter.
+type DeliveryFilter struct {
+	EventType string
+	Status    string
+	// Before is the position after which the page starts (nil: the newest).
+	Before *DeliveryCursor
+}
+
+// DeliveryCursor is a keyset position in a delivery list (created_at, id descending).
+type DeliveryCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Encode returns the cursor as an opaque URL-safe string.
+func (c DeliveryCursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "\x00" + c.ID))
+}
+
+// DecodeDeliveryCursor parses an Encode result; anything else is EINVALID.
+func DecodeDeliveryCursor(s string) (DeliveryCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	at, id, ok := strings.Cut(string(b), "\x00")
+	t, terr := time.Parse(time.RFC3339Nano, at)
+	if err != nil || !ok || terr != nil {
+		return DeliveryCursor{}, Errorf(EINVALID, "invalid page cursor")
+	}
+	return DeliveryCursor{CreatedAt: t, ID: id}, nil
 }
 
 // Delivery statuses.

@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -86,27 +88,27 @@ func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, crea
 			row := tx.QueryRowxContext(ctx, `
 				SELECT s.id, s.name, coalesce((SELECT url FROM webhook_endpoints w WHERE w.supplier_id = s.id), ''),
 				       coalesce(s.login_authorize_url, ''), coalesce(s.login_client_id, ''),
-				       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri)
+				       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri), s.created_at
 				FROM suppliers s WHERE s.id = $1 FOR UPDATE`, sup.ID)
-			if err := row.Scan(&cur.ID, &cur.Name, &cur.WebhookURL, &cur.OAuthLoginURL, &cur.OAuthClientID, &uris); err != nil {
+			if err := row.Scan(&cur.ID, &cur.Name, &cur.WebhookURL, &cur.OAuthLoginURL, &cur.OAuthClientID, &uris, &cur.CreatedAt); err != nil {
 				return fmt.Errorf("db: save supplier: %w", notFound(err, "supplier %q not found", sup.ID))
 			}
 			cur.RedirectURIs = uris
 			before = &cur
+			sup.CreatedAt = cur.CreatedAt
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE suppliers SET name = $2, login_authorize_url = NULLIF($3, ''), login_client_id = NULLIF($4, ''), updated_at = now()
 				WHERE id = $1`, sup.ID, sup.Name, sup.OAuthLoginURL, sup.OAuthClientID); err != nil {
 				return fmt.Errorf("db: update supplier: %w", err)
 			}
 		} else {
-			res, err := tx.ExecContext(ctx, `
+			err := tx.GetContext(ctx, &sup.CreatedAt, `
 				INSERT INTO suppliers (id, name, login_authorize_url, login_client_id) VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''))
-				ON CONFLICT (id) DO NOTHING`, sup.ID, sup.Name, sup.OAuthLoginURL, sup.OAuthClientID)
-			if err != nil {
-				return fmt.Errorf("db: create supplier: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
+				ON CONFLICT (id) DO NOTHING RETURNING created_at`, sup.ID, sup.Name, sup.OAuthLoginURL, sup.OAuthClientID)
+			if errors.Is(err, sql.ErrNoRows) {
 				return app.Errorf(app.ECONFLICT, "A supplier with id %q already exists.", sup.ID)
+			} else if err != nil {
+				return fmt.Errorf("db: create supplier: %w", err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM supplier_redirect_uris WHERE supplier_id = $1 AND NOT (uri = ANY($2))`,
@@ -245,7 +247,7 @@ func (s *Store) RotateSupplierKey(ctx context.Context, supplierID string, keyID 
 		if err != nil {
 			return fmt.Errorf("db: rotate key: %w", notFound(err, "api key not found"))
 		}
-		if k, err = insertKey(ctx, tx, supplierID, old.Name, key, &keyID); err != nil {
+		if k, err = insertKey(ctx, tx, supplierID, app.RotatedKeyName(old.Name, old.Prefix), key, &keyID); err != nil {
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID = "api_key.rotate", "api_key", strconv.FormatInt(keyID, 10)

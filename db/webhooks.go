@@ -248,6 +248,41 @@ func (s *Store) WebhookDeliveries(ctx context.Context, owner app.Party, eventTyp
 	return out, nil
 }
 
+// FindWebhookDeliveries returns one page of owner's deliveries matching f,
+// newest first, each with its delivery log, and the cursor of the next page
+// (nil on the last).
+func (s *Store) FindWebhookDeliveries(ctx context.Context, owner app.Party, f app.DeliveryFilter, limit int) ([]app.WebhookDelivery, *app.DeliveryCursor, error) {
+	col, err := ownerColumn(owner)
+	if err != nil {
+		return nil, nil, err
+	}
+	args := []any{owner.ID, f.EventType, f.Status}
+	q := `SELECT ` + deliveryCols + ` FROM webhook_deliveries
+		WHERE endpoint_id = (SELECT id FROM webhook_endpoints WHERE ` + col + ` = $1)
+		  AND ($2 = '' OR event_type = $2) AND ($3 = '' OR status = $3)`
+	if f.Before != nil {
+		args = append(args, f.Before.CreatedAt, f.Before.ID)
+		q += ` AND (created_at, id) < ($4, $5)`
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	var out []app.WebhookDelivery
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, nil, fmt.Errorf("db: find webhook deliveries: %w", err)
+	}
+	var next *app.DeliveryCursor
+	if len(out) > limit {
+		out = out[:limit]
+		next = &app.DeliveryCursor{CreatedAt: out[limit-1].CreatedAt, ID: out[limit-1].ID}
+	}
+	for i := range out {
+		if out[i].Log, err = s.webhookLog(ctx, out[i].ID); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, next, nil
+}
+
 // WebhookDelivery returns one delivery with its log. With owner set, a
 // delivery to another party's endpoint is ENOTFOUND; the admin console
 // passes nil.

@@ -355,7 +355,7 @@ func TestWebhooksToInternalAddressesAreRefused(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	if d.Attempts != 1 || d.Status == app.DeliverySucceeded || !strings.Contains(d.LastError, "not a public address") {
+	if d.Attempts != 1 || d.Status == app.DeliverySucceeded || !strings.Contains(d.LastError, "private or local") {
 		t.Errorf("delivery: %d attempts, status %s, last error %q; want one refused attempt", d.Attempts, d.Status, d.LastError)
 	}
 	if got := rc.hooks(); len(got) != 0 {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (h *Handler) showSupplierForm(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return h.renderSupplier(c, sup, "", "")
+		return h.renderSupplier(c, sup, "")
 	}
 	data["New"] = true
 	data["S"] = app.SupplierSettings{}
@@ -51,23 +52,51 @@ func (h *Handler) showSupplierForm(c *fiber.Ctx) error {
 	return h.renderPortal(c, "pages/admin/supplier", data)
 }
 
-func (h *Handler) renderSupplierSecret(c *fiber.Ctx, sup app.SupplierSettings, secret string) error {
-	c.Locals("webhookSecret", secret)
-	return h.renderSupplier(c, sup, "", "")
-}
-
-func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr, newKey string) error {
+func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr string) error {
 	data := h.adminBase(c, "console.admin.supplier_edit", "suppliers")
 	data["Title"] = sup.Name
 	keys, err := h.store.SupplierAPIKeys(c.UserContext(), sup.ID)
 	if err != nil {
 		return err
 	}
-	data["S"], data["Keys"], data["Error"], data["NewKey"], data["Now"] = sup, keys, formErr, newKey, h.now()
+	data["S"], data["Keys"], data["Error"], data["Now"] = sup, keys, formErr, h.now()
 	data["URIs"] = strings.Join(sup.RedirectURIs, "\n")
 	data["Saved"] = c.Query("saved") != ""
-	data["WebhookSecret"], _ = c.Locals("webhookSecret").(string)
+	// A secret the action before the redirect produced is shown this once.
+	for _, s := range []struct{ param, kind, field string }{{"key", shownAPIKey, "NewKey"}, {"secret", shownWebhookSecret, "WebhookSecret"}} {
+		id := c.Query(s.param)
+		if id == "" {
+			continue
+		}
+		secret, err := h.store.TakeShownOnce(c.UserContext(), portalSessionID(c), s.kind, id)
+		if app.IsNotFound(err) {
+			data["SecretGone"] = true
+			continue
+		} else if err != nil {
+			return err
+		}
+		data[s.field] = secret
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
 	return h.renderPortal(c, "pages/admin/supplier", data)
+}
+
+// Kinds of secrets shown once after an admin action's redirect.
+const (
+	shownAPIKey        = "api_key"
+	shownWebhookSecret = "webhook_secret"
+)
+
+// redirectShowingOnce keeps secret for the next page view of this portal
+// session and redirects there (post/redirect/get): a refresh of that page
+// neither repeats the action nor shows the secret again.
+func (h *Handler) redirectShowingOnce(c *fiber.Ctx, kind, secret, path, param, fragment string) error {
+	id, err := h.store.KeepShownOnce(c.UserContext(), portalSessionID(c), kind, secret)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Redirect(path+"?"+url.Values{param: {id}}.Encode()+fragment, fiber.StatusSeeOther)
 }
 
 func supplierFromForm(c *fiber.Ctx, id string) app.SupplierSettings {
@@ -109,12 +138,7 @@ func (h *Handler) saveSupplier(c *fiber.Ctx) error {
 	}
 	if secret != "" {
 		// A new webhook endpoint: its signing secret is shown this once.
-		saved, err := h.store.GetSupplierSettings(c.UserContext(), id)
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return h.renderSupplierSecret(c, saved, secret)
+		return h.redirectShowingOnce(c, shownWebhookSecret, secret, "/admin/suppliers/"+url.PathEscape(id), "secret", "")
 	}
 	return c.Redirect("/admin/suppliers/"+id+"?saved=1", fiber.StatusSeeOther)
 }
@@ -141,8 +165,7 @@ func (h *Handler) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.renderSupplier(c, sup, "", key)
+	return h.redirectShowingOnce(c, shownAPIKey, key, "/admin/suppliers/"+url.PathEscape(sup.ID), "key", "#keys")
 }
 
 // revokeKey revokes a supplier's key at once.
@@ -179,8 +202,7 @@ func (h *Handler) rotateKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.renderSupplier(c, sup, "", key)
+	return h.redirectShowingOnce(c, shownAPIKey, key, "/admin/suppliers/"+url.PathEscape(sup.ID), "key", "#keys")
 }
 
 // showManufacturers lists the brands with their availability.
@@ -231,38 +253,106 @@ type endpointDeliveries struct {
 	Supplier   app.SupplierSettings
 	Endpoint   *app.WebhookEndpoint
 	Deliveries []app.WebhookDelivery
+	// MoreURL lists more of the supplier's deliveries: all of them from
+	// the overview, the next page from a supplier's list ("" when none).
+	MoreURL string
 }
 
-// showWebhooks lists each supplier's webhook endpoint with its newest
-// deliveries, their status and delivery log, and a replay button.
+// webhookEventTypes are the event types the webhook page filters by.
+var webhookEventTypes = []string{app.EventLinkConnected, app.EventLinkFailed, app.EventLinkExpired, app.EventDeviceRelinkRequired,
+	app.EventDeviceDisconnected, app.EventComfortBoundsUpdated, app.EventSupplierLinked, app.EventWebhookTest}
+
+// webhookStatuses are the delivery statuses the webhook page filters by.
+var webhookStatuses = []string{app.DeliveryPending, app.DeliverySucceeded, app.DeliveryFailed}
+
+const (
+	// webhooksPerEndpoint is how many deliveries the overview shows per supplier.
+	webhooksPerEndpoint = 5
+	// webhooksPageSize is a page of one supplier's deliveries.
+	webhooksPageSize = 25
+)
+
+// showWebhooks lists the suppliers' webhook endpoints with their newest
+// deliveries (status, readable delivery log, replay button), filtered by
+// status and event type; with a supplier chosen, that supplier's
+// deliveries page by page.
 func (h *Handler) showWebhooks(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	sups, err := h.store.ListSuppliers(ctx)
 	if err != nil {
 		return err
 	}
+	f := app.DeliveryFilter{}
+	if slices.Contains(webhookEventTypes, c.Query("event")) {
+		f.EventType = c.Query("event")
+	}
+	if slices.Contains(webhookStatuses, c.Query("status")) {
+		f.Status = c.Query("status")
+	}
+	chosen := c.Query("supplier")
+	limit := webhooksPerEndpoint
+	if chosen != "" {
+		limit = webhooksPageSize
+		if a := c.Query("after"); a != "" {
+			cur, err := app.DecodeDeliveryCursor(a)
+			if err != nil {
+				return err
+			}
+			f.Before = &cur
+		}
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"event": f.EventType, "status": f.Status} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
 	var list []endpointDeliveries
 	for _, sup := range sups {
+		if chosen != "" && sup.ID != chosen {
+			continue
+		}
 		e := endpointDeliveries{Supplier: sup}
 		ep, err := h.store.WebhookEndpoint(ctx, app.SupplierParty(sup.ID))
 		if err == nil {
 			e.Endpoint = &ep
-			if e.Deliveries, err = h.store.WebhookDeliveries(ctx, app.SupplierParty(sup.ID), c.Query("event"), 10); err != nil {
+			var next *app.DeliveryCursor
+			if e.Deliveries, next, err = h.store.FindWebhookDeliveries(ctx, app.SupplierParty(sup.ID), f, limit); err != nil {
 				return err
 			}
 			for i := range e.Deliveries {
+				d := &e.Deliveries[i]
 				// The latest attempts are what support reads; the count is in Attempts.
-				if l := e.Deliveries[i].Log; len(l) > 2 {
-					e.Deliveries[i].Log = l[len(l)-2:]
+				if len(d.Log) > 2 {
+					d.Log = d.Log[len(d.Log)-2:]
 				}
+				for j := range d.Log {
+					d.Log[j].Error = app.ReadableWebhookError(d.Log[j].Error)
+				}
+			}
+			sq := url.Values{"supplier": {sup.ID}}
+			for k := range q {
+				sq.Set(k, q.Get(k))
+			}
+			if chosen == "" {
+				e.MoreURL = "/admin/webhooks?" + sq.Encode()
+			} else if next != nil {
+				sq.Set("after", next.Encode())
+				e.MoreURL = "/admin/webhooks?" + sq.Encode()
 			}
 		} else if !app.IsNotFound(err) {
 			return err
 		}
 		list = append(list, e)
 	}
+	if chosen != "" && len(list) == 0 {
+		return app.Errorf(app.ENOTFOUND, "supplier not found")
+	}
 	data := h.adminBase(c, "console.webhooks.title", "webhooks")
 	data["Endpoints"], data["Replayed"] = list, c.Query("replayed")
+	data["Suppliers"], data["Chosen"], data["Filter"] = sups, chosen, f
+	data["EventTypes"], data["Statuses"] = webhookEventTypes, webhookStatuses
+	data["Paged"] = f.Before != nil
 	return h.renderPortal(c, "pages/admin/webhooks", data)
 }
 

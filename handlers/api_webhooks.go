@@ -99,14 +99,14 @@ type webhookDeliveryResponse struct {
 
 func deliveryResponse(d app.WebhookDelivery) webhookDeliveryResponse {
 	r := webhookDeliveryResponse{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status,
-		Attempts: d.Attempts, LastCode: d.LastCode, LastError: d.LastError, ReplayOf: d.ReplayOf,
+		Attempts: d.Attempts, LastCode: d.LastCode, LastError: app.ReadableWebhookError(d.LastError), ReplayOf: d.ReplayOf,
 		CreatedAt: d.CreatedAt.Unix(), FinishedAt: unixPtr(d.FinishedAt), Log: []webhookAttemptResponse{}}
 	if d.Status == app.DeliveryPending {
 		r.NextAttemptAt = unixPtr(&d.NextAttemptAt)
 	}
 	for _, a := range d.Log {
 		r.Log = append(r.Log, webhookAttemptResponse{Attempt: a.Attempt, Outcome: a.Outcome, StatusCode: a.StatusCode,
-			LatencyMS: a.LatencyMS, Error: a.Error, At: a.At.Unix()})
+			LatencyMS: a.LatencyMS, Error: app.ReadableWebhookError(a.Error), At: a.At.Unix()})
 	}
 	return r
 }

@@ -179,3 +179,78 @@ func TestTimelineShowsNamesAndDatedEvents(t *testing.T) {
 		}
 	}
 }
+
+// The admin's webhook page says what went wrong in words (no Go error
+// chains, no resolver addresses), filters by supplier, status and event
+// type, and pages through a supplier's deliveries.
+func TestAdminWebhookPageReadsErrorsFiltersAndPages(t *testing.T) {
+	s := handlertest.Start(t)
+	ctx := context.Background()
+	if _, err := s.Store.SetWebhookEndpoint(ctx, app.SupplierParty(s.SupplierID), "https://supplier.example/hooks", false); err != nil {
+		t.Fatal(err)
+	}
+	const raw = `Post "https://supplier.example/hooks": dial tcp: lookup supplier.example on 10.96.0.10:53: no such host`
+	if _, err := s.Store.DB().ExecContext(ctx, `
+		WITH e AS (SELECT id FROM webhook_endpoints WHERE supplier_id = $1)
+		INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, status, attempts, created_at, finished_at, last_error)
+		SELECT 'wd_t' || g, e.id, 'ev_' || g, CASE WHEN g % 2 = 0 THEN 'link.connected' ELSE 'device.relink_required' END, '{}'::bytea,
+		       CASE WHEN g % 3 = 0 THEN 'succeeded' ELSE 'failed' END, 1, now() - g * interval '1 minute', now(), $2
+		FROM e, generate_series(1, 60) g`, s.SupplierID, raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.DB().ExecContext(ctx, `
+		INSERT INTO webhook_attempts (delivery_id, attempt, outcome, latency_ms, error)
+		SELECT id, 1, 'gave_up', 12, $1 || '; retries exhausted' FROM webhook_deliveries WHERE status = 'failed'`, raw); err != nil {
+		t.Fatal(err)
+	}
+	_, admin := s.MustLogin(t, "admin@webhooks.test", app.RoleAdmin)
+	rows := func(p handlertest.Page) []*html.Node {
+		return handlertest.FindAll(p.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-delivery") })
+	}
+
+	overview := handlertest.Get(t, admin, s.URL+"/admin/webhooks")
+	if strings.Contains(overview.Body, "10.96.0.10") || strings.Contains(overview.Body, "dial tcp") {
+		t.Errorf("webhook page shows the raw error with the resolver address")
+	}
+	if e := handlertest.Find(overview.Doc, func(n *html.Node) bool { return hasAttr(n, "data-attempt-error") }); e == nil ||
+		!strings.Contains(handlertest.Text(e), "host name could not be found") {
+		t.Errorf("attempt error: want it in words:\n%s", overview.Body)
+	}
+	more := handlertest.Find(overview.Doc, func(n *html.Node) bool { return hasAttr(n, "data-more") })
+	if more == nil {
+		t.Fatalf("overview: no link to all of the supplier's deliveries")
+	}
+
+	filtered := handlertest.Get(t, admin, s.URL+"/admin/webhooks?supplier="+s.SupplierID+"&status=failed&event=link.connected")
+	seen := map[string]bool{}
+	for page := 0; page < 5; page++ {
+		for _, r := range rows(filtered) {
+			id := handlertest.Attr(r, "data-delivery")
+			if seen[id] {
+				t.Errorf("delivery %s on two pages", id)
+			}
+			seen[id] = true
+			if txt := handlertest.Text(r); !strings.Contains(txt, "link.connected") || !strings.Contains(txt, "Failed") {
+				t.Errorf("filtered row %s: got %q, want a failed link.connected delivery", id, txt)
+			}
+		}
+		next := handlertest.Find(filtered.Doc, func(n *html.Node) bool { return hasAttr(n, "data-more") })
+		if next == nil {
+			break
+		}
+		filtered = handlertest.Get(t, admin, s.URL+handlertest.Attr(next, "href"))
+	}
+	// 60 deliveries: even numbers are link.connected, of those the ones not divisible by 3 failed.
+	want := 0
+	for g := 1; g <= 60; g++ {
+		if g%2 == 0 && g%3 != 0 {
+			want++
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("failed link.connected deliveries over all pages: got %d, want %d", len(seen), want)
+	}
+	if p := handlertest.Get(t, admin, s.URL+"/admin/webhooks?supplier="+s.SupplierID+"&after=garbage"); p.Status != http.StatusBadRequest {
+		t.Errorf("bad page cursor: got %d, want 400", p.Status)
+	}
+}

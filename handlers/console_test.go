@@ -2,11 +2,13 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -324,6 +326,26 @@ func TestBulkRelinkConfirmsTheCountAndFinishesInTheBackground(t *testing.T) {
 	}
 }
 
+// showOnceAfter follows an admin action's redirect (post/redirect/get) and
+// returns the page that shows its secret; loading that page again must not
+// show the secret any more.
+func showOnceAfter(t *testing.T, s *handlertest.Server, c *http.Client, post handlertest.Page) handlertest.Page {
+	t.Helper()
+	if post.Status != http.StatusSeeOther {
+		t.Fatalf("admin action: got %d, want 303 to the result page:\n%s", post.Status, post.Body)
+	}
+	p := handlertest.Get(t, c, s.URL+s.Local(post.Location))
+	if p.Status != http.StatusOK {
+		t.Fatalf("result page %s: got %d", post.Location, p.Status)
+	}
+	again := handlertest.Get(t, c, s.URL+s.Local(post.Location))
+	if handlertest.Find(again.Doc, func(n *html.Node) bool { return hasAttr(n, "data-new-key") || hasAttr(n, "data-webhook-secret") }) != nil ||
+		handlertest.Find(again.Doc, func(n *html.Node) bool { return hasAttr(n, "data-secret-gone") }) == nil {
+		t.Errorf("reloading %s shows the secret again or does not say it was shown", post.Location)
+	}
+	return p
+}
+
 func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
@@ -337,9 +359,9 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 	form.Set("webhook_url", "https://acme.example/hooks")
 	form.Set("oauth_login_url", "https://acme.example/oauth/authorize")
 	form.Set("oauth_client_id", "nox")
-	createdSup := postCSRF(t, s, admin, "/admin/suppliers/new", "/admin/suppliers", form)
-	if createdSup.Status != http.StatusOK || handlertest.Find(createdSup.Doc, func(n *html.Node) bool { return hasAttr(n, "data-webhook-secret") }) == nil {
-		t.Fatalf("create supplier with a webhook: got %d, want 200 showing the signing secret once:\n%s", createdSup.Status, createdSup.Body)
+	createdSup := showOnceAfter(t, s, admin, postCSRF(t, s, admin, "/admin/suppliers/new", "/admin/suppliers", form))
+	if handlertest.Find(createdSup.Doc, func(n *html.Node) bool { return hasAttr(n, "data-webhook-secret") }) == nil {
+		t.Fatalf("create supplier with a webhook: want the signing secret shown once:\n%s", createdSup.Body)
 	}
 	if ep, err := s.Store.WebhookEndpoint(ctx, app.SupplierParty("acme")); err != nil || ep.URL != "https://acme.example/hooks" {
 		t.Errorf("webhook endpoint: got %+v (%v), want https://acme.example/hooks", ep, err)
@@ -351,7 +373,7 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 		t.Errorf("first redirect URI: got %q, want the first one entered", uri)
 	}
 
-	created := postCSRF(t, s, admin, "/admin/suppliers/acme", "/admin/suppliers/acme/keys", url.Values{"name": {"production"}})
+	created := showOnceAfter(t, s, admin, postCSRF(t, s, admin, "/admin/suppliers/acme", "/admin/suppliers/acme/keys", url.Values{"name": {"production"}}))
 	keyInput := handlertest.Find(created.Doc, func(n *html.Node) bool { return hasAttr(n, "data-new-key") })
 	if keyInput == nil {
 		t.Fatalf("create key: the new key is not shown:\n%s", created.Body)
@@ -364,8 +386,19 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 		t.Errorf("the key is shown again after creation")
 	}
 	keys, _ := s.Store.SupplierAPIKeys(ctx, "acme")
-	rotated := postCSRF(t, s, admin, "/admin/suppliers/acme", "/admin/suppliers/acme/keys/"+strconv.FormatInt(keys[0].ID, 10)+"/rotate",
-		url.Values{"overlap": {"1h"}})
+	rotated := showOnceAfter(t, s, admin, postCSRF(t, s, admin, "/admin/suppliers/acme", "/admin/suppliers/acme/keys/"+strconv.FormatInt(keys[0].ID, 10)+"/rotate",
+		url.Values{"overlap": {"1h"}}))
+	names := map[string]string{}
+	for _, tr := range handlertest.FindAll(rotated.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-key") }) {
+		names[handlertest.Attr(tr, "data-key")] = handlertest.Text(tr.FirstChild.NextSibling)
+		revoke := handlertest.Find(tr, byAttr("data-action", "revoke"))
+		if revoke == nil || !strings.Contains(handlertest.Attr(revoke, "data-confirm"), handlertest.Attr(tr, "data-key")) {
+			t.Errorf("revoke confirmation of key %s does not name it", handlertest.Attr(tr, "data-key"))
+		}
+	}
+	if len(names) != 2 || names[keys[0].Prefix] != "production" || !strings.Contains(fmt.Sprint(names), "production (replaces "+keys[0].Prefix) {
+		t.Errorf("key names after a rotation: got %v, want the new key named after the one it replaces", names)
+	}
 	newKey := handlertest.Attr(handlertest.Find(rotated.Doc, func(n *html.Node) bool { return hasAttr(n, "data-new-key") }), "value")
 	for _, k := range []string{key, newKey} {
 		if r := s.API(t, "GET", "/users/nobody", k, ""); r.Status != http.StatusNotFound {
@@ -390,6 +423,17 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 		t.Errorf("brand page: want the maintenance message and the down brand disabled")
 	}
 
+	supAudit := handlertest.Get(t, admin, s.URL+"/admin/audit?action=supplier.create")
+	if d := handlertest.Find(supAudit.Doc, byAttr("data-field", "created at")); d == nil || strings.Contains(handlertest.Text(d), "0001-01-01") ||
+		!strings.Contains(handlertest.Text(d), time.Now().UTC().Format("2006-01-02")) {
+		t.Errorf("audit of supplier.create: want today's created_at in the diff:\n%s", supAudit.Body)
+	}
+	if txt := handlertest.Text(handlertest.Find(supAudit.Doc, byAttr("id", "audit"))); strings.Contains(txt, `{"`) {
+		t.Errorf("audit shows raw JSON: %s", txt)
+	}
+	if d := handlertest.Find(supAudit.Doc, byAttr("data-field", "redirect uris")); d == nil || !strings.Contains(handlertest.Text(d), "https://acme.example/cb, http://127.0.0.1:4000/cb") {
+		t.Errorf("audit: want the redirect URIs as a list")
+	}
 	audit := handlertest.Get(t, admin, s.URL+"/admin/audit?action=api_key")
 	var actions []string
 	for _, tr := range handlertest.FindAll(audit.Doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr(n, "data-action") }) {
