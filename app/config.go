@@ -45,6 +45,7 @@ type Config struct {
 	Portal    PortalConfig    `yaml:"portal"`
 	Reports   ReportsConfig   `yaml:"reports"`
 	Dev       DevConfig       `yaml:"dev"`
+	Views     ViewsConfig     `yaml:"views"`
 	Sandbox   SandboxConfig   `yaml:"sandbox"`
 	Webhooks  WebhookConfig   `yaml:"webhooks"`
 	Log       LogConfig       `yaml:"log"`
@@ -141,6 +142,14 @@ type ReportsConfig struct {
 // DevConfig is for local development only.
 type DevConfig struct {
 	Seed bool `yaml:"seed"`
+}
+
+// ViewsConfig is how pages are loaded.
+type ViewsConfig struct {
+	// Reload re-reads the templates from the views/ folder of the working
+	// directory on every render, so edits show without a restart. For
+	// development only: the embedded templates are used otherwise.
+	Reload bool `yaml:"reload"`
 }
 
 // SandboxConfig switches on the built-in sandbox manufacturers and the

@@ -305,9 +305,9 @@ func (h *Handler) switchLanguage(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-// renderPortal renders page in the portal layout (navigation with the
-// signed-in user, role links and the language switcher), or its fragment
-// for an HTMX fragment request.
+// renderPortal renders page in the portal frame (partials/head with .Portal:
+// navigation with the signed-in user, role links and the language
+// switcher), or its fragment for an HTMX fragment request.
 func (h *Handler) renderPortal(c *fiber.Ctx, page string, data fiber.Map, fragment ...string) error {
 	c.Vary(htmx.HeaderRequest)
 	if _, ok := data["Lang"]; !ok {
@@ -323,10 +323,11 @@ func (h *Handler) renderPortal(c *fiber.Ctx, page string, data fiber.Map, fragme
 		data["Nav"] = navFor(u.Role, c.Path())
 	}
 	data["Here"] = string(c.Request().URI().RequestURI())
+	data["Portal"] = true
 	if len(fragment) > 0 && isFragmentRequest(c) {
 		return c.Render(fragment[0], data)
 	}
-	return c.Render(page, data, "layouts/portal")
+	return c.Render(page, data)
 }
 
 // navLink is one link of the portal navigation.

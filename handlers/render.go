@@ -13,7 +13,7 @@ func isFragmentRequest(c *fiber.Ctx) bool {
 		c.Get(htmx.HeaderHistoryRestore) != "true"
 }
 
-// render renders page inside the base layout, or only its fragment template
+// render renders page in the hosted-flow frame, or only its fragment template
 // (when given) for an HTMX fragment request. It always sends Vary: HX-Request
 // so caches keep the two apart.
 func (h *Handler) render(c *fiber.Ctx, page string, data fiber.Map, fragment ...string) error {
@@ -28,7 +28,7 @@ func (h *Handler) render(c *fiber.Ctx, page string, data fiber.Map, fragment ...
 	if len(fragment) > 0 && isFragmentRequest(c) {
 		return c.Render(fragment[0], data)
 	}
-	return c.Render(page, data, "layouts/base")
+	return c.Render(page, data)
 }
 
 type langOption struct {

@@ -19,7 +19,6 @@ import (
 	"noxportal/db"
 	"noxportal/metric"
 	"noxportal/static"
-	"noxportal/views"
 )
 
 // Handler holds what the handlers use; main builds it.
@@ -94,7 +93,45 @@ func New(d Deps) *fiber.App {
 	if h.reportLoc == nil {
 		h.reportLoc = time.UTC
 	}
-	funcs := template.FuncMap{
+	viewSet, err := newPageEngine(d.Config.Views.Reload, h.templateFuncs())
+	if err != nil {
+		panic(err)
+	}
+	fapp := fiber.New(fiber.Config{
+		AppName:               "noxportal",
+		Views:                 viewSet,
+		ErrorHandler:          h.handleError,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		DisableStartupMessage: true,
+		ProxyHeader:           proxyHeader(d.Config.Server.TrustProxy),
+		// Values from the context outlive some handlers (logging, goroutines).
+		Immutable: true,
+	})
+	fapp.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
+	fapp.Use(requestid.New())
+	fapp.Use(h.boundRequest)
+	fapp.Use(h.logRequests)
+	fapp.Use(h.recordAPIRequests)
+	fapp.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "same-origin",
+		CrossOriginEmbedderPolicy: "unsafe-none",
+		CrossOriginResourcePolicy: "same-origin",
+		HSTSMaxAge:                hstsAge(h.secureCookies),
+	}))
+	h.routes(fapp)
+	h.supplierRoutes = supplierAPIRoutes(fapp)
+	return fapp
+}
+
+// templateFuncs are the functions the templates call.
+func (h *Handler) templateFuncs() template.FuncMap {
+	return template.FuncMap{
 		"t": h.tr.T,
 		"initial": func(s string) string {
 			for _, r := range s {
@@ -131,40 +168,6 @@ func New(d Deps) *fiber.App {
 		"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	}
-	viewSet, err := newPageViews(views.FS, funcs)
-	if err != nil {
-		panic(err)
-	}
-	fapp := fiber.New(fiber.Config{
-		AppName:               "noxportal",
-		Views:                 viewSet,
-		ErrorHandler:          h.handleError,
-		BodyLimit:             BodyLimit,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		DisableStartupMessage: true,
-		ProxyHeader:           proxyHeader(d.Config.Server.TrustProxy),
-		// Values from the context outlive some handlers (logging, goroutines).
-		Immutable: true,
-	})
-	fapp.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: h.logPanic}))
-	fapp.Use(requestid.New())
-	fapp.Use(h.boundRequest)
-	fapp.Use(h.logRequests)
-	fapp.Use(h.recordAPIRequests)
-	fapp.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-		XFrameOptions:             "DENY",
-		ReferrerPolicy:            "same-origin",
-		CrossOriginEmbedderPolicy: "unsafe-none",
-		CrossOriginResourcePolicy: "same-origin",
-		HSTSMaxAge:                hstsAge(h.secureCookies),
-	}))
-	h.routes(fapp)
-	h.supplierRoutes = supplierAPIRoutes(fapp)
-	return fapp
 }
 
 func proxyHeader(trust bool) string {

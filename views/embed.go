@@ -8,7 +8,7 @@ import (
 
 // FS holds layouts/, pages/ and partials/, addressed by path without ".html".
 //
-//go:embed layouts pages partials
+//go:embed pages partials
 var FS embed.FS
 
 //go:embed locales/*.json
