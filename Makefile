@@ -8,12 +8,19 @@ GO ?= go
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ]; then on=$$'\033[36m' off=$$'\033[0m'; else on= off=; fi; \
+	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/$$(NOX_PG_PORT)/$(NOX_PG_PORT)/g' | \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-10s%s %s\n", on, $$1, off, $$2}'
 
 build: ## Build bin/noxportal
+	@[ -x $(BIN) ] || echo "Building $(BIN): the first build downloads and compiles the Go modules (about a minute)..."
 	$(GO) build -trimpath -o $(BIN) .
 
 run: build ## Serve on http://127.0.0.1:8080 (starts a local Postgres unless NOX_DATABASE_URL is set)
+	@addr=$${NOX_SERVER_ADDR:-127.0.0.1:8080}; host=$${addr%:*}; \
+	if (exec 3<>/dev/tcp/$${host:-127.0.0.1}/$${addr##*:}) 2>/dev/null; then \
+		echo "make run: $$addr is already in use (is noxportal running in another terminal?); stop it or set NOX_SERVER_ADDR" >&2; exit 1; \
+	fi
 	@if [ -z "$$NOX_DATABASE_URL" ]; then \
 		$(PG) up >/dev/null && \
 		psql "$$($(PG) url)" -qtAc "SELECT 1 FROM pg_database WHERE datname = 'noxportal'" | grep -q 1 || \

@@ -21,14 +21,19 @@ as_pg() {
 
 url() { echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"; }
 
+# say prints a line for the person at the terminal (stderr: stdout is the URL).
+say() { echo "pg.sh: $*" >&2; }
+
 up() {
   # A server already answering on the port (another checkout's) is reused.
   if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" 2>/dev/null && [ ! -f "$dir/data/postmaster.pid" ]; then
+    say "reusing the Postgres already answering on 127.0.0.1:$port (not started from $dir; set NOX_PG_PORT for a separate one)"
     return 0
   fi
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; chmod 700 "$dir"; fi
   if [ ! -s "$dir/data/PG_VERSION" ]; then
+    say "creating a Postgres data folder in $dir/data"
     as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     cat >>"$dir/data/postgresql.conf" <<CONF
@@ -42,10 +47,12 @@ synchronous_commit = on
 CONF
   fi
   if as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    say "Postgres already running on 127.0.0.1:$port, data in $dir/data"
     return 0
   fi
   as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
     || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+  say "started Postgres on 127.0.0.1:$port, data in $dir/data (log: $dir/server.log)"
 }
 
 down() {
