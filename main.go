@@ -216,7 +216,7 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 		loop(l.Name, l.Run)
 	}
 	loop("report-folder", func(ctx context.Context) { runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log) })
-	loop("request-log", func(ctx context.Context) { store.RunRequestLog(ctx, log) })
+	loop("request-log", func(ctx context.Context) { store.RunRequestLog(app.WithObserver(ctx, metrics), log) })
 	if cfg.Dev.Seed {
 		// 90 days of report history, once; the server does not wait for it.
 		loop("seed-report-history", func(ctx context.Context) { seedReportHistory(ctx, adminStore, log) })

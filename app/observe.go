@@ -25,6 +25,9 @@ type Observer interface {
 	// JobRun counts one run of a job of kind ending in outcome (succeeded,
 	// retry, failed).
 	JobRun(kind, outcome string, took time.Duration)
+	// APIRequestsLogged counts API request log rows written and dropped
+	// (buffer full or a failed write).
+	APIRequestsLogged(written, dropped int)
 }
 
 type observerKey struct{}
@@ -53,6 +56,7 @@ func (NopObserver) ManufacturerCall(string, string, time.Duration, error) {}
 func (NopObserver) WebhookAttempt(string)                                 {}
 func (NopObserver) RateLimited(string)                                    {}
 func (NopObserver) JobRun(string, string, time.Duration)                  {}
+func (NopObserver) APIRequestsLogged(int, int)                            {}
 
 // QueueStats are the database-side numbers the metrics read at each scrape.
 type QueueStats struct {

@@ -34,6 +34,9 @@ const (
 type requestLog struct {
 	rows    chan app.APIRequest
 	dropped atomic.Int64
+	// reported is the dropped count last told to the observer (only the
+	// RunRequestLog loop reads and writes it).
+	reported int64
 }
 
 func newRequestLog() *requestLog {
@@ -84,7 +87,8 @@ func (s *Store) RunRequestLog(ctx context.Context, log *slog.Logger) {
 }
 
 // flushRequestLog writes up to requestLogBatchMax queued rows and returns
-// how many it took from the buffer.
+// how many it took from the buffer. Rows written and dropped since the last
+// flush go to the context's observer.
 func (s *Store) flushRequestLog(ctx context.Context, log *slog.Logger) int {
 	var batch []app.APIRequest
 	for len(batch) < requestLogBatchMax {
@@ -96,12 +100,18 @@ func (s *Store) flushRequestLog(ctx context.Context, log *slog.Logger) int {
 		}
 		break
 	}
-	if len(batch) == 0 {
-		return 0
+	written := len(batch)
+	if written > 0 {
+		if err := s.insertAPIRequests(ctx, batch); err != nil {
+			s.reqlog.dropped.Add(int64(written))
+			written = 0
+			log.Error("request log write failed", "rows", len(batch), "err", err)
+		}
 	}
-	if err := s.insertAPIRequests(ctx, batch); err != nil {
-		s.reqlog.dropped.Add(int64(len(batch)))
-		log.Error("request log write failed", "rows", len(batch), "err", err)
+	dropped := s.reqlog.dropped.Load()
+	if d := dropped - s.reqlog.reported; d > 0 || written > 0 {
+		s.reqlog.reported = dropped
+		app.ObserverFrom(ctx).APIRequestsLogged(written, int(d))
 	}
 	return len(batch)
 }

@@ -61,6 +61,9 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 	}
 	data["S"], data["Keys"], data["Error"], data["Now"] = sup, keys, formErr, h.now()
 	data["URIs"] = strings.Join(sup.RedirectURIs, "\n")
+	if data["Members"], data["Invitations"], err = h.store.Team(c.UserContext(), sup.ID); err != nil {
+		return err
+	}
 	data["Saved"] = c.Query("saved") != ""
 	// A secret the action before the redirect produced is shown this once.
 	for _, s := range []struct{ param, kind, field string }{{"key", shownAPIKey, "NewKey"}, {"secret", shownWebhookSecret, "WebhookSecret"}} {
@@ -203,6 +206,24 @@ func (h *Handler) rotateKey(c *fiber.Ctx) error {
 		return err
 	}
 	return h.redirectShowingOnce(c, shownAPIKey, key, "/admin/suppliers/"+url.PathEscape(sup.ID), "key", "#keys")
+}
+
+// inviteSupplierMember invites someone to a supplier's developer team
+// (typically its first supplier_admin, who then invites the others).
+func (h *Handler) inviteSupplierMember(c *fiber.Ctx) error {
+	sup, err := h.store.GetSupplierSettings(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	_, err = h.store.CreateInvitation(c.UserContext(), sup.ID, strings.TrimSpace(c.FormValue("email")), c.FormValue("role"),
+		h.invitationLinkPrefix(), app.InvitationTTL, h.audit(c))
+	if code := app.ErrorCode(err); code == app.EINVALID || code == app.ECONFLICT {
+		c.Status(fiber.StatusUnprocessableEntity)
+		return h.renderSupplier(c, sup, app.ErrorMessage(err), "")
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect("/admin/suppliers/"+sup.ID+"?saved=1#team", fiber.StatusSeeOther)
 }
 
 // showManufacturers lists the brands with their availability.

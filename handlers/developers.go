@@ -259,8 +259,7 @@ func (h *Handler) renderTeam(c *fiber.Ctx, email, role, formErr string) error {
 // inviteTeamMember emails a one-time invitation link to join the team.
 func (h *Handler) inviteTeamMember(c *fiber.Ctx) error {
 	email, role := strings.TrimSpace(c.FormValue("email")), c.FormValue("role")
-	prefix := strings.TrimRight(h.cfg.Server.PublicURL, "/") + "/developers/invitation?token="
-	_, err := h.store.CreateInvitation(c.UserContext(), teamSupplier(c), email, role, prefix, app.InvitationTTL, h.audit(c))
+	_, err := h.store.CreateInvitation(c.UserContext(), teamSupplier(c), email, role, h.invitationLinkPrefix(), app.InvitationTTL, h.audit(c))
 	if code := app.ErrorCode(err); code == app.EINVALID || code == app.ECONFLICT {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return h.renderTeam(c, email, role, app.ErrorMessage(err))
@@ -268,6 +267,11 @@ func (h *Handler) inviteTeamMember(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/developers/team?done=invited", fiber.StatusSeeOther)
+}
+
+// invitationLinkPrefix is the invitation link without its token.
+func (h *Handler) invitationLinkPrefix() string {
+	return strings.TrimRight(h.cfg.Server.PublicURL, "/") + "/developers/invitation?token="
 }
 
 // invitationProblem renders the page for an invitation that cannot be used.

@@ -524,3 +524,40 @@ func TestRequestLogShowsTheSuppliersOwnCallsWithoutBodies(t *testing.T) {
 		t.Errorf("row without its request id")
 	}
 }
+
+func TestNOXAdminInvitesASuppliersFirstAdmin(t *testing.T) {
+	s := handlertest.Start(t)
+	otherSupplier(t, s, "new_energy", "https://new.example/cb")
+	_, nox := s.MustLogin(t, "admin@nox.test", app.RoleAdmin)
+	if p := postCSRF(t, s, nox, "/admin/suppliers/new_energy", "/admin/suppliers/new_energy/invitations",
+		url.Values{"email": {"bad"}, "role": {"supplier_admin"}}); p.Status != http.StatusUnprocessableEntity {
+		t.Errorf("invite a bad address: got %d, want 422", p.Status)
+	}
+	if p := postCSRF(t, s, nox, "/admin/suppliers/new_energy", "/admin/suppliers/nowhere/invitations",
+		url.Values{"email": {"lead@new.example"}, "role": {"supplier_admin"}}); p.Status != http.StatusNotFound {
+		t.Errorf("invite to an unknown supplier: got %d, want 404", p.Status)
+	}
+	p := postCSRF(t, s, nox, "/admin/suppliers/new_energy", "/admin/suppliers/new_energy/invitations",
+		url.Values{"email": {"lead@new.example"}, "role": {"supplier_admin"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("invite: got %d:\n%s", p.Status, p.Body)
+	}
+	if page := handlertest.Get(t, nox, s.URL+"/admin/suppliers/new_energy"); handlertest.Find(page.Doc, byAttr("data-invitation", "lead@new.example")) == nil {
+		t.Errorf("the supplier page does not list the invitation")
+	}
+	c := s.Client()
+	form := handlertest.Get(t, c, s.URL+"/developers/invitation?token="+invitationToken(t, s, "lead@new.example"))
+	_, vals := form.FormValues(t, "/developers/invitation")
+	vals.Set("password", "a-long-password")
+	vals.Set("password2", "a-long-password")
+	if p := handlertest.PostForm(t, c, s.URL+"/developers/invitation", vals); p.Status != http.StatusSeeOther {
+		t.Fatalf("accept: got %d", p.Status)
+	}
+	created := devPost(t, s, c, "/developers/keys", url.Values{"name": {"first"}})
+	if key := newKeyOn(t, created); s.API(t, "GET", "/users/u", key, "").Status == http.StatusUnauthorized {
+		t.Errorf("the new admin's first key does not work")
+	}
+	if n := count(t, s, `SELECT count(*) FROM api_keys WHERE supplier_id = 'new_energy' AND name = 'first'`); n != 1 {
+		t.Errorf("the key is not the new supplier's")
+	}
+}

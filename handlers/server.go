@@ -277,6 +277,7 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/admin/suppliers/:id/keys", h.limitPages, admin, h.requireCSRF, h.createKey)
 	f.Post("/admin/suppliers/:id/keys/:key/revoke", h.limitPages, admin, h.requireCSRF, h.revokeKey)
 	f.Post("/admin/suppliers/:id/keys/:key/rotate", h.limitPages, admin, h.requireCSRF, h.rotateKey)
+	f.Post("/admin/suppliers/:id/invitations", h.limitPages, admin, h.requireCSRF, h.inviteSupplierMember)
 	f.Get("/admin/manufacturers", h.limitPages, admin, h.showManufacturers)
 	f.Post("/admin/manufacturers/:id", h.limitPages, admin, h.requireCSRF, h.updateManufacturer)
 	f.Get("/admin/audit", h.limitPages, admin, h.showAudit)

@@ -35,6 +35,7 @@ type Metrics struct {
 	rateLimited     *prometheus.CounterVec
 	jobRuns         *prometheus.CounterVec
 	jobDuration     *prometheus.HistogramVec
+	requestLog      *prometheus.CounterVec
 }
 
 // New returns the metrics, registered on a fresh registry with the Go
@@ -62,7 +63,9 @@ func New() *Metrics {
 		Help: "Job runs by kind and outcome (succeeded, retry, failed)."}, []string{"kind", "outcome"})
 	m.jobDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "job_run_duration_seconds",
 		Help: "Job run time by kind.", Buckets: []float64{.01, .05, .1, .5, 1, 5, 15, 60, 300}}, []string{"kind"})
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.sessionsCreated, m.sessionsEnded, m.mfrDuration, m.mfrErrors,
+	m.requestLog = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "api_request_log_rows_total",
+		Help: "Rows of the suppliers' API request log, written or dropped (buffer full, failed write)."}, []string{"outcome"})
+	m.reg.MustRegister(m.requestLog, m.httpRequests, m.httpDuration, m.sessionsCreated, m.sessionsEnded, m.mfrDuration, m.mfrErrors,
 		m.webhookAttempts, m.rateLimited, m.jobRuns, m.jobDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -108,6 +111,12 @@ func (m *Metrics) WebhookAttempt(outcome string) { m.webhookAttempts.WithLabelVa
 
 // RateLimited implements app.Observer.
 func (m *Metrics) RateLimited(bucket string) { m.rateLimited.WithLabelValues(bucket).Inc() }
+
+// APIRequestsLogged implements app.Observer.
+func (m *Metrics) APIRequestsLogged(written, dropped int) {
+	m.requestLog.WithLabelValues("written").Add(float64(written))
+	m.requestLog.WithLabelValues("dropped").Add(float64(dropped))
+}
 
 // JobRun implements app.Observer.
 func (m *Metrics) JobRun(kind, outcome string, took time.Duration) {
