@@ -219,7 +219,7 @@ func (h *Handler) inviteSupplierMember(c *fiber.Ctx) error {
 		h.invitationLinkPrefix(), app.InvitationTTL, h.audit(c))
 	if code := app.ErrorCode(err); code == app.EINVALID || code == app.ECONFLICT {
 		c.Status(fiber.StatusUnprocessableEntity)
-		return h.renderSupplier(c, sup, app.ErrorMessage(err), "")
+		return h.renderSupplier(c, sup, app.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}
