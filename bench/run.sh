@@ -10,6 +10,7 @@
 #   BENCH_ROUNDS     rounds of ceiling + app for POST /link and the brand page (default 3)
 #   BENCH_CONNS      concurrent connections (default 64)
 #   BENCH_PG_PORT    Postgres port (default 54339)
+#   BENCH_APP_PORT   port of the server under test (default 18089; the bare Fiber ceiling uses the next one)
 #   BENCH_RELOAD=0   keep the loaded database of the last run when its scale matches
 #   BENCH_PPROF=1    serve pprof on 127.0.0.1:18091 during the run
 set -euo pipefail
@@ -23,8 +24,9 @@ rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-64}
 export NOX_PG_PORT=${BENCH_PG_PORT:-54339}
 export NOX_PG_DIR=$root/.pgdata-bench
-app_addr=127.0.0.1:18089
-ceiling_addr=127.0.0.1:18090
+app_port=${BENCH_APP_PORT:-18089}
+app_addr=127.0.0.1:$app_port
+ceiling_addr=127.0.0.1:$((app_port + 1))
 dbname=noxbench
 pgurl="postgres://postgres@127.0.0.1:$NOX_PG_PORT"
 work=$root/tmp/bench
@@ -108,15 +110,28 @@ curl -fs "http://$app_addr/readyz" >/dev/null || { tail -n 30 "$work/server.log"
 key=nox_sk_demo_0000000000000000000000000000000000
 app() { ./bin/bench-load -url "http://$app_addr" -key "$key" -pid "$app_pid" -c "$conns" -d "$dur" "$@"; }
 
-# Each app measurement runs right after its ceiling, in $rounds rounds; the
+# The POST /link reference: the durable writes a link creation cannot avoid,
+# one session row and its "created" event, into copies of link_sessions and
+# link_events with the same columns, defaults, checks and indexes but no
+# triggers (so neither the report triggers nor the foreign-key checks).
+psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions" \
+  -c "CREATE TABLE bench_free_sessions (LIKE link_sessions INCLUDING ALL)" \
+  -c "CREATE TABLE bench_free_events (LIKE link_events INCLUDING ALL)"
+
+# Each app measurement runs right after its ceilings, in $rounds rounds; the
 # table shows the median of the rounds' ratios, so a change in the machine's
 # other load between a ceiling and its measurement weighs less.
 for r in $(seq "$rounds"); do
   say "Round $r/$rounds: pgbench prepared single-row INSERT of a link session ($conns clients, $dur)"
   tps=$(pgb "insert_r$r" bench/pgbench/insert.sql | tail -n1)
-  ./bin/bench-load -mode pgbench -id "pg_insert_r$r" -name "pgbench prepared INSERT link session (ceiling)" -c "$conns" \
-    -tps "$tps" -log "$work/pgb_insert_r$r.*" -out "$work/pg_insert_r$r.json"
+  ./bin/bench-load -mode pgbench -id "pg_insert_r$r" -name "pgbench prepared INSERT link session, real table (second ceiling)" \
+    -c "$conns" -tps "$tps" -log "$work/pgb_insert_r$r.*" -out "$work/pg_insert_r$r.json"
   psql "$dburl" -qc "DELETE FROM link_sessions WHERE id LIKE 'pgb\_%'"
+  say "Round $r/$rounds: pgbench prepared INSERT of a session + its created event, trigger-free copies ($conns clients, $dur)"
+  tps=$(pgb "insert_free_r$r" bench/pgbench/insert_free.sql | tail -n1)
+  ./bin/bench-load -mode pgbench -id "pg_insert_free_r$r" -name "pgbench prepared INSERT session + event, trigger-free copies (ceiling)" \
+    -c "$conns" -tps "$tps" -log "$work/pgb_insert_free_r$r.*" -out "$work/pg_insert_free_r$r.json"
+  psql "$dburl" -qc "TRUNCATE bench_free_events, bench_free_sessions"
   say "Round $r/$rounds: POST /users/{id}/link ($conns connections, $dur)"
   app -mode link -id "link_r$r" -name 'POST /users/{id}/link' -out "$work/link_r$r.json"
   say "Round $r/$rounds: pgbench prepared SELECT by unique token hash ($conns clients, $dur)"
@@ -156,6 +171,7 @@ measure_admin_search
 measure_reports
 
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions"
 
 cat >"$work/head.md" <<EOF
 # noxportal benchmark
