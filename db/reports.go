@@ -14,10 +14,11 @@ import (
 )
 
 // Every report query lives in this file and reads only the rollups
-// (report_daily, report_connect_times, report_device_daily) plus the
-// changes not folded into them yet (report_deltas, report_device_deltas):
-// the triggers of migrations/00006_reports.sql and 00008_report_levels.sql
-// keep the two together equal to an aggregation of link_sessions.
+// (report_daily, report_connect_times, report_device_daily) plus what is
+// not folded into them yet (report_pending: the sessions past the fold's
+// watermark and the changes of folded ones; report_device_deltas). The two
+// together equal an aggregation of link_sessions: see
+// migrations/00130_report_fold_watermark.sql.
 
 // ConfigureReports makes timezone the report time zone. When it differs
 // from the one the rollups were built in, it rebuilds them in the same
@@ -49,6 +50,8 @@ func (s *Store) ConfigureReports(ctx context.Context, timezone string) (rebuilt 
 
 // ReportRebuild says what a rebuild produced.
 type ReportRebuild struct {
+	// Sessions is how many sessions the reports count afterwards: those
+	// rebuilt plus those left to the fold.
 	Sessions int64
 	Rows     int64
 	// DeviceCorrection is what was added to today's device rollup so the
@@ -107,7 +110,7 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 	// history is not recomputed).
 	steps = append(steps,
 		`DELETE FROM report_deltas`,
-		`SELECT report_fold()`,
+		`SELECT report_fold_devices()`,
 		`DELETE FROM report_daily`,
 		`DELETE FROM report_connect_times`)
 	for _, q := range steps {
@@ -117,9 +120,17 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 	}
 	// One pass over the sessions feeds both rollups. The time zone is a
 	// parameter rather than a join so the planner sees the real row count.
-	var tz string
+	// The rebuild counts the sessions below the fold's horizon in its
+	// snapshot (all of them are in it) and moves the fold's watermark
+	// there; the fold counts the rest.
+	var tz, horizon string
 	if err := tx.GetContext(ctx, &tz, `SELECT timezone FROM report_settings`); err != nil {
 		return out, fmt.Errorf("db: report time zone: %w", err)
+	}
+	if err := tx.GetContext(ctx, &horizon, `
+		UPDATE report_watermark SET folded_below = report_fold_horizon()
+		RETURNING folded_below::text`); err != nil {
+		return out, fmt.Errorf("db: move report watermark: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `
 		CREATE TEMP TABLE report_rebuild ON COMMIT DROP AS
@@ -128,7 +139,8 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 			CASE WHEN status = 'connected' THEN report_connect_bucket(extract(epoch FROM finished_at - coalesce(opened_at, created_at))) END AS bucket,
 			count(*) AS sessions, count(opened_at) AS opened, count(brand_selected_at) AS brand_selected, count(authorizing_at) AS authorizing
 		FROM link_sessions
-		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz); err != nil {
+		WHERE created_xid IS NULL OR created_xid < $2::xid8
+		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz, horizon); err != nil {
 		return out, fmt.Errorf("db: aggregate sessions: %w", err)
 	}
 	// Every level at once: CUBE sums away each subset of the dimensions.
@@ -148,7 +160,9 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 		FROM report_rebuild WHERE bucket IS NOT NULL GROUP BY day, bucket, CUBE (supplier_id, brand, kind, language)`); err != nil {
 		return out, fmt.Errorf("db: rebuild report_connect_times: %w", err)
 	}
-	if err := tx.GetContext(ctx, &out.Sessions, `SELECT coalesce(sum(sessions), 0) FROM report_daily WHERE rolled = 15`); err != nil {
+	if err := tx.GetContext(ctx, &out.Sessions, `
+		SELECT (SELECT coalesce(sum(sessions), 0) FROM report_daily WHERE rolled = 15)
+			+ (SELECT count(*) FROM link_sessions WHERE created_xid >= $1::xid8)`, horizon); err != nil {
 		return out, fmt.Errorf("db: count rebuilt sessions: %w", err)
 	}
 	// Per brand: connected devices now minus the rollup's running total.
@@ -210,8 +224,8 @@ const (
 )
 
 // reportSessions is a FROM item with the session rollup rows f selects at
-// the level that keeps f's filters and keep (ByBrand, BySupplier), plus the
-// deltas not folded yet (always at full detail; summing them in gives the
+// the level that keeps f's filters and keep (ByBrand, BySupplier), plus
+// what is not folded yet (always at full detail; summing it in gives the
 // same totals), and its arguments.
 func reportSessions(f app.ReportFilter, keep ...string) (string, []any) {
 	return rollupSource(f, "report_daily", reportSessionCols, "", keep)
@@ -223,7 +237,7 @@ func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
 }
 
 // rollupSource reads cols from table at the level of f and keep, and from
-// the deltas (where deltaCond also holds). The level is "rolled", the
+// report_pending (where deltaCond also holds). The level is "rolled", the
 // bitmask GROUPING(supplier_id, brand, kind, language) of the dimensions
 // summed away; those are named too (as empty strings), so the key (or the
 // by-supplier index) is used up to the day range.
@@ -241,7 +255,7 @@ func rollupSource(f app.ReportFilter, table, cols, deltaCond string, keep []stri
 		}
 	}
 	return `(SELECT ` + cols + ` FROM ` + table + where + ` AND rolled = ` + strconv.Itoa(rolled) + level + `
-		UNION ALL SELECT ` + cols + ` FROM report_deltas` + where + deltaCond + `) r`, args
+		UNION ALL SELECT ` + cols + ` FROM report_pending` + where + deltaCond + `) r`, args
 }
 
 // reportDevices is the FROM item of the device rollup rows matching where,
@@ -252,15 +266,31 @@ func reportDevices(where string) string {
 		UNION ALL SELECT ` + cols + ` FROM report_device_deltas` + where + `) r`
 }
 
-// FoldReports moves the pending rollup changes into the rollups (see
-// migrations/00008_report_levels.sql) and returns how many session changes
-// it moved; 0 when another fold is running.
+// foldBatch caps the sessions one fold transaction counts (a backlog is
+// folded in several short transactions, each committed with its watermark).
+const foldBatch = 50000
+
+// FoldReports counts the sessions past the fold's watermark and the pending
+// changes into the rollups, in batches, and returns how many sessions and
+// changes it counted; 0 when another fold is running (see
+// migrations/00130_report_fold_watermark.sql). A fold that fails or dies
+// commits nothing of its batch: the next one counts it again from the same
+// watermark.
 func (s *Store) FoldReports(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.GetContext(ctx, &n, `SELECT report_fold()`); err != nil {
-		return 0, fmt.Errorf("db: fold report rollups: %w", err)
+	var total int64
+	for {
+		var n int64
+		if err := s.db.GetContext(ctx, &n, `SELECT report_fold($1)`, foldBatch); err != nil {
+			return total, fmt.Errorf("db: fold report rollups: %w", err)
+		}
+		if n < 0 {
+			return total, nil
+		}
+		total += n
+		if n < foldBatch {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 // ReportFunnel returns the funnel of the sessions f selects.
