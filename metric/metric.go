@@ -143,7 +143,7 @@ var (
 	descEmails        = prometheus.NewDesc(ns+"_email_outbox_depth", "Emails waiting to be sent (not sent, not given up).", nil, nil)
 	descJobs          = prometheus.NewDesc(ns+"_jobs", "Jobs by kind and state.", []string{"kind", "state"}, nil)
 	descSweeperLag    = prometheus.NewDesc(ns+"_sweeper_lag_seconds", "How long the oldest unfinished link session has been past its deadline (0: none).", nil, nil)
-	descReportBacklog = prometheus.NewDesc(ns+"_report_backlog", "Session and device changes not yet folded into the report rollups.", nil, nil)
+	descReportBacklog = prometheus.NewDesc(ns+"_report_backlog", "Sessions, session changes and device changes not yet folded into the report rollups.", nil, nil)
 	descScrapeError   = prometheus.NewDesc(ns+"_queue_stats_up", "1 when the queue gauges could be read from the database at this scrape.", nil, nil)
 )
 

@@ -56,6 +56,23 @@ SELECT s.created_xid, (s.created_at AT TIME ZONE st.timezone)::date AS day, coal
     (s.authorizing_at IS NOT NULL)::int AS authorizing
 FROM link_sessions s CROSS JOIN report_settings st;
 
+-- report_unfolded returns the contributions of the sessions past the
+-- watermark, as they are now. The watermark is read first and handed to the
+-- query as a value, so the planner sees how few sessions lie past it (a
+-- join would be planned for a third of the table). It reads the caller's
+-- snapshot, so a report sees the watermark and the rollups of one moment.
+-- +goose StatementBegin
+CREATE FUNCTION report_unfolded() RETURNS SETOF report_session_contributions
+LANGUAGE plpgsql STABLE ROWS 1000 AS $$
+DECLARE
+    below xid8;
+BEGIN
+    SELECT folded_below INTO below FROM report_watermark;
+    RETURN QUERY EXECUTE 'SELECT * FROM report_session_contributions WHERE created_xid >= $1' USING below;
+END;
+$$;
+-- +goose StatementEnd
+
 -- What the rollups do not hold yet, at full detail: the changes of folded
 -- sessions and the sessions past the watermark as they are now.
 CREATE VIEW report_pending AS
@@ -64,7 +81,7 @@ FROM report_deltas d CROSS JOIN report_watermark w
 WHERE d.created_xid IS NULL OR d.created_xid < w.folded_below
 UNION ALL
 SELECT c.day, c.supplier_id, c.brand, c.kind, c.language, c.outcome, c.bucket, c.sessions, c.opened, c.brand_selected, c.authorizing
-FROM report_watermark w JOIN report_session_contributions c ON c.created_xid >= w.folded_below;
+FROM report_unfolded() c;
 
 -- report_apply appends sign × one session's contribution to report_deltas.
 -- +goose StatementBegin
@@ -125,6 +142,11 @@ $$;
 CREATE FUNCTION report_fold(max_sessions integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    below xid8;
+    horizon xid8;
+    upto xid8;
+    nth xid8;
+    nxt xid8;
     n bigint;
 BEGIN
     -- The rollups first: a rebuild holds them exclusively, and a fold must
@@ -133,33 +155,36 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('noxportal.report_fold')) THEN
         RETURN -1;
     END IF;
-    -- One statement, so one snapshot, taken after the lock: it sees the
-    -- watermark of the last fold, and its horizon bounds this one.
-    WITH w AS (
-        SELECT folded_below AS below, report_fold_horizon() AS horizon FROM report_watermark
-    ), bound AS (
-        SELECT w.below, CASE WHEN nth.x IS NULL THEN w.horizon
-                             ELSE least(w.horizon, greatest(nth.x, coalesce(nxt.x, w.horizon))) END AS upto
-        FROM w
-        LEFT JOIN LATERAL (SELECT s.created_xid AS x FROM link_sessions s
-            WHERE s.created_xid >= w.below AND s.created_xid < w.horizon
-            ORDER BY s.created_xid OFFSET max_sessions LIMIT 1) nth ON true
-        LEFT JOIN LATERAL (SELECT min(s.created_xid) AS x FROM link_sessions s
-            WHERE s.created_xid > w.below AND s.created_xid < w.horizon) nxt ON true
-    ), moved AS (
+    -- Each statement from here on has a snapshot taken after the lock, so
+    -- it sees the watermark of the last fold; every session below the
+    -- horizon of this one is in all the later ones.
+    SELECT folded_below, report_fold_horizon() INTO below, horizon FROM report_watermark;
+    -- The batch ends at the transaction of the (max_sessions+1)-th session
+    -- past the watermark, or after the first transaction when that one
+    -- alone has more. Values, not a join, so the planner sees the range.
+    EXECUTE 'SELECT created_xid FROM link_sessions WHERE created_xid >= $1 AND created_xid < $2
+             ORDER BY created_xid OFFSET $3 LIMIT 1' INTO nth USING below, horizon, max_sessions;
+    upto := horizon;
+    IF nth IS NOT NULL THEN
+        EXECUTE 'SELECT min(created_xid) FROM link_sessions WHERE created_xid > $1 AND created_xid < $2'
+            INTO nxt USING below, horizon;
+        upto := least(horizon, greatest(nth, coalesce(nxt, horizon)));
+    END IF;
+    EXECUTE '
+    WITH moved AS (
         DELETE FROM report_deltas RETURNING *
     ), changes AS (
         SELECT m.day, m.supplier_id, m.brand, m.kind, m.language, m.outcome, m.bucket, m.sessions, m.opened,
             m.brand_selected, m.authorizing
-        FROM moved m CROSS JOIN bound b WHERE m.created_xid IS NULL OR m.created_xid < b.below
+        FROM moved m WHERE m.created_xid IS NULL OR m.created_xid < $1
         UNION ALL
         SELECT c.day, c.supplier_id, c.brand, c.kind, c.language, c.outcome, c.bucket, c.sessions, c.opened,
             c.brand_selected, c.authorizing
-        FROM bound b JOIN report_session_contributions c ON c.created_xid >= b.below AND c.created_xid < b.upto
+        FROM report_session_contributions c WHERE c.created_xid >= $1 AND c.created_xid < $2
     ), daily AS (
         INSERT INTO report_daily AS t (rolled, day, supplier_id, brand, kind, language, outcome, sessions, opened, brand_selected, authorizing)
-        SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''), coalesce(brand, ''),
-            coalesce(kind, ''), coalesce(language, ''), outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
+        SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''''), coalesce(brand, ''''),
+            coalesce(kind, ''''), coalesce(language, ''''), outcome, sum(sessions), sum(opened), sum(brand_selected), sum(authorizing)
         FROM changes
         GROUP BY day, outcome, CUBE (supplier_id, brand, kind, language)
         ON CONFLICT (rolled, kind, language, supplier_id, day, brand, outcome) DO UPDATE
@@ -167,21 +192,26 @@ BEGIN
             brand_selected = t.brand_selected + EXCLUDED.brand_selected, authorizing = t.authorizing + EXCLUDED.authorizing
     ), times AS (
         INSERT INTO report_connect_times AS t (rolled, day, supplier_id, brand, kind, language, bucket, sessions)
-        SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''), coalesce(brand, ''),
-            coalesce(kind, ''), coalesce(language, ''), bucket, sum(sessions)
+        SELECT GROUPING(supplier_id, brand, kind, language), day, coalesce(supplier_id, ''''), coalesce(brand, ''''),
+            coalesce(kind, ''''), coalesce(language, ''''), bucket, sum(sessions)
         FROM changes WHERE bucket IS NOT NULL
         GROUP BY day, bucket, CUBE (supplier_id, brand, kind, language)
         ON CONFLICT (rolled, kind, language, supplier_id, day, brand, bucket) DO UPDATE
         SET sessions = t.sessions + EXCLUDED.sessions
-    ), mark AS (
-        UPDATE report_watermark SET folded_below = b.upto FROM bound b WHERE b.upto > b.below
     )
-    SELECT count(*) INTO n FROM changes;
+    SELECT count(*) FROM changes' INTO n USING below, upto;
+    IF upto > below THEN
+        UPDATE report_watermark SET folded_below = upto;
+    END IF;
     PERFORM report_fold_devices();
     RETURN n;
 END;
 $$;
 -- +goose StatementEnd
+
+-- The one-row tables are joined into every report and fold: without
+-- statistics the planner takes each for thousands of rows.
+ANALYZE report_watermark, report_settings;
 
 -- +goose Down
 SELECT report_fold(2147483647);
@@ -227,7 +257,9 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
-DROP VIEW report_pending, report_session_contributions;
+DROP VIEW report_pending;
+DROP FUNCTION report_unfolded();
+DROP VIEW report_session_contributions;
 DROP TRIGGER link_sessions_report ON link_sessions;
 CREATE TRIGGER link_sessions_report AFTER INSERT OR DELETE ON link_sessions
     FOR EACH ROW EXECUTE FUNCTION link_sessions_report();
