@@ -218,7 +218,8 @@ type RetentionConfig struct {
 	Interval Duration `yaml:"interval"`
 	// IdempotencyKeys: how long an Idempotency-Key replays its response.
 	IdempotencyKeys Duration `yaml:"idempotency_keys"`
-	// DashboardLinks and Sandbox rows are kept this long past their expiry.
+	// DashboardLinks (and supplier invitations) and Sandbox rows are kept
+	// this long past their expiry.
 	DashboardLinks Duration `yaml:"dashboard_links"`
 	Sandbox        Duration `yaml:"sandbox"`
 	// Emails: sent or given-up emails.

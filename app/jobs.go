@@ -167,9 +167,10 @@ func (r *JobRunner) RunOnce(ctx context.Context, kinds []string) (ran bool, err 
 			at := time.Now().Add(kind.Every)
 			next = &at
 		}
+		err := r.queue.FinishJob(rctx, j.ID, next)
 		r.obs.JobRun(j.Kind, JobSucceeded, took)
 		r.log.DebugContext(jctx, "job done", "took", took.Round(time.Millisecond).String())
-		return true, r.queue.FinishJob(rctx, j.ID, next)
+		return true, err
 	}
 	msg := JobErrorText(runErr)
 	var retryAt *time.Time
@@ -181,9 +182,10 @@ func (r *JobRunner) RunOnce(ctx context.Context, kinds []string) (ran bool, err 
 		}
 		retryAt, outcome = &at, "retry"
 	}
+	err = r.queue.FailJob(rctx, j.ID, msg, retryAt)
 	r.obs.JobRun(j.Kind, outcome, took)
 	r.log.ErrorContext(jctx, "job failed", "attempt", j.Attempts, "max_attempts", j.MaxAttempts, "retry", retryAt != nil, "err", runErr)
-	return true, r.queue.FailJob(rctx, j.ID, msg, retryAt)
+	return true, err
 }
 
 // RetryDelay is the delay before retry n (1-based): base doubled n-1 times,

@@ -115,7 +115,11 @@ func Migrate(ctx context.Context, d *sqlx.DB) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: migration lock: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, d.DB, sub, goose.WithSessionLocker(locker))
+	// Migration numbers are reserved in ranges as changes are planned, so a
+	// migration merged later may carry a lower number than one a database
+	// already has: apply it rather than refuse to start.
+	p, err := goose.NewProvider(goose.DialectPostgres, d.DB, sub, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("db: migrations: %w", err)
 	}

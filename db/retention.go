@@ -44,6 +44,8 @@ func (s *Store) Prune(ctx context.Context, r app.RetentionConfig, webhooks time.
 			SELECT ctid FROM sandbox_tokens WHERE expires_at < $1 LIMIT $2)`, r.Sandbox.D()},
 		{"sandbox_authorizations", `DELETE FROM sandbox_authorizations WHERE ctid IN (
 			SELECT ctid FROM sandbox_authorizations WHERE expires_at < $1 LIMIT $2)`, r.Sandbox.D()},
+		{"supplier_invitations", `DELETE FROM supplier_invitations WHERE token_hash IN (
+			SELECT token_hash FROM supplier_invitations WHERE expires_at < $1 LIMIT $2)`, r.DashboardLinks.D()},
 		{"login_failures", `DELETE FROM login_failures WHERE id IN (
 			SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`, r.PortalSessions.D()},
 		{"portal_sessions", `DELETE FROM portal_sessions WHERE ctid IN (

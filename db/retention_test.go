@@ -36,6 +36,9 @@ func TestPruneDeletesOnlyRowsPastTheirRetention(t *testing.T) {
 		  ('bulk_relink', 'old', 'succeeded', now() - interval '31 days'),
 		  ('bulk_relink', 'new', 'succeeded', now());
 		INSERT INTO rate_limits (bucket, window_start, count) VALUES ('page:old', now() - interval '2 hours', 1), ('page:new', now(), 1);
+		INSERT INTO supplier_invitations (token_hash, supplier_id, email, role, expires_at) VALUES
+		  (sha256('old'), 'sup_prune', 'old@example.com', 'supplier_viewer', now() - interval '8 days'),
+		  (sha256('new'), 'sup_prune', 'new@example.com', 'supplier_viewer', now() + interval '1 day');
 	`); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +46,7 @@ func TestPruneDeletesOnlyRowsPastTheirRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for table, want := range map[string]int64{"email_outbox": 1, "idempotency_keys": 1, "dashboard_links": 1, "jobs": 1, "rate_limits": 1} {
+	for table, want := range map[string]int64{"email_outbox": 1, "idempotency_keys": 1, "dashboard_links": 1, "jobs": 1, "rate_limits": 1, "supplier_invitations": 1} {
 		if pruned[table] != want {
 			t.Errorf("%s: pruned %d rows, want %d", table, pruned[table], want)
 		}
@@ -51,6 +54,7 @@ func TestPruneDeletesOnlyRowsPastTheirRetention(t *testing.T) {
 	for table, where := range map[string]string{
 		"email_outbox": "to_address = 'new@example.com'", "idempotency_keys": "key = 'new-key'",
 		"dashboard_links": "token_hash = sha256('new')", "jobs": "ref = 'new'", "rate_limits": "bucket = 'page:new'",
+		"supplier_invitations": "token_hash = sha256('new')",
 	} {
 		var n int
 		if err := s.DB().GetContext(ctx, &n, `SELECT count(*) FROM `+table+` WHERE `+where); err != nil || n != 1 {

@@ -54,7 +54,8 @@ func TestMetricsExposeEveryFamilyWithItsLabels(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		text = scrape(t, s)
-		if strings.Contains(text, `outcome="expired"`) && strings.Contains(text, `noxportal_webhook_deliveries_total{outcome="succeeded"}`) {
+		if strings.Contains(text, `noxportal_job_runs_total{kind="sweep",outcome="succeeded"}`) &&
+			strings.Contains(text, `noxportal_webhook_deliveries_total{outcome="succeeded"}`) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -40,10 +40,23 @@ func Loops(d Deps) []Loop {
 	log := slog.New(app.ContextHandler(d.Logger.Handler()))
 	d.Logger = log
 	c := d.Config
-	runner := app.NewJobRunner(d.Store, JobKinds(d), app.JobRunnerConfig{Poll: c.Jobs.PollInterval.D(),
-		Lease: c.Jobs.Lease.D(), RetryBase: c.Jobs.RetryBase.D(), RetryCap: c.Jobs.RetryCap.D()}, log, d.Observer)
+	rc := app.JobRunnerConfig{Poll: c.Jobs.PollInterval.D(), Lease: c.Jobs.Lease.D(),
+		RetryBase: c.Jobs.RetryBase.D(), RetryCap: c.Jobs.RetryCap.D()}
+	// Periodic jobs get their own runner, so a long bulk relink does not
+	// hold up the sweeper.
+	oneOff, periodic := map[string]app.JobKind{}, map[string]app.JobKind{}
+	for name, k := range JobKinds(d) {
+		if k.Every > 0 {
+			periodic[name] = k
+		} else {
+			oneOff[name] = k
+		}
+	}
+	jobs := app.NewJobRunner(d.Store, oneOff, rc, log, d.Observer)
+	periodicJobs := app.NewJobRunner(d.Store, periodic, rc, log, d.Observer)
 	return []Loop{
-		{"jobs", func(ctx context.Context) { runner.Run(app.WithObserver(ctx, d.Observer)) }},
+		{"jobs", func(ctx context.Context) { jobs.Run(app.WithObserver(ctx, d.Observer)) }},
+		{"periodic-jobs", func(ctx context.Context) { periodicJobs.Run(app.WithObserver(ctx, d.Observer)) }},
 		{"mailer", func(ctx context.Context) { sendMail(ctx, d) }},
 		{"webhooks", app.NewWebhookWorker(d.Store, c.Webhooks, log).WithObserver(d.Observer).Run},
 	}
