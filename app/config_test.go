@@ -97,6 +97,14 @@ func TestLoadConfigRefusesInvalidConfig(t *testing.T) {
 		{"sandbox in production", prodEnv("NOX_SANDBOX_ENABLED=true"), "sandbox.enabled must be false in production"},
 		{"http in production", prodEnv("NOX_SERVER_PUBLIC_URL=http://link.nox.example"), "must be https in production"},
 		{"development keys in production", prodEnv("NOX_SECURITY_ENCRYPTION_KEY=" + app.DevEncryptionKey), "development keys"},
+		{"export shorter than a request", []string{"NOX_SERVER_EXPORT_TIMEOUT=1s"}, "server.export_timeout at least"},
+		{"metrics on the public port", []string{"NOX_SERVER_METRICS_ADDR=127.0.0.1:8080"}, "server.metrics_addr"},
+		{"negative statement timeout", []string{"NOX_DATABASE_STATEMENT_TIMEOUT=-1s"}, "database.statement_timeout"},
+		{"mail lease within a send", []string{"NOX_MAIL_LEASE=15s"}, "mail.lease longer than twice"},
+		{"unknown TLS policy", []string{"NOX_MAIL_SMTP_TLS=sometimes"}, "mail.smtp_tls"},
+		{"job retry cap below its base", []string{"NOX_JOBS_RETRY_CAP=1s"}, "jobs.retry_cap"},
+		{"idempotency keys kept under a day", []string{"NOX_RETENTION_IDEMPOTENCY_KEYS=1h"}, "idempotency_keys at least 24h"},
+		{"unknown log format", []string{"NOX_LOG_FORMAT=xml"}, "log.format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,5 +129,21 @@ func TestLoadConfigRefusesMalformedYAML(t *testing.T) {
 	}
 	if _, err := app.LoadConfig(path, nil); app.ErrorCode(err) != app.EINVALID {
 		t.Errorf("got %v, want an EINVALID error", err)
+	}
+}
+
+func TestLogFormatIsJSONInProductionUnlessSet(t *testing.T) {
+	for _, tc := range []struct {
+		env, format, want string
+	}{
+		{"production", "", "json"},
+		{"development", "", "text"},
+		{"production", "text", "text"},
+		{"development", "json", "json"},
+	} {
+		c := app.Config{Env: tc.env, Log: app.LogConfig{Format: tc.format}}
+		if got := c.LogFormat(); got != tc.want {
+			t.Errorf("env %s, log.format %q: got %s, want %s", tc.env, tc.format, got, tc.want)
+		}
 	}
 }

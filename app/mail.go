@@ -114,11 +114,31 @@ func newSMTPMailer(cfg MailConfig) (Mailer, error) {
 	case "none":
 		policy = mail.NoTLS
 	}
-	opts := []mail.Option{mail.WithPort(p), mail.WithTimeout(timeout), mail.WithTLSPolicy(policy)}
+	opts := []mail.Option{mail.WithPort(p), mail.WithTimeout(timeout), mail.WithTLSPolicy(policy),
+		mail.WithDialContextFunc(boundedDial(timeout))}
 	if cfg.SMTPUser != "" {
 		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(cfg.SMTPUser), mail.WithPassword(cfg.SMTPPassword))
 	}
 	return smtpMailer{cfg: cfg, opts: opts, host: host}, nil
+}
+
+// boundedDial dials within timeout and bounds the whole SMTP conversation
+// on the connection to twice timeout, so a server that accepts and then
+// says nothing cannot hold a sender (go-mail's own timeout covers the dial
+// and each command it sets a deadline for, not the greeting).
+func boundedDial(timeout time.Duration) mail.DialContextFunc {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		c, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.SetDeadline(time.Now().Add(2 * timeout)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 func (m smtpMailer) Send(ctx context.Context, e Email) error {
@@ -130,8 +150,6 @@ func (m smtpMailer) Send(ctx context.Context, e Email) error {
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*m.cfg.Timeout.D()+time.Second)
-	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("mail: send: %w", err)
 	}
