@@ -267,8 +267,14 @@ func reportDevices(where string) string {
 }
 
 // foldBatch caps the sessions one fold transaction counts (a backlog is
-// folded in several short transactions, each committed with its watermark).
-const foldBatch = 50000
+// folded in several short transactions, each committed with its watermark);
+// the sessions of one transaction are never split, so a batch may be larger.
+const foldBatch = 10000
+
+// foldTimeout replaces the pool's statement and lock timeouts for one fold:
+// a batch that cannot finish within a request's timeout would fail and be
+// retried from the same watermark for ever, and a fold waits for a rebuild.
+const foldTimeout = "10min"
 
 // FoldReports counts the sessions past the fold's watermark and the pending
 // changes into the rollups, in batches, and returns how many sessions and
@@ -280,7 +286,13 @@ func (s *Store) FoldReports(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		var n int64
-		if err := s.db.GetContext(ctx, &n, `SELECT report_fold($1)`, foldBatch); err != nil {
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = '`+foldTimeout+`'; SET LOCAL lock_timeout = '`+foldTimeout+`'`); err != nil {
+				return err
+			}
+			return tx.GetContext(ctx, &n, `SELECT report_fold($1)`, foldBatch)
+		})
+		if err != nil {
 			return total, fmt.Errorf("db: fold report rollups: %w", err)
 		}
 		if n < 0 {
