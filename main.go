@@ -165,7 +165,29 @@ func run(args []string) error {
 		return err
 	}
 	defer served.Close()
-	return serve(ctx, cfg, db.New(served, cipher), store, served, log)
+	primary := db.New(served, cipher)
+	reads := db.NewReads(primary, nil, 0)
+	if cfg.Database.ReplicaURL != "" {
+		replica, err := openReplica(cfg)
+		if err != nil {
+			return err
+		}
+		defer replica.Close()
+		reads = db.NewReads(primary, db.New(replica, cipher), cfg.Database.ReplicaMaxLag.D())
+	}
+	return serve(ctx, cfg, reads, store, served, log)
+}
+
+// openReplica returns a pool on database.replica_url with the same session
+// timeouts as the primary's. It does not wait for the replica: one that is
+// down at start-up is probed until it answers, and reads use the primary.
+func openReplica(cfg app.Config) (*sqlx.DB, error) {
+	dsn, err := db.WithSessionTimeouts(cfg.Database.ReplicaURL, cfg.Database.StatementTimeout.D(), cfg.Database.LockTimeout.D(),
+		cfg.Database.IdleInTransactionTimeout.D())
+	if err != nil {
+		return nil, err
+	}
+	return db.Connect(dsn, cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns)
 }
 
 // serve runs the HTTP server and every background loop under one
@@ -174,7 +196,8 @@ func run(args []string) error {
 // server.drain_delay, then the listener stops accepting and in-flight
 // requests get server.shutdown_timeout to finish; only then do the loops
 // stop. Work they leave is in leased rows and is picked up again.
-func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {
+func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {
+	store := reads.Primary()
 	tr, err := app.NewTranslator(views.Locales())
 	if err != nil {
 		return err
@@ -193,7 +216,7 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 	}, log)
 	var draining atomic.Bool
 	srv := handlers.New(handlers.Deps{
-		Config: cfg, Store: store, Manufacturers: app.NewManufacturers(cfg).WithLogger(log),
+		Config: cfg, Store: store, Reads: reads, Manufacturers: app.NewManufacturers(cfg).WithLogger(log),
 		Translator: tr, Signer: signer, Logger: log, Draining: draining.Load, Metrics: metrics,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -216,6 +239,9 @@ func serve(ctx context.Context, cfg app.Config, store, adminStore *db.Store, sql
 		loop(l.Name, l.Run)
 	}
 	loop("report-folder", func(ctx context.Context) { runReportFolder(ctx, store, cfg.Reports.FoldInterval.D(), log) })
+	if cfg.Database.ReplicaURL != "" {
+		loop("replica-probe", func(ctx context.Context) { runReplicaProbe(ctx, reads, time.Second, log) })
+	}
 	loop("request-log", func(ctx context.Context) { store.RunRequestLog(app.WithObserver(ctx, metrics), log) })
 	if cfg.Dev.Seed {
 		// 90 days of report history, once; the server does not wait for it.
@@ -372,6 +398,25 @@ func runReportFolder(ctx context.Context, store *db.Store, d time.Duration, log 
 		if _, err := store.FoldReports(ctx); err != nil && ctx.Err() == nil {
 			log.Error("fold report rollups failed", "err", err)
 		}
+	})
+}
+
+// runReplicaProbe measures the replica's lag every d until ctx ends,
+// logging when it goes down or comes back.
+func runReplicaProbe(ctx context.Context, reads *db.Reads, d time.Duration, log *slog.Logger) {
+	up := false
+	every(ctx, d, func() {
+		pctx, cancel := context.WithTimeout(ctx, d)
+		err := reads.Probe(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && up:
+			log.Warn("replica down: its reads go to the primary", "err", err)
+		case err == nil && !up:
+			log.Info("replica up", "lag", reads.Stats().Lag.String())
+		}
+		up = err == nil
 	})
 }
 

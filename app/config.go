@@ -91,6 +91,12 @@ type DatabaseConfig struct {
 	StatementTimeout         Duration `yaml:"statement_timeout"`
 	LockTimeout              Duration `yaml:"lock_timeout"`
 	IdleInTransactionTimeout Duration `yaml:"idle_in_transaction_timeout"`
+	// ReplicaURL, when set, is a streaming replica of the primary: the
+	// console search, a customer's console page and the reports read from
+	// it; everything else uses the primary.
+	ReplicaURL string `yaml:"replica_url"`
+	// ReplicaMaxLag is the replay lag past which reads go back to the primary.
+	ReplicaMaxLag Duration `yaml:"replica_max_lag"`
 }
 
 // SecurityConfig holds the secrets. In production they come from env vars.
@@ -281,7 +287,7 @@ func DefaultConfig() Config {
 		},
 		Database: DatabaseConfig{MaxOpenConns: 40, MaxIdleConns: 40,
 			StatementTimeout: Duration(30 * time.Second), LockTimeout: Duration(5 * time.Second),
-			IdleInTransactionTimeout: Duration(60 * time.Second)},
+			IdleInTransactionTimeout: Duration(60 * time.Second), ReplicaMaxLag: Duration(30 * time.Second)},
 		Security: SecurityConfig{APIRateLimit: 6000, PageRateLimit: 600},
 		Link: LinkConfig{
 			SessionTTL:    Duration(15 * time.Minute),
@@ -441,6 +447,9 @@ func (c Config) Validate() error {
 	}
 	if d := c.Database; d.StatementTimeout.D() < 0 || d.LockTimeout.D() < 0 || d.IdleInTransactionTimeout.D() < 0 {
 		add("database.statement_timeout, lock_timeout and idle_in_transaction_timeout must not be negative (0: off)")
+	}
+	if c.Database.ReplicaURL != "" && c.Database.ReplicaMaxLag.D() <= 0 {
+		add("database.replica_max_lag must be positive")
 	}
 	if c.Link.SessionTTL.D() <= 0 {
 		add("link.session_ttl must be positive")

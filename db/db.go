@@ -39,8 +39,8 @@ type Store struct {
 	reqlog *requestLog
 }
 
-// Open connects to Postgres and checks the connection.
-func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, error) {
+// Connect returns a pool on url without connecting yet.
+func Connect(url string, maxOpen, maxIdle int) (*sqlx.DB, error) {
 	d, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)
@@ -48,6 +48,15 @@ func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, erro
 	d.SetMaxOpenConns(maxOpen)
 	d.SetMaxIdleConns(maxIdle)
 	d.SetConnMaxIdleTime(5 * time.Minute)
+	return d, nil
+}
+
+// Open connects to Postgres and checks the connection.
+func Open(ctx context.Context, url string, maxOpen, maxIdle int) (*sqlx.DB, error) {
+	d, err := Connect(url, maxOpen, maxIdle)
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.PingContext(pctx); err != nil {

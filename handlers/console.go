@@ -14,6 +14,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"noxportal/app"
+	"noxportal/db"
 )
 
 // The support console: search mappings, a mapping's detail and timeline,
@@ -146,10 +147,15 @@ func (h *Handler) showConsole(c *fiber.Ctx) error {
 		}
 		after = &cur
 	}
-	rows, next, err := h.store.SearchMappings(c.UserContext(), f, after, consolePageSize)
-	if err != nil {
+	var rows []app.MappingRow
+	var next *app.MappingCursor
+	if err := h.read(c, func(s *db.Store) (err error) {
+		rows, next, err = s.SearchMappings(c.UserContext(), f, after, consolePageSize)
+		return err
+	}); err != nil {
 		return err
 	}
+	data["Freshness"] = h.freshness(c, data["Lang"].(string))
 	data["Rows"], data["Filter"] = rows, f
 	data["FromDay"], data["ToDay"] = c.Query("from"), c.Query("to")
 	data["Paged"] = after != nil
@@ -187,7 +193,31 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := h.store.GetMapping(c.UserContext(), sup, suid)
+	ctx := c.UserContext()
+	var m app.Mapping
+	var comfort *app.ComfortBounds
+	var hooks []app.WebhookDelivery
+	load := func(s *db.Store) (err error) {
+		if m, err = s.GetMapping(ctx, sup, suid); err != nil {
+			return err
+		}
+		comfort = nil
+		if m.NoxUserID != "" {
+			if b, err := s.ComfortBounds(ctx, m.NoxUserID); err == nil {
+				comfort = &b
+			} else if !app.IsNotFound(err) {
+				return err
+			}
+		}
+		hooks, err = s.UserWebhookDeliveries(ctx, sup, m.NoxUserID, 20)
+		return err
+	}
+	// Right after an agent's change the page must show it: read the primary.
+	if c.Query("marked") != "" {
+		err = load(h.store)
+	} else {
+		err = h.read(c, load)
+	}
 	if err != nil {
 		return err
 	}
@@ -195,20 +225,12 @@ func (h *Handler) showMapping(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	data["Freshness"] = h.freshness(c, data["Lang"].(string))
 	data["Title"] = suid + " · " + m.SupplierName
 	h.describeEvents(data["Lang"].(string), m.Sessions, data)
 	data["M"] = m
-	ctx := c.UserContext()
-	if m.NoxUserID != "" {
-		if b, err := h.store.ComfortBounds(ctx, m.NoxUserID); err == nil {
-			data["Comfort"] = &b
-		} else if !app.IsNotFound(err) {
-			return err
-		}
-	}
-	hooks, err := h.store.UserWebhookDeliveries(ctx, sup, m.NoxUserID, 20)
-	if err != nil {
-		return err
+	if comfort != nil {
+		data["Comfort"] = comfort
 	}
 	data["Webhooks"] = hooks
 	data["Path"] = consoleUserPath(sup, suid)

@@ -104,22 +104,22 @@ type reportData struct {
 	Devices   []app.DevicePoint
 }
 
-func (h *Handler) loadReport(ctx context.Context, f app.ReportFilter) (reportData, error) {
+func loadReport(ctx context.Context, s *db.Store, f app.ReportFilter) (reportData, error) {
 	var d reportData
 	var err error
-	if d.Funnel, err = h.store.ReportFunnel(ctx, f); err != nil {
+	if d.Funnel, err = s.ReportFunnel(ctx, f); err != nil {
 		return d, err
 	}
-	if d.Brands, err = h.store.ReportBreakdown(ctx, f, db.ByBrand); err != nil {
+	if d.Brands, err = s.ReportBreakdown(ctx, f, db.ByBrand); err != nil {
 		return d, err
 	}
-	if d.Suppliers, err = h.store.ReportBreakdown(ctx, f, db.BySupplier); err != nil {
+	if d.Suppliers, err = s.ReportBreakdown(ctx, f, db.BySupplier); err != nil {
 		return d, err
 	}
-	if d.Trend, err = h.store.ReportTrend(ctx, f); err != nil {
+	if d.Trend, err = s.ReportTrend(ctx, f); err != nil {
 		return d, err
 	}
-	d.Devices, err = h.store.ReportDevices(ctx, f)
+	d.Devices, err = s.ReportDevices(ctx, f)
 	return d, err
 }
 
@@ -129,12 +129,15 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 	lang := pageLang(c)
 	q := h.parseReportQuery(c)
 	ctx := c.UserContext()
-	d, err := h.loadReport(ctx, q.Filter)
-	if err != nil {
+	var d reportData
+	var suppliers, brands []app.ReportOption
+	if err := h.read(c, func(s *db.Store) (err error) {
+		if d, err = loadReport(ctx, s, q.Filter); err != nil {
+			return err
+		}
+		suppliers, brands, err = s.ReportOptions(ctx)
 		return err
-	}
-	suppliers, brands, err := h.store.ReportOptions(ctx)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	if team := teamSupplier(c); team != "" {
@@ -173,8 +176,9 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 			"Devices":  v.devicesChart(d.Devices),
 			"Relinks":  v.relinkChart(d.Devices),
 		},
-		"Empty":  d.Funnel.Created == 0,
-		"Export": v.exportURLs(),
+		"Freshness": h.freshness(c, lang),
+		"Empty":     d.Funnel.Created == 0,
+		"Export":    v.exportURLs(),
 	}
 	// The address bar names exactly the report on screen, whatever stale
 	// dates the form sent, so a reload or a shared link shows these numbers.

@@ -41,8 +41,13 @@ func (h *Handler) exportReport(c *fiber.Ctx) error {
 	if q.Problem != "" {
 		return app.ReasonErrorf(app.EINVALID, "invalid_range", "%s", h.tr.T(lang, q.Problem))
 	}
-	header, n, row, err := h.reportCSV(c, table, q, reportView{h: h, lang: lang, q: q})
-	if err != nil {
+	var header []string
+	var n int
+	var row func(int) []string
+	if err := h.read(c, func(s *db.Store) (err error) {
+		header, n, row, err = reportCSV(c, s, table, q, reportView{h: h, lang: lang, q: q})
+		return err
+	}); err != nil {
 		return err
 	}
 	name := "noxportal-" + table + "-" + q.FromText + "-" + q.ToText + ".csv"
@@ -77,7 +82,7 @@ func (h *Handler) exportReport(c *fiber.Ctx) error {
 // reportCSV queries one table and returns its header, its number of rows
 // and a function formatting row i. Numbers are plain (rates as fractions,
 // times in seconds).
-func (h *Handler) reportCSV(c *fiber.Ctx, table string, q reportQuery, v reportView) (header []string, n int, row func(int) []string, err error) {
+func reportCSV(c *fiber.Ctx, s *db.Store, table string, q reportQuery, v reportView) (header []string, n int, row func(int) []string, err error) {
 	ctx := c.UserContext()
 	f := q.Filter
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
@@ -95,7 +100,7 @@ func (h *Handler) reportCSV(c *fiber.Ctx, table string, q reportQuery, v reportV
 	}
 	switch table {
 	case "funnel", "failures":
-		fr, err := h.store.ReportFunnel(ctx, f)
+		fr, err := s.ReportFunnel(ctx, f)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -121,7 +126,7 @@ func (h *Handler) reportCSV(c *fiber.Ctx, table string, q reportQuery, v reportV
 		if table == "suppliers" {
 			by, sortBy, dim = db.BySupplier, q.SupplySort, "supplier"
 		}
-		rows, err := h.store.ReportBreakdown(ctx, f, by)
+		rows, err := s.ReportBreakdown(ctx, f, by)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -141,7 +146,7 @@ func (h *Handler) reportCSV(c *fiber.Ctx, table string, q reportQuery, v reportV
 				secs(r.Median()), secs(r.P90()), top.Reason, i64(top.Sessions)}
 		}, nil
 	case "trend":
-		ps, err := h.store.ReportTrend(ctx, f)
+		ps, err := s.ReportTrend(ctx, f)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -151,7 +156,7 @@ func (h *Handler) reportCSV(c *fiber.Ctx, table string, q reportQuery, v reportV
 			return []string{p.Day.Format("2006-01-02"), i64(p.Sessions), i64(p.Connected), rate(p.SuccessRate())}
 		}, nil
 	case "devices":
-		ps, err := h.store.ReportDevices(ctx, f)
+		ps, err := s.ReportDevices(ctx, f)
 		if err != nil {
 			return nil, 0, nil, err
 		}

@@ -25,6 +25,7 @@ import (
 type Handler struct {
 	cfg           app.Config
 	store         *db.Store
+	reads         *db.Reads
 	manufacturers *app.Manufacturers
 	tr            *app.Translator
 	signer        *app.Signer
@@ -47,8 +48,10 @@ type Handler struct {
 
 // Deps are the dependencies of New.
 type Deps struct {
-	Config        app.Config
-	Store         *db.Store
+	Config app.Config
+	Store  *db.Store
+	// Reads routes the reads that may lag to a replica; nil: all on Store.
+	Reads         *db.Reads
 	Manufacturers *app.Manufacturers
 	Translator    *app.Translator
 	Signer        *app.Signer
@@ -71,6 +74,7 @@ func New(d Deps) *fiber.App {
 	h := &Handler{
 		cfg:           d.Config,
 		store:         d.Store,
+		reads:         d.Reads,
 		manufacturers: d.Manufacturers,
 		tr:            d.Translator,
 		signer:        d.Signer,
@@ -87,6 +91,9 @@ func New(d Deps) *fiber.App {
 	}
 	if h.metrics == nil {
 		h.metrics = metric.New()
+	}
+	if h.reads == nil {
+		h.reads = db.NewReads(d.Store, nil, 0)
 	}
 	// Config validation has already refused an unknown time zone.
 	h.reportLoc, _ = app.ReportTimezone(d.Config.Reports.Timezone)

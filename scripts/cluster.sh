@@ -25,6 +25,7 @@
 # 'postgres' user (like scripts/pg.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" # the instances read config.yaml from here
 dir=${NOX_CLUSTER_DIR:-$root/.cluster}
 if [ -z "${NOX_CLUSTER_DIR:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
   dir=/var/tmp/noxportal-cluster-$(printf '%s' "$root" | sha256sum | cut -c1-12)
