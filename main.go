@@ -214,6 +214,7 @@ func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.
 	metrics.WatchDatabase(sqldb.DB, func(ctx context.Context) (app.QueueStats, error) {
 		return store.QueueStats(ctx, cfg.Mail.MaxAttempts)
 	}, log)
+	metrics.WatchReplica(reads.Stats)
 	var draining atomic.Bool
 	srv := handlers.New(handlers.Deps{
 		Config: cfg, Store: store, Reads: reads, Manufacturers: app.NewManufacturers(cfg).WithLogger(log),

@@ -34,13 +34,6 @@ type ReadSource struct {
 	Lag     time.Duration
 }
 
-// ReadStats are the counters and state of Reads, for metrics.
-type ReadStats struct {
-	Configured, Up               bool
-	Lag                          time.Duration
-	OnReplica, OnPrimary, Fallen uint64
-}
-
 // NewReads routes reads between primary and replica (nil: every read on the
 // primary). The replica counts as down until the first Probe succeeds.
 func NewReads(primary, replica *Store, maxLag time.Duration) *Reads {
@@ -106,7 +99,7 @@ func (r *Reads) Probe(ctx context.Context) error {
 }
 
 // Stats returns where reads ran so far and the replica's last known state.
-func (r *Reads) Stats() ReadStats {
-	return ReadStats{Configured: r.replica != nil, Up: r.up.Load(), Lag: time.Duration(r.lag.Load()),
+func (r *Reads) Stats() app.ReadStats {
+	return app.ReadStats{Configured: r.replica != nil, Up: r.up.Load(), Lag: time.Duration(r.lag.Load()),
 		OnReplica: r.onReplica.Load(), OnPrimary: r.onPrimary.Load(), Fallen: r.fellBack.Load()}
 }

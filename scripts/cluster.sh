@@ -13,8 +13,8 @@
 # Everything listens on 127.0.0.1. Ports and folders (environment):
 #   NOX_CLUSTER_DIR           data, logs and pid files (default .cluster/)
 #   NOX_CLUSTER_PORT          HAProxy (default 8080; server.public_url points here)
-#   NOX_CLUSTER_PG_PORT       primary (default 54340)
-#   NOX_CLUSTER_REPLICA_PORT  replica (default 54341)
+#   NOX_CLUSTER_PG_PORT       primary (default 15440)
+#   NOX_CLUSTER_REPLICA_PORT  replica (default 15441)
 #   NOX_CLUSTER_APP_PORTS     the instances (default "18081 18082 18083")
 #   NOX_CLUSTER_METRICS_PORTS their metrics listeners (default "19081 19082 19083")
 #   NOX_CLUSTER_INSTANCES     how many instances `up` starts (default 3)
@@ -31,8 +31,8 @@ if [ -z "${NOX_CLUSTER_DIR:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres 
   dir=/var/tmp/noxportal-cluster-$(printf '%s' "$root" | sha256sum | cut -c1-12)
 fi
 lb_port=${NOX_CLUSTER_PORT:-8080}
-pg_port=${NOX_CLUSTER_PG_PORT:-54340}
-replica_port=${NOX_CLUSTER_REPLICA_PORT:-54341}
+pg_port=${NOX_CLUSTER_PG_PORT:-15440}
+replica_port=${NOX_CLUSTER_REPLICA_PORT:-15441}
 read -r -a app_ports <<<"${NOX_CLUSTER_APP_PORTS:-18081 18082 18083}"
 read -r -a metrics_ports <<<"${NOX_CLUSTER_METRICS_PORTS:-19081 19082 19083}"
 instances=${NOX_CLUSTER_INSTANCES:-3}
