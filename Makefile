@@ -32,6 +32,9 @@ test: ## Run every test (unit, integration on real Postgres, browser) against a 
 	@$(PG) up >/dev/null
 	NOX_TEST_DATABASE_URL="$$($(PG) url)" $(GO) test -count=1 -timeout 30m ./...
 
+bench-cluster: build ## Benchmark the fleet through HAProxy: 1 vs 3 instances, replica vs primary (writes bench/cluster-results.md)
+	./bench/cluster.sh
+
 test-cluster: ## Fleet tests: flows across 3 instances, kill -9 under load, replica down and back (needs haproxy)
 	NOX_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 20m -v ./cluster/
 
@@ -57,4 +60,4 @@ db-down: ## Stop the project-local Postgres
 db-reset: db-down ## Delete the local Postgres data
 	rm -rf .pgdata
 
-.PHONY: help build run test lint bench db-up db-down db-reset cluster cluster-down test-cluster
+.PHONY: help build run test lint bench db-up db-down db-reset cluster cluster-down test-cluster bench-cluster

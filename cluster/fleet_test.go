@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "start fleet:", err)
 		if f != nil {
 			f.script("destroy")
+			os.RemoveAll(f.dir)
 		}
 		os.Exit(1)
 	}
@@ -71,6 +72,8 @@ func TestMain(m *testing.M) {
 	f.primary.Close()
 	if out, err := f.script("destroy"); err != nil {
 		fmt.Fprintln(os.Stderr, "destroy fleet:", err, out)
+	} else {
+		os.RemoveAll(f.dir)
 	}
 	os.Exit(code)
 }
