@@ -148,6 +148,9 @@ type ReportsConfig struct {
 // DevConfig is for local development only.
 type DevConfig struct {
 	Seed bool `yaml:"seed"`
+	// SeedHistory adds 90 days of generated report history to the seed
+	// (once, in the background).
+	SeedHistory bool `yaml:"seed_history"`
 }
 
 // ViewsConfig is how pages are loaded.
@@ -313,6 +316,7 @@ func DefaultConfig() Config {
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
+		Dev:     DevConfig{SeedHistory: true},
 		Log:     LogConfig{Level: "info"},
 		Jobs: JobsConfig{PollInterval: Duration(time.Second), Lease: Duration(time.Minute),
 			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute), BulkBatch: 10},
