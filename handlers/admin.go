@@ -65,10 +65,20 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 		return err
 	}
 	data["Saved"] = c.Query("saved") != ""
-	// A secret the action before the redirect produced is shown this once.
-	for _, s := range []struct{ param, kind, field string }{{"key", shownAPIKey, "NewKey"}, {"secret", shownWebhookSecret, "WebhookSecret"}} {
+	if err := h.takeShownOnce(c, data, "NewKey", "WebhookSecret"); err != nil {
+		return err
+	}
+	return h.renderPortal(c, "pages/admin/supplier", data)
+}
+
+// takeShownOnce puts in data, under keyField and secretField ("" for
+// neither), the API key (?key=) and webhook secret (?secret=) the action
+// before the redirect produced, this once; one already shown sets
+// data["SecretGone"].
+func (h *Handler) takeShownOnce(c *fiber.Ctx, data fiber.Map, keyField, secretField string) error {
+	for _, s := range []struct{ param, kind, field string }{{"key", shownAPIKey, keyField}, {"secret", shownWebhookSecret, secretField}} {
 		id := c.Query(s.param)
-		if id == "" {
+		if id == "" || s.field == "" {
 			continue
 		}
 		secret, err := h.store.TakeShownOnce(c.UserContext(), portalSessionID(c), s.kind, id)
@@ -81,7 +91,7 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 		data[s.field] = secret
 		c.Set(fiber.HeaderCacheControl, "no-store")
 	}
-	return h.renderPortal(c, "pages/admin/supplier", data)
+	return nil
 }
 
 // Kinds of secrets shown once after an admin action's redirect.

@@ -46,11 +46,8 @@ func noticeKey(done string) string {
 }
 
 // showDeveloperKeys lists the supplier's API keys.
+// A key created or rotated is shown once, on the page the action redirects to.
 func (h *Handler) showDeveloperKeys(c *fiber.Ctx) error {
-	return h.renderDeveloperKeys(c, "", "")
-}
-
-func (h *Handler) renderDeveloperKeys(c *fiber.Ctx, newKey, formErr string) error {
 	data, err := h.developerPage(c, "keys")
 	if err != nil {
 		return err
@@ -58,7 +55,9 @@ func (h *Handler) renderDeveloperKeys(c *fiber.Ctx, newKey, formErr string) erro
 	if data["Keys"], err = h.store.SupplierAPIKeys(c.UserContext(), teamSupplier(c)); err != nil {
 		return err
 	}
-	data["NewKey"], data["Error"] = newKey, formErr
+	if err := h.takeShownOnce(c, data, "NewKey", ""); err != nil {
+		return err
+	}
 	return h.renderPortal(c, "pages/developers/keys", data)
 }
 
@@ -77,7 +76,7 @@ func (h *Handler) createDeveloperKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.renderDeveloperKeys(c, key, "")
+	return h.redirectShowingOnce(c, shownAPIKey, key, "/developers/keys", "key", "#keys")
 }
 
 // revokeDeveloperKey revokes one of the supplier's keys at once; another
@@ -108,7 +107,7 @@ func (h *Handler) rotateDeveloperKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.renderDeveloperKeys(c, key, "")
+	return h.redirectShowingOnce(c, shownAPIKey, key, "/developers/keys", "key", "#keys")
 }
 
 // showRedirectURIs lists the supplier's redirect URI allowlist.
@@ -154,12 +153,17 @@ func (h *Handler) removeRedirectURI(c *fiber.Ctx) error {
 // showDeveloperWebhooks shows the supplier's endpoint and its newest
 // deliveries (?event= filters by type).
 func (h *Handler) showDeveloperWebhooks(c *fiber.Ctx) error {
-	return h.renderDeveloperWebhooks(c, "", "", "")
+	return h.renderDeveloperWebhooks(c, "", "")
 }
 
-func (h *Handler) renderDeveloperWebhooks(c *fiber.Ctx, secret, value, formErr string) error {
+// renderDeveloperWebhooks renders the webhook page; a new signing secret
+// is shown once, on the page the action redirects to.
+func (h *Handler) renderDeveloperWebhooks(c *fiber.Ctx, value, formErr string) error {
 	data, err := h.developerPage(c, "webhooks")
 	if err != nil {
+		return err
+	}
+	if err := h.takeShownOnce(c, data, "", "Secret"); err != nil {
 		return err
 	}
 	ctx, owner := c.UserContext(), app.SupplierParty(teamSupplier(c))
@@ -176,7 +180,7 @@ func (h *Handler) renderDeveloperWebhooks(c *fiber.Ctx, secret, value, formErr s
 	case !app.IsNotFound(err):
 		return err
 	}
-	data["Secret"], data["Value"], data["Error"], data["SignatureHeader"] = secret, value, formErr, app.WebhookSignatureHeader
+	data["Value"], data["Error"], data["SignatureHeader"] = value, formErr, app.WebhookSignatureHeader
 	return h.renderPortal(c, "pages/developers/webhooks", data)
 }
 
@@ -187,14 +191,14 @@ func (h *Handler) saveDeveloperWebhook(c *fiber.Ctx) error {
 	secret, err := h.store.SaveWebhookEndpoint(c.UserContext(), teamSupplier(c), u, c.FormValue("rotate") == "1", h.audit(c))
 	if app.ErrorCode(err) == app.EINVALID {
 		c.Status(fiber.StatusUnprocessableEntity)
-		return h.renderDeveloperWebhooks(c, "", u, app.ErrorMessage(err))
+		return h.renderDeveloperWebhooks(c, u, app.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}
 	if secret == "" {
 		return c.Redirect("/developers/webhooks?done=saved", fiber.StatusSeeOther)
 	}
-	return h.renderDeveloperWebhooks(c, secret, "", "")
+	return h.redirectShowingOnce(c, shownWebhookSecret, secret, "/developers/webhooks", "secret", "#endpoint")
 }
 
 // removeDeveloperWebhook removes the endpoint and its pending deliveries.

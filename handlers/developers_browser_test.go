@@ -25,29 +25,34 @@ func TestBrowserSupplierAdminServesItself(t *testing.T) {
 	}
 	rec := handlertest.NewReceiver(t, nil)
 	b := handlertest.NewConsoleBrowser(t)
-	consoleSignIn(b, s.URL, "developer@demo.nox")
+	// One step per call: each gets its own time budget on a busy machine.
+	b.Do(cdp.Navigate(s.URL+"/login"), cdp.WaitVisible(cdp.CSS("#email")))
+	b.Do(cdp.SendKeys(cdp.CSS("#email"), "developer@demo.nox"), cdp.SendKeys(cdp.CSS("#password"), app.DevPassword))
+	b.Do(cdp.Click(cdp.CSS(`form[action="/login"] button[type="submit"]`)))
 	if loc := b.WaitURL("/developers/keys"); !strings.HasSuffix(loc, "/developers/keys") {
 		t.Fatalf("after sign-in: at %s, want /developers/keys", loc)
 	}
 
 	b.Do(cdp.SendKeys(cdp.CSS(`form.key-create input[name="name"]`), "browser"),
-		cdp.Click(cdp.CSS(`button[data-action="create-key"]`)), cdp.WaitVisible(cdp.CSS("input[data-new-key]")))
+		cdp.Click(cdp.CSS(`button[data-action="create-key"]`)))
+	b.Do(cdp.WaitVisible(cdp.CSS("input[data-new-key]")))
 	key := b.Value("input[data-new-key]")
 	b.Screenshot("developers-1-new-key")
 
 	back := s.URL + "/healthz?from=nox"
 	b.Do(cdp.Navigate(s.URL+"/developers/redirect-uris"), cdp.WaitVisible(cdp.CSS(`#add-uri input[name="uri"]`)),
-		cdp.SendKeys(cdp.CSS(`#add-uri input[name="uri"]`), "http://shop.example/cb"), cdp.Click(cdp.CSS(`button[data-action="add-uri"]`)),
-		cdp.WaitVisible(cdp.CSS("[data-form-error]")))
-	b.Do(cdp.SetValue(cdp.CSS(`#add-uri input[name="uri"]`), back), cdp.Click(cdp.CSS(`button[data-action="add-uri"]`)),
-		cdp.WaitVisible(cdp.CSS(`li[data-uri="`+back+`"]`)))
+		cdp.SendKeys(cdp.CSS(`#add-uri input[name="uri"]`), "http://shop.example/cb"), cdp.Click(cdp.CSS(`button[data-action="add-uri"]`)))
+	b.Do(cdp.WaitVisible(cdp.CSS("[data-form-error]")))
+	b.Do(cdp.SetValue(cdp.CSS(`#add-uri input[name="uri"]`), back), cdp.Click(cdp.CSS(`button[data-action="add-uri"]`)))
+	b.Do(cdp.WaitVisible(cdp.CSS(`li[data-uri="` + back + `"]`)))
 	b.Screenshot("developers-2-redirect-uris")
 
 	b.Do(cdp.Navigate(s.URL+"/developers/webhooks"), cdp.WaitVisible(cdp.CSS(`#endpoint input[name="url"]`)),
-		cdp.SendKeys(cdp.CSS(`#endpoint input[name="url"]`), rec.URL), cdp.Click(cdp.CSS(`button[data-action="save-webhook"]`)),
-		cdp.WaitVisible(cdp.CSS("input[data-webhook-secret]")))
+		cdp.SendKeys(cdp.CSS(`#endpoint input[name="url"]`), rec.URL), cdp.Click(cdp.CSS(`button[data-action="save-webhook"]`)))
+	b.Do(cdp.WaitVisible(cdp.CSS("input[data-webhook-secret]")))
 	rec.SetSecret(b.Value("input[data-webhook-secret]"))
-	b.Do(cdp.Click(cdp.CSS(`button[data-action="send-test"]`)), cdp.WaitVisible(cdp.CSS("[data-payload]")))
+	b.Do(cdp.Click(cdp.CSS(`button[data-action="send-test"]`)))
+	b.Do(cdp.WaitVisible(cdp.CSS("[data-payload]")))
 	got := rec.WaitFor(t, "the test event", func(ws []handlertest.Webhook) bool { return len(ws) == 1 })
 	if !got[0].SignatureOK || got[0].EventType != app.EventWebhookTest {
 		t.Errorf("test event: got %s, signature ok %v", got[0].EventType, got[0].SignatureOK)

@@ -43,6 +43,16 @@ func audited(t *testing.T, s *handlertest.Server, action, objectID string) int {
 	return count(t, s, `SELECT count(*) FROM audit_log WHERE action = $1 AND object_id = $2`, action, objectID)
 }
 
+// shownOnce follows the redirect of an action that shows a secret once
+// and returns that page.
+func shownOnce(t *testing.T, s *handlertest.Server, c *http.Client, p handlertest.Page) handlertest.Page {
+	t.Helper()
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("got %d, want 303 to the page showing the secret:\n%s", p.Status, p.Body)
+	}
+	return handlertest.Get(t, c, s.URL+s.Local(p.Location))
+}
+
 // newKeyOn returns the key a page shows once (the data-new-key input).
 func newKeyOn(t *testing.T, p handlertest.Page) string {
 	t.Helper()
@@ -103,13 +113,16 @@ func TestDeveloperPostsNeedCSRF(t *testing.T) {
 func TestDeveloperKeysCreateRotateRevoke(t *testing.T) {
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
-	created := devPost(t, s, admin, "/developers/keys", url.Values{"name": {"staging"}})
-	key := newKeyOn(t, created)
+	post := devPost(t, s, admin, "/developers/keys", url.Values{"name": {"staging"}})
+	key := newKeyOn(t, shownOnce(t, s, admin, post))
 	if !strings.HasPrefix(key, "nox_sk_") {
 		t.Fatalf("new key: got %q, want nox_sk_…", key)
 	}
 	if again := handlertest.Get(t, admin, s.URL+"/developers/keys"); strings.Contains(again.Body, key) {
 		t.Errorf("the key is shown a second time")
+	}
+	if reload := handlertest.Get(t, admin, s.URL+s.Local(post.Location)); strings.Contains(reload.Body, key) || !strings.Contains(reload.Body, "data-secret-gone") {
+		t.Errorf("reloading the page that showed the key: want it gone, with a notice that says so")
 	}
 	if r := s.API(t, "POST", "/users/dev-user/link", key, `{"redirect_uri":"`+s.RedirectURI+`"}`); r.Status != http.StatusOK {
 		t.Fatalf("link with the new key: got %d %s", r.Status, r.Raw)
@@ -132,7 +145,7 @@ func TestDeveloperKeysCreateRotateRevoke(t *testing.T) {
 		t.Errorf("no audit entry for the created key")
 	}
 
-	rotated := devPost(t, s, admin, "/developers/keys/"+id+"/rotate", url.Values{"overlap": {"1h"}})
+	rotated := shownOnce(t, s, admin, devPost(t, s, admin, "/developers/keys/"+id+"/rotate", url.Values{"overlap": {"1h"}}))
 	replacement := newKeyOn(t, rotated)
 	for _, k := range []string{key, replacement} {
 		if r := s.API(t, "GET", "/users/dev-user", k, ""); r.Status == http.StatusUnauthorized {
@@ -221,7 +234,7 @@ func TestDeveloperWebhooksTestEventLogAndResend(t *testing.T) {
 	if p := devPost(t, s, admin, "/developers/webhooks/endpoint", url.Values{"url": {"ftp://hooks.example/x"}}); p.Status != http.StatusUnprocessableEntity {
 		t.Errorf("an endpoint the API refuses: got %d, want 422", p.Status)
 	}
-	saved := devPost(t, s, admin, "/developers/webhooks/endpoint", url.Values{"url": {rec.URL}})
+	saved := shownOnce(t, s, admin, devPost(t, s, admin, "/developers/webhooks/endpoint", url.Values{"url": {rec.URL}}))
 	sec := handlertest.Find(saved.Doc, func(n *html.Node) bool { return hasAttr(n, "data-webhook-secret") })
 	if saved.Status != http.StatusOK || sec == nil {
 		t.Fatalf("register endpoint: got %d, want the secret shown once:\n%s", saved.Status, saved.Body)
@@ -266,7 +279,7 @@ func TestDeveloperWebhooksTestEventLogAndResend(t *testing.T) {
 		t.Fatalf("resend: got %d", resent.Status)
 	}
 	rec.WaitFor(t, "the resent event", func(ws []handlertest.Webhook) bool { return len(handlertest.OfType(ws, app.EventWebhookTest)) == 2 })
-	rotated := devPost(t, s, admin, "/developers/webhooks/endpoint", url.Values{"url": {rec.URL}, "rotate": {"1"}})
+	rotated := shownOnce(t, s, admin, devPost(t, s, admin, "/developers/webhooks/endpoint", url.Values{"url": {rec.URL}, "rotate": {"1"}}))
 	newSec := handlertest.Find(rotated.Doc, func(n *html.Node) bool { return hasAttr(n, "data-webhook-secret") })
 	if newSec == nil || handlertest.Attr(newSec, "value") == handlertest.Attr(sec, "value") {
 		t.Fatalf("rotate secret: want a new secret shown")
@@ -553,7 +566,7 @@ func TestNOXAdminInvitesASuppliersFirstAdmin(t *testing.T) {
 	if p := handlertest.PostForm(t, c, s.URL+"/developers/invitation", vals); p.Status != http.StatusSeeOther {
 		t.Fatalf("accept: got %d", p.Status)
 	}
-	created := devPost(t, s, c, "/developers/keys", url.Values{"name": {"first"}})
+	created := shownOnce(t, s, c, devPost(t, s, c, "/developers/keys", url.Values{"name": {"first"}}))
 	if key := newKeyOn(t, created); s.API(t, "GET", "/users/u", key, "").Status == http.StatusUnauthorized {
 		t.Errorf("the new admin's first key does not work")
 	}
