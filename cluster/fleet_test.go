@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -715,4 +716,66 @@ func TestReadsMoveToThePrimaryAndBackWithTheReplica(t *testing.T) {
 		src, body := b.readSource(t, "/reports")
 		return src == "replica" && !strings.Contains(body, "data-freshness")
 	})
+}
+
+var hiddenInput = regexp.MustCompile(`name="(_csrf|form_key)" value="([^"]*)"`)
+
+// TestEachEmailIsSentOnceByThreeInstances has agents create relinks with
+// an email through HAProxy: the three instances' mailers share the outbox,
+// and each email is claimed once, sent once and written once.
+func TestEachEmailIsSentOnceByThreeInstances(t *testing.T) {
+	f := the
+	b := newBrowser(f.lb)
+	if err := b.signIn("agent@demo.nox"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	path := "/console/users/" + app.DevSupplierID + "/spread-2"
+	for i := 0; i < n; i++ {
+		_, page := b.readSource(t, path)
+		form := url.Values{}
+		for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+			if form.Get(m[1]) == "" {
+				form.Set(m[1], html.UnescapeString(m[2]))
+			}
+		}
+		if form.Get("form_key") == "" || form.Get("_csrf") == "" {
+			t.Fatalf("relink form not found on %s", path)
+		}
+		form.Set("send_email", "1")
+		form.Set("email", fmt.Sprintf("fleet-%d@example.com", i))
+		if _, _, err := b.page(http.MethodPost, path+"/relink", form, 200); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type row struct {
+		Sent, Attempts int
+	}
+	var got row
+	waitFor(t, 60*time.Second, "every email to be sent", func() bool {
+		if err := f.primary.Get(&got, `SELECT count(sent_at) AS sent, coalesce(sum(attempts), 0) AS attempts
+			FROM email_outbox WHERE to_address LIKE 'fleet-%@example.com'`); err != nil {
+			t.Fatal(err)
+		}
+		return got.Sent == n
+	})
+	if got.Attempts != n {
+		t.Errorf("send attempts of %d emails: got %d, want %d (one claim each)", n, got.Attempts, n)
+	}
+	files, _ := filepath.Glob(filepath.Join(f.dir, "mail", "*.eml"))
+	written := map[string]int{}
+	for _, fn := range files {
+		b, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`fleet-\d+@example\.com`).Find(b); m != nil {
+			written[string(m)]++
+		}
+	}
+	for i := 0; i < n; i++ {
+		if to := fmt.Sprintf("fleet-%d@example.com", i); written[to] != 1 {
+			t.Errorf("emails written to %s: got %d, want 1", to, written[to])
+		}
+	}
 }
