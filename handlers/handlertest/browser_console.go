@@ -48,10 +48,14 @@ func (b *ConsoleBrowser) start() {
 	}
 }
 
-// Do runs steps, failing the test on the first error (each call has 20s).
+// stepTimeout bounds one Do call; generous because the test machine may be
+// shared and busy.
+const stepTimeout = 45 * time.Second
+
+// Do runs steps, failing the test on the first error (each call has stepTimeout).
 func (b *ConsoleBrowser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	b.tb.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
@@ -151,7 +155,7 @@ func (b *ConsoleBrowser) WantNoOverflow() {
 		const w = document.documentElement.clientWidth, sw = document.documentElement.scrollWidth;
 		const wide = sw <= w ? [] : [...document.querySelectorAll("body *")]
 			.filter(e => e.getBoundingClientRect().right > w + 1 && getComputedStyle(e).position !== "fixed")
-			.filter(e => !e.closest(".table-wrap, .scroll-x"))
+			.filter(e => !e.closest(".table-wrap, .table-scroll"))
 			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).split(" ").join(".") : ""));
 		return [w, sw, wide.join(", ")];
 	})()`))
