@@ -67,7 +67,7 @@ func (h *Handler) supplierSection(c *fiber.Ctx) (*supplierSection, error) {
 	sec := &supplierSection{CanLink: u.SupplierID == "" && u.NoxUserID != "", Linked: []linkedSupplierRow{}}
 	origin := false
 	for _, s := range linked {
-		row := linkedSupplierRow{Name: s.Name, Since: h.tr.T(lang, "portal.suppliers.since", s.Since.UTC().Format("2006-01-02")),
+		row := linkedSupplierRow{Name: s.Name, Since: h.tr.T(lang, "portal.suppliers.since", s.Since.In(h.customerZone(c)).Format("2006-01-02")),
 			Origin: s.ID == u.SupplierID}
 		origin = origin || row.Origin
 		sec.Linked = append(sec.Linked, row)
@@ -101,7 +101,7 @@ func (h *Handler) comfortFormFor(c *fiber.Ctx, b app.ComfortBounds) *comfortForm
 		"hot_water_min_c": fmtTemp(b.HotWaterMinC), "hot_water_max_c": fmtTemp(b.HotWaterMaxC),
 	}}
 	f.UpdatedBy = h.tr.T(lang, "portal.comfort.by_"+b.UpdatedBy.Kind)
-	f.UpdatedAt = b.UpdatedAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	f.UpdatedAt = customerTime(b.UpdatedAt, h.customerZone(c))
 	return f
 }
 

@@ -324,6 +324,7 @@ func (h *Handler) renderPortal(c *fiber.Ctx, page string, data fiber.Map, fragme
 	}
 	data["Here"] = string(c.Request().URI().RequestURI())
 	data["Portal"] = true
+	data["TZ"] = h.customerZone(c)
 	if len(fragment) > 0 && isFragmentRequest(c) {
 		return c.Render(fragment[0], data)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,6 +40,8 @@ type Handler struct {
 	// supplierRoutes are the route patterns of the supplier API, the
 	// request log's route filter.
 	supplierRoutes []string
+	// zones caches the customer time zones browsers reported, by name.
+	zones sync.Map
 	// draining reports whether the server is shutting down (nil: never).
 	draining func() bool
 	// now is the clock of every date a page shows or filters on.
@@ -139,7 +142,8 @@ func New(d Deps) *fiber.App {
 // templateFuncs are the functions the templates call.
 func (h *Handler) templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"t": h.tr.T,
+		"t":  h.tr.T,
+		"tn": h.tr.N,
 		"initial": func(s string) string {
 			for _, r := range s {
 				return strings.ToUpper(string(r))
@@ -174,6 +178,8 @@ func (h *Handler) templateFuncs() template.FuncMap {
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+		// localTime shows a time on a customer page in the customer's zone (.TZ).
+		"localTime": customerTime,
 	}
 }
 

@@ -47,3 +47,19 @@ document.addEventListener("keydown", function (evt) {
     }
   });
 });
+
+// Tells the server the browser's time zone, so customer pages show times
+// in it (cookie nox_tz, read on the next page).
+(function () {
+  var tz = "";
+  try {
+    tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (e) {
+    return;
+  }
+  var cur = document.cookie.match(/(?:^|; )nox_tz=([^;]*)/);
+  if (tz && (!cur || decodeURIComponent(cur[1]) !== tz)) {
+    document.cookie = "nox_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax" +
+      (location.protocol === "https:" ? "; secure" : "");
+  }
+})();
