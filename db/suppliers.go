@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -281,18 +282,29 @@ func (s *Store) SetManufacturerStatus(ctx context.Context, id string, enabled bo
 // Allow counts one request against bucket in the current fixed window and
 // reports whether it is within limit, and when the window ends. The counter
 // lives in Postgres so every instance shares it; concurrent requests of one
-// bucket are counted in one update (counters.go).
+// bucket are counted in one update (counters.go). Far from the limit a
+// request does not wait for its update: see the body.
 func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error) {
 	now := time.Now()
 	start := now.Truncate(window)
-	n, _, err := s.counts.add(ctx, "allow\x00"+bucket+"\x00"+start.String(), func(ctx context.Context, k int) (int, any, error) {
+	key := "allow\x00" + bucket + "\x00" + strconv.FormatInt(start.UnixNano(), 10)
+	flush := func(ctx context.Context, k int) (int, any, error) {
 		var total int
 		err := sqlx.GetContext(ctx, s.prep, &total, `
 			INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, $3)
 			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + EXCLUDED.count
 			RETURNING count`, bucket, start, k)
 		return total, nil, err
-	})
+	}
+	// Far from the limit (under half of it, as this instance last saw the
+	// shared counter) the request is counted in the background, merged
+	// with others, and allowed at once; near it every request waits for
+	// the shared count.
+	if est, ok := s.counts.estimate(key); ok && est+1 <= limit/2 {
+		s.counts.addAsync(key, flush)
+		return true, start.Add(window).Sub(now), nil
+	}
+	n, _, err := s.counts.add(ctx, key, flush)
 	if err != nil {
 		return false, 0, fmt.Errorf("db: rate limit: %w", err)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,12 +118,17 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		key = "link.expired"
 		c.Status(fiber.StatusGone)
 	}
-	return h.render(c, "pages/connect/ended", fiber.Map{
+	connected := sess.Status == app.StatusConnected
+	// The link's own lifetime (supplier links 15 minutes, dashboard links
+	// their own), in whole minutes.
+	minutes := wholeMinutes(sess.ExpiresAt.Sub(sess.CreatedAt))
+	shell := shellKey("ended", sess.Language, key, strconv.FormatBool(connected), strconv.Itoa(minutes), sup.Name)
+	if h.serveShell(c, shell, token) {
+		return nil
+	}
+	return h.renderShell(c, shell, "pages/connect/ended", fiber.Map{
 		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
-		"Connected": sess.Status == app.StatusConnected,
-		// The link's own lifetime (supplier links 15 minutes, dashboard
-		// links their own), in whole minutes.
-		"Minutes": wholeMinutes(sess.ExpiresAt.Sub(sess.CreatedAt)),
+		"Connected": connected, "Minutes": minutes,
 	})
 }
 
@@ -157,14 +163,38 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	if err != nil {
 		return err
 	}
+	// The page of a plain view is the same for every link of this supplier
+	// in this language while the brands do not change.
+	var key string
+	if q == "" && errMsg == "" && !isFragmentRequest(c) {
+		key = brandShellKey(sess.Language, supplier, ms)
+		if h.serveShell(c, key, token) {
+			return nil
+		}
+	}
 	tiles := brandTiles(ms, q)
 	if errMsg != "" {
 		c.Status(fiber.StatusConflict)
 	}
-	return h.render(c, "pages/connect/brands", fiber.Map{
+	data := fiber.Map{
 		"Lang": sess.Language, "Supplier": supplier, "Token": token, "Query": q,
-		"Brands": tiles, "Error": errMsg, "Preselected": sess.Brand(),
-	}, "partials/brand_tiles")
+		"Brands": tiles, "Error": errMsg,
+	}
+	if key != "" {
+		return h.renderShell(c, key, "pages/connect/brands", data)
+	}
+	return h.render(c, "pages/connect/brands", data, "partials/brand_tiles")
+}
+
+// brandShellKey names the brand page of a supplier in a language with
+// these brands: everything the page shows besides the two tokens.
+func brandShellKey(lang, supplier string, ms []app.Manufacturer) string {
+	parts := make([]string, 0, 3+6*len(ms))
+	parts = append(parts, "brands", lang, supplier)
+	for _, m := range ms {
+		parts = append(parts, strconv.FormatBool(m.Enabled), m.ID, m.Name, m.Kind, m.Status, m.StatusMessage)
+	}
+	return shellKey(parts...)
 }
 
 // brandTiles lists the enabled brands of ms whose name matches q (case-insensitive).

@@ -18,6 +18,16 @@ func isFragmentRequest(c *fiber.Ctx) bool {
 // so caches keep the two apart.
 func (h *Handler) render(c *fiber.Ctx, page string, data fiber.Map, fragment ...string) error {
 	c.Vary(htmx.HeaderRequest)
+	h.fillPageData(c, data)
+	if len(fragment) > 0 && isFragmentRequest(c) {
+		return c.Render(fragment[0], data)
+	}
+	return c.Render(page, data)
+}
+
+// fillPageData adds what every page shows to data: the page language, the
+// CSRF token and the language options.
+func (h *Handler) fillPageData(c *fiber.Ctx, data fiber.Map) {
 	if _, ok := data["Lang"]; !ok {
 		data["Lang"] = pageLang(c)
 	}
@@ -25,10 +35,6 @@ func (h *Handler) render(c *fiber.Ctx, page string, data fiber.Map, fragment ...
 		data["CSRF"] = h.csrfToken(c)
 	}
 	data["Languages"] = languagesFor(data["Lang"].(string))
-	if len(fragment) > 0 && isFragmentRequest(c) {
-		return c.Render(fragment[0], data)
-	}
-	return c.Render(page, data)
 }
 
 type langOption struct {

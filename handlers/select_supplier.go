@@ -54,13 +54,37 @@ func (h *Handler) renderSupplierSelector(c *fiber.Ctx, sess app.LinkSession, tok
 	if err != nil {
 		return err
 	}
+	// A plain view is the same for every link of this manufacturer in this
+	// language while the suppliers do not change.
+	var key string
+	if q == "" && errMsg == "" && !isFragmentRequest(c) {
+		key = supplierShellKey(sess.Language, m.Name, suppliers)
+		if h.serveShell(c, key, token) {
+			return nil
+		}
+	}
 	if errMsg != "" {
 		c.Status(fiber.StatusConflict)
 	}
-	return h.render(c, "pages/select_supplier/index", fiber.Map{
+	data := fiber.Map{
 		"Lang": sess.Language, "Title": h.tr.T(sess.Language, "supplier.title"), "Manufacturer": m.Name,
 		"Token": token, "Query": q, "Suppliers": suppliers, "Error": errMsg,
-	}, "partials/supplier_tiles")
+	}
+	if key != "" {
+		return h.renderShell(c, key, "pages/select_supplier/index", data)
+	}
+	return h.render(c, "pages/select_supplier/index", data, "partials/supplier_tiles")
+}
+
+// supplierShellKey names the supplier selector of a manufacturer in a
+// language with these suppliers: everything it shows besides the tokens.
+func supplierShellKey(lang, manufacturer string, suppliers []app.LoginSupplier) string {
+	parts := make([]string, 0, 3+2*len(suppliers))
+	parts = append(parts, "suppliers", lang, manufacturer)
+	for _, s := range suppliers {
+		parts = append(parts, s.ID, s.Name)
+	}
+	return shellKey(parts...)
 }
 
 // loginSuppliers lists the suppliers with a login page whose name matches q

@@ -42,6 +42,8 @@ type Handler struct {
 	supplierRoutes []string
 	// zones caches the customer time zones browsers reported, by name.
 	zones sync.Map
+	// shells keeps the rendered pages of opened links (page_shells.go).
+	shells pageShells
 	// draining reports whether the server is shutting down (nil: never).
 	draining func() bool
 	// now is the clock of every date a page shows or filters on.
