@@ -139,7 +139,11 @@ func run(args []string) error {
 		if cfg.IsProduction() {
 			return errors.New("refusing to seed development data in production")
 		}
-		if err := store.SeedDev(ctx); err != nil {
+		var demoApp []string
+		if cfg.Sandbox.Enabled {
+			demoApp = append(demoApp, strings.TrimRight(cfg.Server.PublicURL, "/")+app.DemoSupplierAppPath)
+		}
+		if err := store.SeedDev(ctx, demoApp...); err != nil {
 			return err
 		}
 		if cfg.Sandbox.Enabled {
@@ -356,7 +360,9 @@ func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
 	case err != nil && ctx.Err() == nil:
 		log.Error("seeding report history failed", "err", err)
 	case seeded:
-		log.Info("report history seeded (90 days)", "took", time.Since(start).Round(time.Millisecond).String())
+		took := time.Since(start).Round(time.Millisecond)
+		log.Info("report history seeded (90 days)", "took", took.String())
+		fmt.Printf("\n  report history seeded: 90 days in %s; /reports is complete\n\n", took)
 	}
 }
 
@@ -423,6 +429,11 @@ func runReplicaProbe(ctx context.Context, reads *db.Reads, d time.Duration, log 
 
 func printDevBanner(cfg app.Config) {
 	base := strings.TrimRight(cfg.Server.PublicURL, "/")
+	// The flow ends on the sandbox's demo supplier app when there is one.
+	redirect := app.DevRedirectURIs[0]
+	if cfg.Sandbox.Enabled {
+		redirect = base + app.DemoSupplierAppPath
+	}
 	fmt.Printf(`
   noxportal is running at %[1]s
 
@@ -434,12 +445,15 @@ func printDevBanner(cfg app.Config) {
     curl -s -X POST %[1]s/users/customer_42/link \
       -H 'Content-Type: application/json' \
       -H 'x-api-key: %[3]s' \
-      -d '{"redirect_uri": "http://localhost:3000/callback", "language": "en"}'
+      -d '{"redirect_uri": "%[5]s", "language": "en"}'
 
   Sandbox manufacturer login: user_good / pass_good
 
+  Reports: 90 days of demo history. On a first start they are seeded in the
+  background; a line "report history seeded" says when /reports is complete.
+
   Portal (%[1]s/login), password %[4]s for every account:
-`, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword)
+`, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword, redirect)
 	for _, a := range app.DevPortalAccounts {
 		fmt.Printf("    %-16s %s\n", a.Role, a.Email)
 	}

@@ -50,3 +50,8 @@ var DevPortalAccounts = []DevPortalAccount{
 	{Email: "developer@demo.nox", Name: "Demo Developer", Role: RoleSupplierAdmin, Supplier: DevSupplierID},
 	{Email: "viewer@demo.nox", Name: "Demo Viewer", Role: RoleSupplierViewer, Supplier: DevSupplierID},
 }
+
+// DemoSupplierAppPath is the sandbox page that plays the demo supplier's app
+// receiving the end of a link flow (one of the demo supplier's redirect URIs
+// when the sandbox is on).
+const DemoSupplierAppPath = "/sandbox/supplier-app/callback"

@@ -13,8 +13,12 @@ import (
 // and redirect URIs, and one portal account per role (app.DevPortalAccounts,
 // password app.DevPassword), and the support console's demo customers (two
 // more suppliers, a few hundred sessions of every outcome). It is idempotent.
-func (s *Store) SeedDev(ctx context.Context) error {
-	if err := s.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName, RedirectURIs: app.DevRedirectURIs}); err != nil {
+//
+// extraRedirectURIs are added to the demo supplier's (the sandbox's demo
+// supplier app, when the sandbox is on).
+func (s *Store) SeedDev(ctx context.Context, extraRedirectURIs ...string) error {
+	uris := append(append([]string(nil), app.DevRedirectURIs...), extraRedirectURIs...)
+	if err := s.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName, RedirectURIs: uris}); err != nil {
 		return err
 	}
 	if err := s.InsertAPIKey(ctx, app.APIKeyOwner{SupplierID: app.DevSupplierID}, "demo key", app.DevAPIKey); err != nil {

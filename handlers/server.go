@@ -308,6 +308,9 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/reports/export/:table.csv", h.limitPages, reports, h.exportReport)
 
 	if h.cfg.Sandbox.Enabled {
+		// Before the sandbox brands' routes, whose /sandbox/:brand prefix
+		// would take it.
+		f.Get(DemoSupplierAppPath, h.limitPages, h.showDemoSupplierCallback)
 		h.sandboxRoutes(f)
 	}
 	if h.cfg.Sandbox.SupplierActive() {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/handlers"
 	"noxportal/handlers/handlertest"
 )
 
@@ -73,5 +74,33 @@ func TestCustomerPagesShowTimesInTheBrowsersTimeZone(t *testing.T) {
 		if want := at.In(loc).Format("2006-01-02 15:04"); !strings.HasPrefix(got, want) || !strings.Contains(got, tt.want) {
 			t.Errorf("%s: connected since %q, want %q in that zone (%s…)", tt.zone, got, want, tt.want)
 		}
+	}
+}
+
+func TestDemoSupplierAppShowsTheParametersItReceived(t *testing.T) {
+	s := handlertest.Start(t)
+	p := handlertest.Get(t, s.Client(), s.URL+handlers.DemoSupplierAppPath+
+		"?src=nox&connection_status=connected&nox_user_id=nox_7&manufacturer=sandbox-heatpump&supplier_user_id=c%2042")
+	if p.Status != http.StatusOK {
+		t.Fatalf("demo supplier app: got %d, want 200", p.Status)
+	}
+	want := map[string]string{"src": "nox", "connection_status": "connected", "nox_user_id": "nox_7",
+		"manufacturer": "sandbox-heatpump", "supplier_user_id": "c 42"}
+	cells := handlertest.FindAll(p.Doc, func(n *html.Node) bool { return handlertest.Attr(n, "data-param") != "" })
+	got := map[string]string{}
+	for _, td := range cells {
+		got[handlertest.Attr(td, "data-param")] = handlertest.Text(td)
+	}
+	if len(got) != len(want) {
+		t.Errorf("received parameters: got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("parameter %s: got %q, want %q", k, got[k], v)
+		}
+	}
+	if h1 := handlertest.Find(p.Doc, func(n *html.Node) bool { return n.Data == "h1" }); h1 == nil ||
+		!strings.Contains(handlertest.Text(h1), "connected") {
+		t.Errorf("heading: want the connected outcome named")
 	}
 }
