@@ -119,6 +119,12 @@ type LinkConfig struct {
 	OAuthTimeout Duration `yaml:"oauth_timeout"`
 }
 
+// CallbackLease is how long a claimed OAuth callback may go without an
+// outcome before the sweeper fails its session: three manufacturer calls'
+// worth, so a live callback (token exchange, devices, commit) always
+// finishes first.
+func (l LinkConfig) CallbackLease() time.Duration { return 3 * l.OAuthTimeout.D() }
+
 // PortalConfig is the portal's sign-in behaviour.
 type PortalConfig struct {
 	// SessionIdle signs a browser out after this long without a request.

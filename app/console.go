@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,6 +33,16 @@ func SearchPattern(q string) (pattern string, prefix bool) {
 		return EscapeLike(q) + "%", true
 	}
 	return "%" + EscapeLike(q) + "%", false
+}
+
+// SearchNeedsLetterOrDigit reports whether q is a substring query (3+
+// characters) without a letter or digit: no trigram index can answer it,
+// so it would scan every mapping, and it is refused instead.
+func SearchNeedsLetterOrDigit(q string) bool {
+	if utf8.RuneCountInString(q) < MinSubstringSearch {
+		return false
+	}
+	return !strings.ContainsFunc(q, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 }
 
 // MappingFilter narrows the console's mapping search.
@@ -386,7 +397,7 @@ func (s SupplierSettings) Validate() error {
 	if !validID(s.ID) {
 		return Errorf(EINVALID, "The id must be 1 to 64 lower-case letters, digits, '-' or '_'.")
 	}
-	if strings.TrimSpace(s.Name) == "" || len(s.Name) > 200 {
+	if strings.TrimSpace(s.Name) == "" || !utf8.ValidString(s.Name) || utf8.RuneCountInString(s.Name) > 200 {
 		return Errorf(EINVALID, "The name must be 1 to 200 characters.")
 	}
 	if len(s.RedirectURIs) == 0 {

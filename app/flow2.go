@@ -92,10 +92,15 @@ func (s LinkSession) ManufacturerRedirect() string {
 }
 
 // ValidateUserID checks an id a party gives for its user (field names it in
-// the error): 1–128 printable characters without "/".
+// the error): 1–128 printable characters (counted as Unicode characters,
+// as Postgres counts them) without "/", and neither "." nor "..", which a
+// URL path cannot carry as a segment.
 func ValidateUserID(field, id string) error {
-	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+	if id == "" || !utf8.ValidString(id) || utf8.RuneCountInString(id) > 128 {
 		return ReasonErrorf(EINVALID, "invalid_"+field, "%s must be 1 to 128 characters", field)
+	}
+	if id == "." || id == ".." {
+		return ReasonErrorf(EINVALID, "invalid_"+field, "%s must not be %q: it cannot be used in a URL path", field, id)
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f || r == '/' {
@@ -116,7 +121,7 @@ func ValidateDeviceIDs(ids []string) error {
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if id == "" || len(id) > 256 || !utf8.ValidString(id) {
+		if id == "" || !utf8.ValidString(id) || utf8.RuneCountInString(id) > 256 {
 			return ReasonErrorf(EINVALID, "invalid_device_ids", "each device id must be 1 to 256 characters")
 		}
 		for _, r := range id {

@@ -158,8 +158,10 @@ func ValidLanguage(lang string) bool {
 func ValidateSupplierUserID(id string) error { return ValidateUserID("supplier_user_id", id) }
 
 // MatchRedirectURI reports whether got exactly matches one of allowed. The
-// only leeway is RFC 8252 §7.3: for http on a loopback IP the port may differ.
-// No prefix, suffix, case, path or encoding variation is accepted.
+// only leeway is RFC 8252 §7.3: for http on a loopback IP the port may differ
+// (a port, when given, is 1–65535 without leading zeros). Everything else —
+// scheme case, host, path, an empty "?", query, encoding — must match byte
+// for byte.
 func MatchRedirectURI(allowed []string, got string) bool {
 	if got == "" || len(got) > 2048 {
 		return false
@@ -169,20 +171,49 @@ func MatchRedirectURI(allowed []string, got string) bool {
 			return true
 		}
 	}
-	g, err := url.Parse(got)
-	if err != nil || g.Scheme != "http" || !isLoopbackIP(g.Hostname()) || g.User != nil || g.Fragment != "" || g.RawFragment != "" {
+	g, ok := loopbackWithoutPort(got)
+	if !ok {
 		return false
 	}
 	for _, a := range allowed {
-		au, err := url.Parse(a)
-		if err != nil || au.Scheme != "http" || au.Hostname() != g.Hostname() {
-			continue
-		}
-		if au.EscapedPath() == g.EscapedPath() && au.RawQuery == g.RawQuery && validPort(g.Port()) {
+		if au, ok := loopbackWithoutPort(a); ok && au == g {
 			return true
 		}
 	}
 	return false
+}
+
+// loopbackWithoutPort returns raw without its port when raw is an
+// "http://" URI (lower case, as written) on a loopback IP literal with a
+// valid or no port, without user info or fragment.
+func loopbackWithoutPort(raw string) (string, bool) {
+	const scheme = "http://"
+	if !strings.HasPrefix(raw, scheme) || strings.ContainsAny(raw, "#") {
+		return "", false
+	}
+	rest := raw[len(scheme):]
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if strings.Contains(authority, "@") {
+		return "", false
+	}
+	host, port := authority, ""
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		host, port = authority[:i], authority[i+1:]
+		if !validPort(port) || port == "" {
+			return "", false
+		}
+	}
+	if !isLoopbackIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")) {
+		return "", false
+	}
+	if _, err := url.Parse(raw); err != nil {
+		return "", false
+	}
+	return scheme + host + tail, true
 }
 
 func isLoopbackIP(host string) bool {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,6 +59,10 @@ func TestMatchRedirectURIAcceptsOnlyExactMatchesAndLoopbackPorts(t *testing.T) {
 		{"loopback port out of range", "http://127.0.0.1:70000/callback", false},
 		{"loopback port leading zero", "http://127.0.0.1:03000/callback", false},
 		{"non-loopback other port", "https://supplier.example:8443/callback?src=nox", false},
+		{"loopback upper-case scheme", "HTTP://127.0.0.1:4444/callback", false},
+		{"loopback empty query", "http://127.0.0.1:4444/callback?", false},
+		{"loopback empty port", "http://127.0.0.1:/callback", false},
+		{"loopback encoded path", "http://127.0.0.1:4444/%63allback", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,4 +215,24 @@ func TestValidateSupplierUserID(t *testing.T) {
 			t.Errorf("ValidateSupplierUserID(%q) ok: got %v, want %v", tt.id, got, tt.want)
 		}
 	}
+}
+
+// FuzzMatchRedirectURI checks that a match is the allowed URI itself or the
+// allowed loopback URI with only its port changed.
+func FuzzMatchRedirectURI(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:3000/callback", "http://127.0.0.1:4444/callback", "HTTP://127.0.0.1:4444/callback",
+		"http://127.0.0.1:4444/callback?", "http://127.0.0.1:/callback", "http://[::1]:3000/callback",
+		"https://supplier.example/callback?src=nox", "http://u@127.0.0.1:1/callback", "http://127.0.0.1:03000/callback"} {
+		f.Add(s)
+	}
+	allowed := []string{"https://supplier.example/callback?src=nox", "http://127.0.0.1:3000/callback"}
+	portless := regexp.MustCompile(`^http://127\.0\.0\.1(:[1-9][0-9]{0,4})?/callback$`)
+	f.Fuzz(func(t *testing.T, got string) {
+		if !app.MatchRedirectURI(allowed, got) {
+			return
+		}
+		if got != allowed[0] && !portless.MatchString(got) {
+			t.Errorf("MatchRedirectURI(%q): matched, but it is neither allowed URI nor a loopback one with another port", got)
+		}
+	})
 }

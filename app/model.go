@@ -94,6 +94,9 @@ const (
 	EventConnected     = "connected"
 	EventFailed        = "failed"
 	EventExpired       = "expired"
+	// EventBrowserTakeover: the user moved an unfinished session to
+	// another browser ("continue here instead").
+	EventBrowserTakeover = "browser_takeover"
 )
 
 // Connection is the outcome of a successful manufacturer callback, written

@@ -143,10 +143,13 @@ func (s *Store) CreateDashboardLink(ctx context.Context, supplierID, supplierUse
 	var exp time.Time
 	err := s.db.GetContext(ctx, &exp, `
 		INSERT INTO dashboard_links (token_hash, supplier_id, supplier_user_id, language, expires_at)
-		VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) RETURNING expires_at`,
+		SELECT $1, $2, $3, $4, now() + make_interval(secs => $5)
+		WHERE EXISTS (SELECT 1 FROM supplier_mappings WHERE supplier_id = $2 AND supplier_user_id = $3)
+		   OR EXISTS (SELECT 1 FROM link_sessions WHERE supplier_id = $2 AND supplier_user_id = $3)
+		RETURNING expires_at`,
 		app.HashToken(token), supplierID, supplierUserID, lang, ttl.Seconds())
 	if err != nil {
-		return "", exp, fmt.Errorf("db: create dashboard link: %w", err)
+		return "", exp, fmt.Errorf("db: create dashboard link: %w", notFound(err, "No user %q for this supplier.", supplierUserID))
 	}
 	return token, exp, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -278,7 +279,7 @@ func (s *Store) UpdateManufacturer(ctx context.Context, m app.Manufacturer, e ap
 	default:
 		return app.Errorf(app.EINVALID, "unknown status %q", m.Status)
 	}
-	if len(m.StatusMessage) > 500 {
+	if !utf8.ValidString(m.StatusMessage) || utf8.RuneCountInString(m.StatusMessage) > 500 {
 		return app.Errorf(app.EINVALID, "The message must be at most 500 characters.")
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {

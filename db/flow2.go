@@ -358,12 +358,7 @@ func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHa
 	return out, err
 }
 
-func truncateDetail(s string) string {
-	if len(s) > 200 {
-		return s[:200]
-	}
-	return s
-}
+func truncateDetail(s string) string { return app.CleanText(s, 200) }
 
 // LinkSessionByID returns a session, or ENOTFOUND.
 func (s *Store) LinkSessionByID(ctx context.Context, id string) (app.LinkSession, error) {

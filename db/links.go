@@ -1,7 +1,6 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"database/sql"
@@ -247,13 +246,16 @@ func errFinished(ls lockedSession) error {
 	return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This link has already been used.")
 }
 
-// OpenLinkSession records that the user opened the link: created → opened,
-// and binds the session to the browser (browserHash) when one is given. It
-// returns the session as it now is; an overdue session is expired first.
-func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
-	// Most views change nothing (an ended session, or a repeated view from
-	// the bound browser): answer those from one plain read, without the
-	// transaction and row lock (and the commit flush) a change needs.
+// OpenLinkSession records that the link was opened: created → opened, with
+// one "opened" event. It never binds the session to a browser — that
+// happens at the user's first deliberate step (see lockForStep) — so a mail
+// scanner's fetch changes nothing a user's browser depends on. It returns
+// the session as it now is (an overdue session is expired first) and
+// whether the session is bound to a browser other than browserHash's.
+func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, bool, error) {
+	// Most views change nothing (any view after the first, or of an ended
+	// session): answer those from one plain read, without the transaction
+	// and row lock (and the commit flush) a change needs.
 	var seen struct {
 		app.LinkSession
 		BrowserHash []byte    `db:"browser_hash"`
@@ -262,50 +264,83 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, now() AS db_now
 		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
-		return app.LinkSession{}, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
+		return app.LinkSession{}, false, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
 	}
-	if seen.Status.Final() || (!seen.Expired(seen.Now) && seen.Status != app.StatusCreated &&
-		(browserHash == nil || bytes.Equal(seen.BrowserHash, browserHash))) {
-		return seen.LinkSession, nil
+	elsewhere := func(bound []byte) bool {
+		return bound != nil && subtle.ConstantTimeCompare(bound, browserHash) != 1
+	}
+	if seen.Status.Final() || (!seen.Expired(seen.Now) && seen.Status != app.StatusCreated) {
+		return seen.LinkSession, elsewhere(seen.BrowserHash), nil
 	}
 	var out app.LinkSession
+	var other bool
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
 		if err != nil {
 			return err
 		}
-		defer func() { out = ls.LinkSession }()
-		if ls.Status.Final() {
+		defer func() { out, other = ls.LinkSession, elsewhere(ls.BrowserHash) }()
+		switch {
+		case ls.Status.Final():
 			return nil
-		}
-		if ls.Expired(ls.Now) {
+		case ls.Expired(ls.Now):
 			return endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "opened after deadline")
-		}
-		if ls.Status != app.StatusCreated && (browserHash == nil || bytes.Equal(ls.BrowserHash, browserHash)) {
+		case ls.Status != app.StatusCreated:
 			return nil
-		}
-		first := ls.Status == app.StatusCreated
-		status := ls.Status
-		if first {
-			status = app.StatusOpened
 		}
 		if err := tx.GetContext(ctx, &ls.LinkSession, `
-			UPDATE link_sessions SET status = $2, opened_at = coalesce(opened_at, now()),
-				browser_hash = coalesce($3, browser_hash)
-			WHERE id = $1 RETURNING `+sessionCols, ls.ID, status, browserHash); err != nil {
+			UPDATE link_sessions SET status = 'opened', opened_at = now()
+			WHERE id = $1 RETURNING `+sessionCols, ls.ID); err != nil {
 			return fmt.Errorf("db: open session: %w", err)
 		}
-		if first {
-			return addEvent(ctx, tx, ls.ID, app.EventOpened, "")
-		}
-		return nil
+		return addEvent(ctx, tx, ls.ID, app.EventOpened, "")
 	})
+	return out, other, err
+}
+
+// TakeOverLink moves an unfinished session to the browser of browserHash at
+// the user's explicit request ("continue here instead"), recorded as a
+// browser_takeover event on the session. The browser it was bound to can
+// no longer take a step or finish a sign-in. A finished session is
+// ECONFLICT; past the deadline the session is expired and ECONFLICT
+// "expired" returned.
+func (s *Store) TakeOverLink(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
+		if err != nil {
+			return err
+		}
+		out = ls.LinkSession
+		if ls.Status.Final() || ls.CallbackAt != nil {
+			return errFinished(ls)
+		}
+		if ls.Expired(ls.Now) {
+			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "taken over after deadline"); err != nil {
+				return err
+			}
+			out = ls.LinkSession
+			return errCommit{errExpired(app.ReasonExpired)}
+		}
+		if ls.sameBrowser(browserHash) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET browser_hash = $2 WHERE id = $1`, ls.ID, browserHash); err != nil {
+			return fmt.Errorf("db: take over link: %w", err)
+		}
+		return addEvent(ctx, tx, ls.ID, app.EventBrowserTakeover, "continued in another browser")
+	})
+	var ec errCommit
+	if errors.As(err, &ec) {
+		return out, ec.err
+	}
 	return out, err
 }
 
 // StartAuthorization records the user's brand choice and the OAuth state
 // (hash) and PKCE verifier (encrypted) of a fresh authorization request. It
-// requires the browser the session is bound to. Past the deadline the
+// binds an unbound session to browserHash's browser and otherwise requires
+// the browser the session is bound to (see lockForStep). Past the deadline the
 // session is expired and an ECONFLICT "expired" error returned.
 func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browserHash []byte, brand, state, verifier string) (app.LinkSession, error) {
 	var out app.LinkSession
@@ -353,8 +388,10 @@ func (ls lockedSession) sameBrowser(browserHash []byte) bool {
 	return ls.BrowserHash != nil && subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) == 1
 }
 
-// lockForStep locks a session of kind for a step the user takes in the
-// browser the session is bound to (browserHash): a finished or claimed
+// lockForStep locks a session of kind for a deliberate step the user takes
+// (a POST with its CSRF token) in the browser of browserHash. The first
+// such step binds the session to that browser; later steps must come from
+// it. A finished or claimed
 // session is ECONFLICT; past the deadline the session is expired (committed
 // through errCommit) and ECONFLICT "expired" returned; another browser is
 // EFORBIDDEN; a session of another kind is ENOTFOUND.
@@ -375,6 +412,12 @@ func lockForStep(ctx context.Context, tx *sqlx.Tx, sessionID string, kind app.Se
 		}
 		return ls, errCommit{errExpired(app.ReasonExpired)}
 	}
+	if ls.BrowserHash == nil && browserHash != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET browser_hash = $2 WHERE id = $1`, ls.ID, browserHash); err != nil {
+			return ls, fmt.Errorf("db: bind session: %w", err)
+		}
+		ls.BrowserHash = browserHash
+	}
 	if !ls.sameBrowser(browserHash) {
 		return ls, errWrongBrowser
 	}
@@ -389,7 +432,7 @@ func nonNil(ids []string) []string {
 }
 
 var errWrongBrowser = app.ReasonErrorf(app.EFORBIDDEN, "wrong_browser",
-	"This link was opened in another browser. Open the link again here to continue.")
+	"This link is in use in another browser.")
 
 // errCommit carries an error out of inTx while still committing the work
 // done so far (an expiry recorded before refusing the step).
@@ -406,7 +449,10 @@ func (e errCommit) Error() string { return e.err.Error() }
 //
 // The callback must come from the browser the session is bound to
 // (browserHash); from another browser it is EFORBIDDEN and changes nothing.
-func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted bool, browserHash []byte) (app.LinkSession, string, error) {
+// The claim holds a lease: when it runs out without an outcome (the
+// instance died during the token exchange), FailAbandonedCallbacks fails
+// the session with manufacturer_error.
+func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted bool, browserHash []byte, lease time.Duration) (app.LinkSession, string, error) {
 	var out app.LinkSession
 	var verifier string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -432,7 +478,8 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 			return errFinished(ls)
 		}
 		expiredAfterAuth := granted && (ls.Expired(ls.Now) || sweptBeforeAuth)
-		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now(), callback_lease_until = now() + make_interval(secs => $2)
+			WHERE id = $1`, ls.ID, lease.Seconds()); err != nil {
 			return fmt.Errorf("db: claim callback: %w", err)
 		}
 		if err := addEvent(ctx, tx, ls.ID, app.EventCallback, map[bool]string{true: "granted", false: "not granted"}[granted]); err != nil {
@@ -686,6 +733,7 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 					WHERE id IN (
 						SELECT id FROM link_sessions
 						WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()
+							AND callback_lease_until IS NULL
 						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
 					RETURNING `+sessionCols+`
 				), e AS (
@@ -710,6 +758,41 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// FailAbandonedCallbacks fails, with reason manufacturer_error and one
+// link.failed webhook each, every session whose claimed callback's lease
+// ran out without an outcome, skipping rows another instance is working
+// on. It returns how many it failed.
+func (s *Store) FailAbandonedCallbacks(ctx context.Context) (int, error) {
+	var failed []app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &failed, `
+			WITH x AS (
+				UPDATE link_sessions SET status = 'failed', failure_reason = 'manufacturer_error', finished_at = now()
+				WHERE id IN (
+					SELECT id FROM link_sessions
+					WHERE status = 'authorizing' AND callback_lease_until IS NOT NULL AND callback_lease_until <= now()
+					ORDER BY callback_lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
+				RETURNING `+sessionCols+`
+			), e AS (
+				INSERT INTO link_events (session_id, type, detail)
+				SELECT id, 'failed', 'the sign-in was not finished in time (callback lease ran out)' FROM x
+			)
+			SELECT * FROM x`); err != nil {
+			return fmt.Errorf("db: fail abandoned callbacks: %w", err)
+		}
+		for _, ls := range failed {
+			if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkFailed, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(failed), nil
 }
 
 // SupplierUser returns what a supplier may see of one of its users: the nox

@@ -49,7 +49,7 @@ func mustAuthorizing(t *testing.T, s *db.Store, supplierUserID, state string) ap
 	t.Helper()
 	ctx := context.Background()
 	sess, token := mustCreate(t, s, supplierUserID, time.Hour)
-	if _, err := s.OpenLinkSession(ctx, token, browser); err != nil {
+	if _, _, err := s.OpenLinkSession(ctx, token, browser); err != nil {
 		t.Fatal(err)
 	}
 	sess, err := s.StartAuthorization(ctx, sess.ID, browser, brand, state, "verifier-"+state)
@@ -144,7 +144,7 @@ func TestClaimCallbackSucceedsOnceUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, verifiers[i], errs[i] = s.ClaimCallback(ctx, brand, "state-1", true, browser)
+			_, verifiers[i], errs[i] = s.ClaimCallback(ctx, brand, "state-1", true, browser, time.Minute)
 		}()
 	}
 	wg.Wait()
@@ -183,7 +183,7 @@ func TestClaimCallbackRefusesAnotherBrowserAndUnknownState(t *testing.T) {
 		{"other brand", "sandbox-thermostat", "state-1", browser, app.ENOTFOUND},
 	}
 	for _, tt := range tests {
-		if _, _, err := s.ClaimCallback(ctx, tt.brand, tt.state, true, tt.browser); app.ErrorCode(err) != tt.code {
+		if _, _, err := s.ClaimCallback(ctx, tt.brand, tt.state, true, tt.browser, time.Minute); app.ErrorCode(err) != tt.code {
 			t.Errorf("%s: got %v, want %s", tt.name, err, tt.code)
 		}
 	}
@@ -194,7 +194,7 @@ func TestClaimCallbackRefusesAnotherBrowserAndUnknownState(t *testing.T) {
 	if got.Status != app.StatusAuthorizing || got.CallbackAt != nil {
 		t.Errorf("session after refused claims: got %s with callback_at %v, want authorizing and none", got.Status, got.CallbackAt)
 	}
-	if _, _, err := s.ClaimCallback(ctx, brand, "state-1", true, browser); err != nil {
+	if _, _, err := s.ClaimCallback(ctx, brand, "state-1", true, browser, time.Minute); err != nil {
 		t.Errorf("claim from the right browser: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestCompleteConnectionKeepsOneNoxUserPerSupplierUser(t *testing.T) {
 	for i := range sessions {
 		state := fmt.Sprintf("state-%d", i)
 		sessions[i] = mustAuthorizing(t, s, "cust-1", state)
-		if _, _, err := s.ClaimCallback(ctx, brand, state, true, browser); err != nil {
+		if _, _, err := s.ClaimCallback(ctx, brand, state, true, browser, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -246,7 +246,7 @@ func TestCompleteConnectionReplacesTheDevicesAndStoresTokensEncrypted(t *testing
 	s := mustStore(t)
 	ctx := context.Background()
 	first := mustAuthorizing(t, s, "cust-1", "state-1")
-	if _, _, err := s.ClaimCallback(ctx, brand, "state-1", true, browser); err != nil {
+	if _, _, err := s.ClaimCallback(ctx, brand, "state-1", true, browser, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.CompleteConnection(ctx, connection(first, "DEV-A"))
@@ -254,7 +254,7 @@ func TestCompleteConnectionReplacesTheDevicesAndStoresTokensEncrypted(t *testing
 		t.Fatal(err)
 	}
 	second := mustAuthorizing(t, s, "cust-1", "state-2")
-	if _, _, err := s.ClaimCallback(ctx, brand, "state-2", true, browser); err != nil {
+	if _, _, err := s.ClaimCallback(ctx, brand, "state-2", true, browser, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	b, err := s.CompleteConnection(ctx, connection(second, "DEV-B", "DEV-C"))
@@ -346,7 +346,7 @@ func TestConcurrentLinkCreationsAreBatchedAndABadRowFailsAlone(t *testing.T) {
 			t.Errorf("session %d: ttl %v, want %d minutes", i, ttl, 10+i)
 		}
 		// The token opens exactly this session.
-		opened, err := s.OpenLinkSession(ctx, r.token, browser)
+		opened, _, err := s.OpenLinkSession(ctx, r.token, browser)
 		if err != nil || opened.ID != r.sess.ID {
 			t.Errorf("session %d: token opened %q, %v; want %s", i, opened.ID, err, r.sess.ID)
 		}

@@ -282,7 +282,7 @@ func TestRollupsEqualRawAggregationAfterRandomOutcomes(t *testing.T) {
 		if steps == 0 {
 			continue
 		}
-		if _, err := s.OpenLinkSession(ctx, token, browser); err != nil {
+		if _, _, err := s.OpenLinkSession(ctx, token, browser); err != nil {
 			t.Fatal(err)
 		}
 		if steps == 1 {
@@ -312,7 +312,7 @@ func TestRollupsEqualRawAggregationAfterRandomOutcomes(t *testing.T) {
 		}
 		cur, _ := s.GetLinkSession(ctx, sess.ID)
 		granted := steps != 4
-		if _, _, err := s.ClaimCallback(ctx, cur.Brand(), state, granted, browser); err != nil {
+		if _, _, err := s.ClaimCallback(ctx, cur.Brand(), state, granted, browser, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if !granted {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"noxportal/app"
 )
 
@@ -62,6 +64,50 @@ func (s *Store) SetSandboxUser(ctx context.Context, id, username string) error {
 		return fmt.Errorf("db: sandbox login: %w", err)
 	}
 	return nil
+}
+
+// AnswerSandboxConsent answers a logged-in login of brand once: Allow issues
+// a code valid for codeTTL, Deny an access_denied answer; it returns the
+// redirect to the client with the state, and the login's language. A
+// second submit of the same login (a double click) gets the first answer
+// again, whatever it chose. ENOTFOUND when the login is unknown, expired or
+// not logged in.
+func (s *Store) AnswerSandboxConsent(ctx context.Context, brand, id string, allow bool, codeTTL time.Duration) (redirect, lang string, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var a struct {
+			SandboxAuthorization
+			AnswerEnc []byte `db:"answer_enc"`
+		}
+		if err := tx.GetContext(ctx, &a, `SELECT `+sandboxAuthCols+`, answer_enc FROM sandbox_authorizations
+			WHERE id = $1 AND brand = $2 AND expires_at > now() AND username IS NOT NULL FOR UPDATE`, id, brand); err != nil {
+			return fmt.Errorf("db: sandbox consent: %w", notFound(err, "login expired"))
+		}
+		lang = a.Language
+		aad := []byte("sandbox-answer:" + a.ID)
+		if a.AnswerEnc != nil {
+			u, err := s.cipher.Open(a.AnswerEnc, aad)
+			redirect = string(u)
+			return err
+		}
+		params := [][2]string{{"error", "access_denied"}, {"state", a.State}}
+		if allow {
+			code := app.RandomToken(40)
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO sandbox_codes (code_hash, brand, client_id, redirect_uri, code_challenge, username, scope, expires_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
+				app.HashToken(code), a.Brand, a.ClientID, a.RedirectURI, a.CodeChallenge, a.Username, a.Scope, codeTTL.Seconds()); err != nil {
+				return fmt.Errorf("db: sandbox code: %w", err)
+			}
+			params = [][2]string{{"code", code}, {"state", a.State}}
+		}
+		redirect = app.AppendQuery(a.RedirectURI, params)
+		if _, err := tx.ExecContext(ctx, `UPDATE sandbox_authorizations SET answer_enc = $2 WHERE id = $1`,
+			a.ID, s.cipher.Seal([]byte(redirect), aad)); err != nil {
+			return fmt.Errorf("db: sandbox answer: %w", err)
+		}
+		return nil
+	})
+	return redirect, lang, err
 }
 
 // FinishSandboxAuthorization consumes a logged-in login exactly once and,

@@ -160,11 +160,24 @@ func (h *Handler) startCustomerLink(c *fiber.Ctx, brand string) error {
 	default:
 		return app.Errorf(app.EINTERNAL, "portal user %d has neither a supplier nor a nox user", u.ID)
 	}
-	_, token, _, err := h.store.CreateLinkSession(c.UserContext(), n)
+	sess, token, _, err := h.store.CreateLinkSession(c.UserContext(), n)
 	if err != nil {
 		return err
 	}
-	return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+	if brand == "" || !h.manufacturers.Has(brand) {
+		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+	}
+	if m, err := h.store.GetManufacturer(c.UserContext(), brand); err != nil {
+		return err
+	} else if !m.Selectable() {
+		return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
+	}
+	// Reconnecting is the customer's deliberate step (this POST): open
+	// the link and start the brand's login in this browser at once.
+	if sess, _, err = h.store.OpenLinkSession(c.UserContext(), token, nil); err != nil {
+		return err
+	}
+	return h.startAuthorization(c, sess, token, brand)
 }
 
 // connectDevice starts the hosted flow for a new device.

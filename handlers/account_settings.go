@@ -120,7 +120,7 @@ func (h *Handler) parseComfortForm(c *fiber.Ctx, lang string) (app.ComfortBounds
 	nums := map[string]*float64{}
 	for _, name := range comfortFields {
 		v := strings.TrimSpace(strings.ReplaceAll(c.FormValue(name), ",", "."))
-		values[name] = truncate(v, 20)
+		values[name] = app.CleanText(v, 20)
 		if v == "" {
 			continue
 		}

@@ -245,9 +245,8 @@ func TestReconnectGoesStraightToTheManufacturerLogin(t *testing.T) {
 	}
 	action, vals := dash.FormValues(t, "/reconnect")
 	start := handlertest.PostForm(t, c, s.URL+action, vals)
-	open := handlertest.Get(t, c, start.Location)
-	if open.Status != http.StatusSeeOther || !strings.Contains(open.Location, "/sandbox/sandbox-thermostat/authorize") {
-		t.Fatalf("opening the reconnect link: got %d → %q, want straight to the thermostat login", open.Status, open.Location)
+	if start.Status != http.StatusSeeOther || !strings.Contains(start.Location, "/sandbox/sandbox-thermostat/authorize") {
+		t.Fatalf("reconnect: got %d → %q, want straight to the thermostat login", start.Status, start.Location)
 	}
 	// While the customer is at the manufacturer the device shows as
 	// connecting and the list polls for changes.
@@ -259,8 +258,8 @@ func TestReconnectGoesStraightToTheManufacturerLogin(t *testing.T) {
 	if handlertest.Attr(list, "hx-trigger") == "" {
 		t.Error("the device list does not poll while a link is in progress")
 	}
-	final := s.Walk(t, c, start.Location, "sandbox-thermostat", "user_good", "pass_good", "allow")
-	ret := handlertest.Get(t, c, final)
+	callback := handlertest.Get(t, c, answerConsent(t, s, c, signIn(t, s, c, start.Location, "user_good"), "allow"))
+	ret := handlertest.Get(t, c, callback.Location)
 	after := handlertest.Get(t, c, ret.Location)
 	if got := statusOf(deviceCards(after)[0]); got != app.DeviceConnected {
 		t.Errorf("status after reconnecting: got %q, want connected", got)
@@ -338,6 +337,9 @@ func TestSupplierDashboardSessionSignsInOnceScopedToThatUser(t *testing.T) {
 
 func TestDashboardSessionAPIValidatesItsInput(t *testing.T) {
 	s := handlertest.Start(t)
+	s.MustCreateLink(t, "u1")
+	otherKey := otherSupplier(t, s, "supplier_other", "https://other.example/cb")
+	createLinkAs(t, s, otherKey, "theirs", "https://other.example/cb")
 	for _, tc := range []struct {
 		name, path, key, body string
 		want                  int
@@ -348,11 +350,18 @@ func TestDashboardSessionAPIValidatesItsInput(t *testing.T) {
 		{"unknown field", "/users/u1/dashboard-sessions", s.APIKey, `{"lang":"nl"}`, http.StatusBadRequest},
 		{"empty body", "/users/u1/dashboard-sessions", s.APIKey, "", http.StatusOK},
 		{"dutch", "/users/u1/dashboard-sessions", s.APIKey, `{"language":"nl"}`, http.StatusOK},
+		{"unknown user", "/users/nobody/dashboard-sessions", s.APIKey, "", http.StatusNotFound},
+		{"another supplier's user", "/users/theirs/dashboard-sessions", s.APIKey, "", http.StatusNotFound},
+		{"dot", "/users/%2E/dashboard-sessions", s.APIKey, "", http.StatusBadRequest},
+		{"dot dot", "/users/%2E%2E/dashboard-sessions", s.APIKey, "", http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.API(t, "POST", tc.path, tc.key, tc.body)
 			if r.Status != tc.want {
 				t.Fatalf("got %d %s, want %d", r.Status, r.Raw, tc.want)
+			}
+			if tc.want == http.StatusNotFound && r.ErrorCode() != "not_found" {
+				t.Errorf("error code: got %q, want not_found", r.ErrorCode())
 			}
 			if tc.want == http.StatusOK {
 				d := r.Data()

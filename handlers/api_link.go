@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -130,8 +132,9 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 			"redirect_uri is not one of the supplier's allowed redirect URIs (they must match exactly).")
 	}
 	idemKey := c.Get("Idempotency-Key")
-	if len(idemKey) > 255 {
-		return app.ReasonErrorf(app.EINVALID, "invalid_idempotency_key", "Idempotency-Key must be at most 255 characters.")
+	if !utf8.ValidString(idemKey) || utf8.RuneCountInString(idemKey) > 255 || strings.ContainsFunc(idemKey, unicode.IsControl) {
+		return app.ReasonErrorf(app.EINVALID, "invalid_idempotency_key",
+			"Idempotency-Key must be at most 255 characters of valid UTF-8 without control characters.")
 	}
 	canon, _ := json.Marshal(struct {
 		UserID string `json:"u"`

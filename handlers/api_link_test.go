@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -85,6 +86,7 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 		status   int
 		code     string
 		contains []string
+		idem     string
 	}{
 		{name: "missing api key", key: "", body: good, status: 401, code: "missing_api_key"},
 		{name: "unknown api key", key: "nox_sk_" + strings.Repeat("x", 40), body: good, status: 401, code: "invalid_api_key"},
@@ -105,6 +107,9 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 		{name: "redirect_uri loopback other path", body: body("http://127.0.0.1:4000/other"), status: 400, code: "invalid_redirect_uri"},
 		{name: "redirect_uri loopback https", body: body("https://127.0.0.1:4000/callback"), status: 400, code: "invalid_redirect_uri"},
 		{name: "redirect_uri localhost for 127.0.0.1", body: body("http://localhost:3000/callback"), status: 400, code: "invalid_redirect_uri"},
+		{name: "redirect_uri loopback upper-case scheme", body: body("HTTP://127.0.0.1:4444/callback"), status: 400, code: "invalid_redirect_uri"},
+		{name: "redirect_uri loopback empty query", body: body("http://127.0.0.1:4444/callback?"), status: 400, code: "invalid_redirect_uri"},
+		{name: "redirect_uri loopback empty port", body: body("http://127.0.0.1:/callback"), status: 400, code: "invalid_redirect_uri"},
 
 		{name: "unknown language", body: `{"redirect_uri":"` + s.RedirectURI + `","language":"it"}`, status: 400,
 			code: "unsupported_language", contains: []string{"en", "nl", "de", "fr", "es"}},
@@ -123,6 +128,12 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 		{name: "supplier_user_id too long", userID: strings.Repeat("a", 129), body: good, status: 400, code: "invalid_supplier_user_id"},
 		{name: "supplier_user_id with encoded slash", userID: "a%2Fb", body: good, status: 400, code: "invalid_supplier_user_id"},
 		{name: "supplier_user_id with control character", userID: "a%01b", body: good, status: 400, code: "invalid_supplier_user_id"},
+		{name: "supplier_user_id dot", userID: "%2E", body: good, status: 400, code: "invalid_supplier_user_id"},
+		{name: "supplier_user_id dot dot", userID: "%2E%2E", body: good, status: 400, code: "invalid_supplier_user_id"},
+		{name: "supplier_user_id 129 characters", userID: strings.Repeat("%C3%A9", 129), body: good, status: 400, code: "invalid_supplier_user_id",
+			contains: []string{"128 characters"}},
+		{name: "Idempotency-Key over 255 characters", body: good, status: 400, code: "invalid_idempotency_key", idem: strings.Repeat("é", 256)},
+		{name: "Idempotency-Key not UTF-8", body: good, status: 400, code: "invalid_idempotency_key", idem: "k\xff"},
 
 		{name: "unknown brand", body: `{"redirect_uri":"` + s.RedirectURI + `","language":"en","brand":"acme"}`, status: 400,
 			code: "unknown_brand", contains: []string{"sandbox-heatpump"}},
@@ -137,7 +148,11 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 			if userID == "" {
 				userID = "cust-1"
 			}
-			r := s.API(t, "POST", "/users/"+userID+"/link", key, tt.body)
+			var headers []string
+			if tt.idem != "" {
+				headers = []string{"Idempotency-Key", tt.idem}
+			}
+			r := s.API(t, "POST", "/users/"+userID+"/link", key, tt.body, headers...)
 			wantErrorEnvelope(t, r, tt.status, tt.code)
 			msg, _ := r.Body["error"].(map[string]any)["message"].(string)
 			for _, c := range tt.contains {
@@ -326,4 +341,17 @@ func TestShowSupplierUserShowsOnlyTheCallersOwnUser(t *testing.T) {
 	wantErrorEnvelope(t, s.API(t, "GET", "/users/cust-1", otherKey, ""), http.StatusNotFound, "not_found")
 	wantErrorEnvelope(t, s.API(t, "GET", "/users/nobody", s.APIKey, ""), http.StatusNotFound, "not_found")
 	wantErrorEnvelope(t, s.API(t, "GET", "/users/cust-1", "", ""), http.StatusUnauthorized, "missing_api_key")
+}
+
+func TestSupplierUserIDLengthCountsCharactersNotBytes(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	id := strings.Repeat("é", 128) // 128 characters, 256 bytes
+	r := s.API(t, "POST", "/users/"+url.PathEscape(id)+"/link", s.APIKey, `{"redirect_uri":"`+s.RedirectURI+`"}`)
+	if r.Status != http.StatusOK {
+		t.Fatalf("128-character supplier_user_id: got %d %s, want 200", r.Status, r.Raw)
+	}
+	if got := s.API(t, "GET", "/users/"+url.PathEscape(id), s.APIKey, ""); got.Status != http.StatusOK {
+		t.Errorf("reading it back: got %d %s, want 200", got.Status, got.Raw)
+	}
 }

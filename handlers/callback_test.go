@@ -285,14 +285,26 @@ func TestFailedManufacturerLoginsReturnToSupplierWithAReason(t *testing.T) {
 	}
 }
 
-func TestPreselectedBrandSkipsTheBrandPage(t *testing.T) {
+func TestPreselectedBrandStartsAtTheContinueButtonNotAtTheGet(t *testing.T) {
 	t.Parallel()
 	s := handlertest.Start(t)
 	c := s.Client()
 	link := s.MustCreateLink(t, "cust-1", `,"brand":"sandbox-heatpump"`)
-	p := handlertest.Get(t, c, link["link_url"].(string))
+	page := handlertest.Get(t, c, link["link_url"].(string))
+	if page.Status != http.StatusOK || page.Location != "" {
+		t.Fatalf("open link: got %d to %q, want 200 and the continue page", page.Status, page.Location)
+	}
+	if n := count(t, s, `SELECT count(*) FROM link_sessions WHERE state_hash IS NOT NULL OR browser_hash IS NOT NULL`); n != 0 {
+		t.Errorf("sessions authorizing or bound after a GET: got %d, want 0", n)
+	}
+	button := handlertest.Find(page.Doc, func(n *html.Node) bool { return handlertest.Attr(n, "data-brand") == "sandbox-heatpump" })
+	if button == nil || !strings.Contains(handlertest.Text(button), "Continue to Sandbox Heat Pumps") {
+		t.Errorf("continue page: want a button \"Continue to Sandbox Heat Pumps\":\n%s", page.Body)
+	}
+	action, vals := page.FormValues(t, "/connect/brand", "brand", "sandbox-heatpump")
+	p := handlertest.PostForm(t, c, s.URL+action, vals)
 	if p.Status != http.StatusSeeOther {
-		t.Fatalf("open link: got %d, want 303", p.Status)
+		t.Fatalf("continue: got %d, want 303", p.Status)
 	}
 	authorize, err := url.Parse(p.Location)
 	if err != nil {

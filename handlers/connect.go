@@ -20,10 +20,13 @@ type brandTile struct {
 }
 
 // showBrandPage opens a link: unknown token → 404 page, ended → a page that
-// says what happened with a way back to the supplier, preselected brand →
-// straight to the manufacturer's login, otherwise the brand page.
+// says what happened with a way back to the supplier, in use in another
+// browser → a page offering to continue here instead, preselected brand →
+// a "Continue to <brand>" page, otherwise the brand page. It changes
+// nothing a user's browser depends on: binding and authorization start at
+// the user's first POST.
 func (h *Handler) showBrandPage(c *fiber.Ctx) error {
-	sess, token, found, err := h.openLink(c)
+	sess, token, found, elsewhere, err := h.openLink(c)
 	if err != nil {
 		return err
 	} else if !found {
@@ -35,33 +38,78 @@ func (h *Handler) showBrandPage(c *fiber.Ctx) error {
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
 	}
+	if elsewhere {
+		return h.showInUsePage(c, sess, token)
+	}
 	if sess.Preselected && h.manufacturers.Has(sess.Brand()) {
 		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
 		if err != nil {
 			return err
 		}
 		if m.Selectable() {
-			return h.startAuthorization(c, sess, token, sess.Brand())
+			return h.showContinuePage(c, sess, token, m)
 		}
 	}
 	return h.renderBrandPage(c, sess, token, c.Query("q"), "")
 }
 
-// openLink opens the link of the request's token for this browser and sets
-// the page language; found is false when the token is unknown.
-func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, found bool, err error) {
+// openLink opens the link of the request's token and sets the page
+// language; found is false when the token is unknown, elsewhere is true
+// when the session is bound to another browser.
+func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, found, elsewhere bool, err error) {
 	token = c.Query("token")
 	if token == "" || len(token) > 128 {
-		return sess, token, false, nil
+		return sess, token, false, false, nil
 	}
-	sess, err = h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
+	sess, elsewhere, err = h.store.OpenLinkSession(c.UserContext(), token, h.browserHash(c, true))
 	if app.IsNotFound(err) {
-		return sess, token, false, nil
+		return sess, token, false, false, nil
 	} else if err != nil {
-		return sess, token, false, err
+		return sess, token, false, false, err
 	}
 	c.Locals("lang", sess.Language)
-	return sess, token, true, nil
+	return sess, token, true, elsewhere, nil
+}
+
+// showInUsePage tells a browser that the link is in use in another one and
+// offers to continue here instead.
+func (h *Handler) showInUsePage(c *fiber.Ctx, sess app.LinkSession, token string) error {
+	c.Status(fiber.StatusConflict)
+	return h.render(c, "pages/connect/in_use", fiber.Map{"Lang": sess.Language, "Token": token})
+}
+
+// showContinuePage asks the user of a link with a preselected brand to
+// continue to that brand's login (a POST, so a fetch of the link alone
+// starts nothing).
+func (h *Handler) showContinuePage(c *fiber.Ctx, sess app.LinkSession, token string, m app.Manufacturer) error {
+	sup, err := h.sessionParty(c, sess)
+	if err != nil {
+		return err
+	}
+	return h.render(c, "pages/connect/continue", fiber.Map{"Lang": sess.Language, "Token": token,
+		"Supplier": sup.Name, "Brand": m.ID, "BrandName": m.Name})
+}
+
+// takeOverLink moves the link to this browser at the user's request and
+// shows it here.
+func (h *Handler) takeOverLink(c *fiber.Ctx) error {
+	token := c.FormValue("token")
+	sess, ok, err := h.stepSession(c, token, "")
+	if !ok {
+		return err
+	}
+	updated, err := h.store.TakeOverLink(c.UserContext(), token, h.browserHash(c, true))
+	switch app.ErrorCode(err) {
+	case "":
+	case app.ECONFLICT:
+		return h.showEndedPage(c, updated.OrElse(sess), token)
+	default:
+		return err
+	}
+	if sess.Kind == app.KindSupplierSelect {
+		return c.Redirect(h.supplierSelectorURL(token), fiber.StatusSeeOther)
+	}
+	return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
 }
 
 func (h *Handler) linkNotFound(c *fiber.Ctx) error {
@@ -114,9 +162,12 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		return err
 	}
 	key := "link.used"
-	if sess.Status == app.StatusExpired {
+	switch {
+	case sess.Status == app.StatusExpired:
 		key = "link.expired"
 		c.Status(fiber.StatusGone)
+	case sess.Status == app.StatusFailed && sess.Reason() == app.ReasonManufacturerError:
+		key = "link.failed"
 	}
 	connected := sess.Status == app.StatusConnected
 	// The link's own lifetime (supplier links 15 minutes, dashboard links
@@ -254,13 +305,13 @@ func (h *Handler) selectBrand(c *fiber.Ctx) error {
 func (h *Handler) startAuthorization(c *fiber.Ctx, sess app.LinkSession, token, brand string) error {
 	state := app.RandomToken(43)
 	verifier := oauth2.GenerateVerifier()
-	updated, err := h.store.StartAuthorization(c.UserContext(), sess.ID, h.browserHash(c, false), brand, state, verifier)
+	updated, err := h.store.StartAuthorization(c.UserContext(), sess.ID, h.browserHash(c, true), brand, state, verifier)
 	switch app.ErrorCode(err) {
 	case "":
 	case app.ECONFLICT:
 		return h.showEndedPage(c, updated.OrElse(sess), token)
 	case app.EFORBIDDEN:
-		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+		return h.showInUsePage(c, sess, token)
 	default:
 		return err
 	}
@@ -309,12 +360,12 @@ func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
 // transaction and sends the user back to the supplier. Every failure ends
 // the session with a reason and returns to the supplier with it.
 func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
-	brand, state, code, oerr := c.Params("brand"), c.Query("state"), c.Query("code"), c.Query("error")
-	if state == "" || !h.manufacturers.Has(brand) {
+	brand := c.Params("brand")
+	cb, ok := app.ParseOAuthCallback(c.Query("state"), c.Query("code"), c.Query("error"), c.Query("error_description"))
+	if !ok || !h.manufacturers.Has(brand) {
 		return h.badCallback(c)
 	}
-	granted := code != "" && oerr == ""
-	sess, verifier, err := h.store.ClaimCallback(c.UserContext(), brand, state, granted, h.browserHash(c, false))
+	sess, verifier, err := h.store.ClaimCallback(c.UserContext(), brand, cb.State, cb.Granted, h.browserHash(c, false), h.cfg.Link.CallbackLease())
 	switch app.ErrorCode(err) {
 	case "":
 	case app.ENOTFOUND:
@@ -324,7 +375,10 @@ func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
 	case app.ECONFLICT:
 		reason := app.ErrorReason(err)
-		if reason == app.ReasonAlreadyUsed {
+		// A callback retried after its session failed (say, the instance
+		// died during the token exchange and the sweeper ended it) learns
+		// the real reason; any other replay is already_used.
+		if reason == app.ReasonAlreadyUsed && sess.Status != app.StatusFailed {
 			return c.Redirect(sess.FailureRedirect(app.ReasonAlreadyUsed), fiber.StatusSeeOther)
 		}
 		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
@@ -339,13 +393,13 @@ func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 		}
 		return c.Redirect(ended.SupplierRedirect(), fiber.StatusSeeOther)
 	}
-	if !granted {
-		if oerr == "access_denied" {
+	if !cb.Granted {
+		if cb.Error == "access_denied" {
 			return fail(app.ReasonAccessDenied, "user denied access at "+brand)
 		}
-		return fail(app.ReasonManufacturerError, "authorize error: "+truncate(oerr+" "+c.Query("error_description"), 200))
+		return fail(app.ReasonManufacturerError, cb.Detail)
 	}
-	tokens, err := h.manufacturers.Exchange(ctx, brand, code, verifier)
+	tokens, err := h.manufacturers.Exchange(ctx, brand, cb.Code, verifier)
 	if err != nil {
 		h.log.WarnContext(c.UserContext(), "token exchange failed", "brand", brand, "session", sess.ID, "err", err)
 		return fail(app.ReasonManufacturerError, "token exchange failed")
@@ -373,13 +427,6 @@ func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 
 func (h *Handler) badCallback(c *fiber.Ctx) error {
 	return h.renderMessage(c, fiber.StatusBadRequest, "callback.invalid")
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 func (h *Handler) showHome(c *fiber.Ctx) error {

@@ -117,10 +117,8 @@ func parseDay(s string) time.Time {
 
 // mappingFilter reads the search form from the query string.
 func mappingFilter(c *fiber.Ctx) app.MappingFilter {
-	f := app.MappingFilter{Q: strings.TrimSpace(c.Query("q")), SupplierID: c.Query("supplier"), Brand: c.Query("brand")}
-	if len(f.Q) > app.MaxSearchLength {
-		f.Q = f.Q[:app.MaxSearchLength]
-	}
+	f := app.MappingFilter{Q: strings.TrimSpace(app.CleanText(c.Query("q"), app.MaxSearchLength)),
+		SupplierID: app.CleanText(c.Query("supplier"), 64), Brand: app.CleanText(c.Query("brand"), 64)}
 	if deviceStatuses[c.Query("status")] {
 		f.Status = c.Query("status")
 	}
@@ -146,6 +144,10 @@ func (h *Handler) showConsole(c *fiber.Ctx) error {
 			return err
 		}
 		after = &cur
+	}
+	if app.SearchNeedsLetterOrDigit(f.Q) {
+		data["Rows"], data["Filter"], data["NeedsLetterOrDigit"] = []app.MappingRow{}, f, true
+		return h.renderPortal(c, "pages/console/search", data, "partials/console_results")
 	}
 	var rows []app.MappingRow
 	var next *app.MappingCursor

@@ -72,7 +72,11 @@ func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 	agent.Do(cdp.Click(cdp.CSS(`a[data-action="back-to-mapping"]`)), cdp.WaitVisible(cdp.CSS(`#devices [data-status="relink_pending"]`)))
 
 	customer := agent.NewTab()
-	customer.Do(cdp.Navigate(linkURL), cdp.WaitVisible(cdp.CSS("#username")))
+	// The link with its brand preselected asks the customer to continue
+	// (a POST), so a mail scanner's fetch starts nothing.
+	customer.Do(cdp.Navigate(linkURL), cdp.WaitVisible(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)))
+	customer.Screenshot("customer-0-continue")
+	customer.Do(cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)), cdp.WaitVisible(cdp.CSS("#username")))
 	customer.Screenshot("customer-1-manufacturer-login")
 	customer.Do(cdp.SendKeys(cdp.CSS("#username"), "user_good"), cdp.SendKeys(cdp.CSS("#password"), app.SandboxPassword),
 		cdp.Click(cdp.CSS(`button[type="submit"]`)), cdp.WaitVisible(cdp.CSS(`button[value="allow"]`)),

@@ -30,7 +30,7 @@ func TestAPIKeyOverItsLimitGets429WithRetryAfter(t *testing.T) {
 	}
 }
 
-func TestRepeatViewsKeepTheBindingAndAnotherBrowserTakesItOver(t *testing.T) {
+func TestViewsNeverBindAndTheFirstBrandChoiceDoes(t *testing.T) {
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-1")["link_url"].(string)
 	a, b := s.Client(), s.Client()
@@ -43,18 +43,21 @@ func TestRepeatViewsKeepTheBindingAndAnotherBrowserTakesItOver(t *testing.T) {
 	}
 	action, vals := first.FormValues(t, "/connect/brand", "brand", "sandbox-heatpump")
 	if p := handlertest.Get(t, b, link); p.Status != http.StatusOK {
-		t.Fatalf("view in browser B: got %d, want 200", p.Status)
+		t.Fatalf("view in browser B before any choice: got %d, want 200", p.Status)
 	}
-	if p := handlertest.PostForm(t, a, s.URL+action, vals); p.Status != http.StatusForbidden {
-		t.Errorf("brand choice from browser A after B opened the link: got %d, want 403", p.Status)
+	if p := handlertest.PostForm(t, a, s.URL+action, vals); p.Status != http.StatusSeeOther {
+		t.Errorf("brand choice from browser A after B viewed the link: got %d, want 303", p.Status)
 	}
-	final := s.Walk(t, b, link, "sandbox-heatpump", "user_good", "pass_good", "allow")
+	if p := handlertest.Get(t, b, link); p.Status != http.StatusConflict {
+		t.Errorf("view in browser B after A chose: got %d, want 409 (in use in another browser)", p.Status)
+	}
+	final := s.Walk(t, a, link, "sandbox-heatpump", "user_good", "pass_good", "allow")
 	u, err := url.Parse(final)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := u.Query().Get("connection_status"); got != "connected" {
-		t.Errorf("browser B: connection_status %q, want connected (%s)", got, final)
+		t.Errorf("browser A: connection_status %q, want connected (%s)", got, final)
 	}
 }
 

@@ -122,22 +122,18 @@ func (h *Handler) submitSandboxLogin(c *fiber.Ctx) error {
 }
 
 // submitSandboxConsent answers Allow with a one-time code and Deny with
-// access_denied, both sent to the registered redirect_uri with the state.
+// access_denied, both sent to the registered redirect_uri with the state;
+// a second submit (a double click) gets the same answer.
 func (h *Handler) submitSandboxConsent(c *fiber.Ctx) error {
 	m := sandboxBrand(c)
-	allow := c.FormValue("decision") == "allow"
-	code := app.RandomToken(40)
-	a, err := h.store.FinishSandboxAuthorization(c.UserContext(), m.ID, c.FormValue("auth"), code, allow, sandboxCodeTTL)
+	redirect, lang, err := h.store.AnswerSandboxConsent(c.UserContext(), m.ID, c.FormValue("auth"), c.FormValue("decision") == "allow", sandboxCodeTTL)
 	if app.IsNotFound(err) {
 		return h.renderMessage(c, fiber.StatusBadRequest, "sandbox.login_expired")
 	} else if err != nil {
 		return err
 	}
-	params := [][2]string{{"error", "access_denied"}, {"state", a.State}}
-	if allow {
-		params = [][2]string{{"code", code}, {"state", a.State}}
-	}
-	return c.Redirect(app.AppendQuery(a.RedirectURI, params), fiber.StatusSeeOther)
+	c.Locals("lang", lang)
+	return c.Redirect(redirect, fiber.StatusSeeOther)
 }
 
 func oauthError(c *fiber.Ctx, status int, code, desc string) error {

@@ -12,11 +12,12 @@ import (
 // the energy supplier, logs in on the supplier's OAuth page, and comes back
 // through /connect/supplier/return to the manufacturer.
 
-// showSupplierSelector opens a flow-2 link and binds it to this browser:
-// unknown token → 404 page, ended → the ended page, otherwise the list of
-// suppliers with a login page.
+// showSupplierSelector opens a flow-2 link (binding happens at the choice
+// of a supplier): unknown token → 404 page, ended → the ended page, in use
+// in another browser → the page offering to continue here, otherwise the
+// list of suppliers with a login page.
 func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
-	sess, token, found, err := h.openLink(c)
+	sess, token, found, elsewhere, err := h.openLink(c)
 	if err != nil {
 		return err
 	} else if !found {
@@ -27,6 +28,9 @@ func (h *Handler) showSupplierSelector(c *fiber.Ctx) error {
 	}
 	if sess.Status.Final() {
 		return h.showEndedPage(c, sess, token)
+	}
+	if elsewhere {
+		return h.showInUsePage(c, sess, token)
 	}
 	return h.renderSupplierSelector(c, sess, token, c.Query("q"), "")
 }
@@ -124,13 +128,13 @@ func (h *Handler) selectSupplier(c *fiber.Ctx) error {
 		return err
 	}
 	state := app.RandomToken(43)
-	updated, err := h.store.StartSupplierLogin(c.UserContext(), sess.ID, h.browserHash(c, false), sup.ID, state)
+	updated, err := h.store.StartSupplierLogin(c.UserContext(), sess.ID, h.browserHash(c, true), sup.ID, state)
 	switch app.ErrorCode(err) {
 	case "":
 	case app.ECONFLICT:
 		return h.showEndedPage(c, updated.OrElse(sess), token)
 	case app.EFORBIDDEN:
-		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
+		return h.showInUsePage(c, sess, token)
 	default:
 		return err
 	}
@@ -152,11 +156,11 @@ func (h *Handler) isHiddenSupplier(id string) bool {
 // claims the state once and redirects to the manufacturer with the outcome:
 // connected when the supplier reported the login in time, failed otherwise.
 func (h *Handler) returnFromSupplier(c *fiber.Ctx) error {
-	state := c.Query("state")
-	if state == "" || len(state) > 128 {
+	ret, ok := app.ParseSupplierReturn(c.Query("state"), c.Query("error"))
+	if !ok {
 		return h.badCallback(c)
 	}
-	sess, err := h.store.ClaimSupplierReturn(c.UserContext(), state, h.browserHash(c, false), truncate(c.Query("error"), 100))
+	sess, err := h.store.ClaimSupplierReturn(c.UserContext(), ret.State, h.browserHash(c, false), ret.Error)
 	switch app.ErrorCode(err) {
 	case "":
 		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)

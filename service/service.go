@@ -68,6 +68,15 @@ func JobKinds(d Deps) map[string]app.JobKind {
 	return map[string]app.JobKind{
 		app.JobBulkRelink: {Run: bulkRelink(d)},
 		app.JobSweep: {Every: c.Link.SweepInterval.D(), Run: func(ctx context.Context, _ app.Job, _ func(int, int) error) error {
+			// Abandoned callbacks first: their sessions fail with the
+			// real reason rather than expire.
+			failed, err := d.Store.FailAbandonedCallbacks(ctx)
+			if failed > 0 {
+				d.Logger.WarnContext(ctx, "failed link sessions whose callback lease ran out", "count", failed)
+			}
+			if err != nil {
+				return err
+			}
 			n, err := d.Store.SweepExpiredSessions(ctx)
 			if n > 0 {
 				d.Logger.InfoContext(ctx, "expired link sessions", "count", n)
