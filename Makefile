@@ -30,7 +30,15 @@ run: build ## Serve on http://127.0.0.1:8080 (starts a local Postgres unless NOX
 
 test: ## Run every test (unit, integration on real Postgres, browser) against a local Postgres
 	@$(PG) up >/dev/null
-	NOX_TEST_DATABASE_URL="$$($(PG) url)" $(GO) test -count=1 -timeout 30m ./...
+	NOX_TEST_DATABASE_URL="$$($(PG) url)" $(GO) test -race -count=1 -timeout 30m ./...
+
+FUZZTIME ?= 30s
+fuzz: ## Run every fuzz test for FUZZTIME each (default 30s; seeds also run in `make test`)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 bench-cluster: build ## Benchmark the fleet through HAProxy: 1 vs 3 instances, replica vs primary (writes bench/cluster-results.md)
 	./bench/cluster.sh
@@ -60,4 +68,4 @@ db-down: ## Stop the project-local Postgres
 db-reset: db-down ## Delete the local Postgres data
 	rm -rf .pgdata
 
-.PHONY: help build run test lint bench db-up db-down db-reset cluster cluster-down test-cluster bench-cluster
+.PHONY: help build run test fuzz lint bench db-up db-down db-reset cluster cluster-down test-cluster bench-cluster
