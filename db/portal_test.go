@@ -16,6 +16,10 @@ func TestDashboardLinkIsClaimedOnceUnderConcurrency(t *testing.T) {
 	if err := s.UpsertSupplier(ctx, app.Supplier{ID: "sup", Name: "Sup", RedirectURIs: []string{"https://sup.example/cb"}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, _, err := s.CreateLinkSession(ctx, app.NewLinkSession{Kind: app.KindSupplierLink, SupplierID: "sup", SupplierUserID: "u1",
+		RedirectURI: "https://sup.example/cb", Language: "en", Initiator: app.InitiatorAPI, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
 	token, _, err := s.CreateDashboardLink(ctx, "sup", "u1", "en", time.Minute)
 	if err != nil {
 		t.Fatal(err)
