@@ -149,7 +149,6 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 		"Title":     h.tr.T(lang, "reports.title"),
 		"Q":         q,
 		"Query":     q.values().Encode(),
-		"Today":     q.Today,
 		"Problem":   q.Problem,
 		"Presets":   v.presets(),
 		"Suppliers": v.options(suppliers, q.Filter.SupplierID),
