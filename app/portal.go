@@ -270,6 +270,9 @@ type DashboardLink struct {
 	SupplierID     string `db:"supplier_id"`
 	SupplierUserID string `db:"supplier_user_id"`
 	Language       string `db:"language"`
+	// Minutes is the link's own lifetime in whole minutes (at least one),
+	// what an expired link's page names.
+	Minutes int `db:"minutes"`
 }
 
 // Device event types (device_events), beside the link events.

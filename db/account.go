@@ -160,6 +160,10 @@ const (
 	DashboardLinkExpired = "dashboard_link_expired"
 )
 
+// dashboardLinkMinutes is a dashboard link's lifetime rounded to whole
+// minutes, at least one.
+const dashboardLinkMinutes = `greatest(1, round(extract(epoch FROM expires_at - created_at) / 60))::int AS minutes`
+
 // ClaimDashboardLink uses a dashboard URL token exactly once. Unknown →
 // ENOTFOUND; already used or past its expiry → ECONFLICT with reason
 // DashboardLinkUsed or DashboardLinkExpired. Two concurrent claims cannot
@@ -169,7 +173,7 @@ func (s *Store) ClaimDashboardLink(ctx context.Context, token string) (app.Dashb
 	err := s.db.GetContext(ctx, &l, `
 		UPDATE dashboard_links SET used_at = now()
 		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-		RETURNING supplier_id, supplier_user_id, language`, app.HashToken(token))
+		RETURNING supplier_id, supplier_user_id, language, `+dashboardLinkMinutes, app.HashToken(token))
 	if err == nil {
 		return l, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
@@ -179,7 +183,7 @@ func (s *Store) ClaimDashboardLink(ctx context.Context, token string) (app.Dashb
 		app.DashboardLink
 		Used bool `db:"used"`
 	}
-	err = s.db.GetContext(ctx, &row, `SELECT supplier_id, supplier_user_id, language, used_at IS NOT NULL AS used
+	err = s.db.GetContext(ctx, &row, `SELECT supplier_id, supplier_user_id, language, `+dashboardLinkMinutes+`, used_at IS NOT NULL AS used
 		FROM dashboard_links WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return l, fmt.Errorf("db: dashboard link: %w", notFound(err, "dashboard link not found"))

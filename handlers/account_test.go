@@ -321,14 +321,25 @@ func TestSupplierDashboardSessionSignsInOnceScopedToThatUser(t *testing.T) {
 	if s.SessionCookie(again) != nil {
 		t.Error("a reused dashboard URL set a session cookie")
 	}
-	// Expired.
+	// Expired: the page names the link's own lifetime (the configured
+	// portal.dashboard_link_ttl, 5 minutes), in the right plural form.
 	expURL := s.MustDashboardURL(t, "cust-77")
-	if _, err := s.Store.DB().Exec(`UPDATE dashboard_links SET expires_at = now() - interval '1 second' WHERE used_at IS NULL`); err != nil {
+	if _, err := s.Store.DB().Exec(`UPDATE dashboard_links SET created_at = created_at - interval '10 minutes',
+		expires_at = expires_at - interval '10 minutes' WHERE used_at IS NULL`); err != nil {
 		t.Fatal(err)
 	}
 	expired := handlertest.Get(t, s.Client(), expURL)
-	if expired.Status != http.StatusGone || !strings.Contains(expired.Body, "expired") {
-		t.Errorf("expired dashboard URL: got %d, want 410 with a page saying it expired", expired.Status)
+	if expired.Status != http.StatusGone || !strings.Contains(expired.Body, "expired") ||
+		!strings.Contains(expired.Body, "valid for 5 minutes.") {
+		t.Errorf("expired dashboard URL: got %d, want 410 with a page saying it expired and was valid for 5 minutes", expired.Status)
+	}
+	oneURL := s.MustDashboardURL(t, "cust-77")
+	if _, err := s.Store.DB().Exec(`UPDATE dashboard_links SET created_at = now() - interval '61 seconds',
+		expires_at = now() - interval '1 second' WHERE used_at IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if p := handlertest.Get(t, s.Client(), oneURL); !strings.Contains(p.Body, "valid for 1 minute.") {
+		t.Errorf("expired one-minute dashboard URL: got %q, want \"valid for 1 minute.\"", handlertest.Text(p.Doc))
 	}
 	if p := handlertest.Get(t, s.Client(), s.URL+"/account/enter?token=nope"); p.Status != http.StatusNotFound {
 		t.Errorf("unknown dashboard token: got %d, want 404", p.Status)

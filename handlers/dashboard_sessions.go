@@ -76,7 +76,8 @@ func (h *Handler) enterDashboard(c *fiber.Ctx) error {
 	case app.ErrorReason(err) == db.DashboardLinkUsed:
 		return h.renderPortalMessage(c, fiber.StatusGone, "portal.enter.used")
 	case app.ErrorReason(err) == db.DashboardLinkExpired:
-		return h.renderPortalMessage(c, fiber.StatusGone, "portal.enter.expired")
+		// The link's own lifetime, which is what the page names.
+		return h.renderPortalMessage(c, fiber.StatusGone, "portal.enter.expired", l.Minutes)
 	case err != nil:
 		return err
 	}
@@ -96,10 +97,11 @@ func (h *Handler) enterDashboard(c *fiber.Ctx) error {
 }
 
 // renderPortalMessage renders the message page in the portal layout with
-// the translations of key+".title" and key+".body".
-func (h *Handler) renderPortalMessage(c *fiber.Ctx, status int, key string) error {
+// the translations of key+".title" and key+".body" (formatted with args;
+// a counted body takes its form from the first number).
+func (h *Handler) renderPortalMessage(c *fiber.Ctx, status int, key string, args ...any) error {
 	lang := pageLang(c)
 	c.Status(status)
 	return h.renderPortal(c, "pages/error", fiber.Map{"Lang": lang, "Title": h.tr.T(lang, key+".title"),
-		"Message": h.tr.T(lang, key+".body"), "Status": status})
+		"Message": h.tr.T(lang, key+".body", args...), "Status": status})
 }
