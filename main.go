@@ -33,6 +33,7 @@ import (
 
 	"noxportal/app"
 	"noxportal/db"
+	"noxportal/devdata"
 	"noxportal/handlers"
 	"noxportal/metric"
 	"noxportal/service"
@@ -46,33 +47,34 @@ func main() {
 	}
 }
 
+// commands are the command lines noxportal runs, by first argument; each
+// gets the arguments after its name.
+var commands = map[string]func(ctx context.Context, env cmdEnv, args []string) error{
+	"serve":   serveCmd,
+	"migrate": migrateCmd,
+	"seed":    seedCmd,
+	"reports": reportsCmd,
+}
+
+// cmdEnv is what every command starts from: the configuration and the logger.
+type cmdEnv struct {
+	cfg app.Config
+	log *slog.Logger
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("noxportal", flag.ContinueOnError)
 	configPath := fs.String("config", envOr("NOX_CONFIG", "config.yaml"), "path to config.yaml (empty: defaults and env only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cmd := "serve"
-	if fs.NArg() > 0 {
-		cmd = fs.Arg(0)
+	name, rest := "serve", fs.Args()
+	if len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
 	}
-	var bulk db.BulkSeedOptions
-	if cmd == "seed" {
-		sfs := flag.NewFlagSet("noxportal seed", flag.ContinueOnError)
-		sfs.IntVar(&bulk.Mappings, "mappings", 0, "supplier users with a nox user and devices to generate")
-		sfs.IntVar(&bulk.Sessions, "sessions", 0, "link sessions to generate")
-		sfs.IntVar(&bulk.Days, "days", 90, "days of history the sessions are spread over")
-		sfs.IntVar(&bulk.EventDays, "event-days", 7, "days of history that get link events")
-		sfs.Uint64Var(&bulk.Seed, "seed", 0, "random seed (0: from the clock)")
-		if err := sfs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
-	} else if cmd == "reports" {
-		if fs.NArg() != 2 || fs.Arg(1) != "rebuild" {
-			return fmt.Errorf("unknown command %q (use reports rebuild)", strings.Join(fs.Args(), " "))
-		}
-	} else if fs.NArg() > 1 {
-		return fmt.Errorf("unexpected arguments after %q: %v", cmd, fs.Args()[1:])
+	cmd, ok := commands[name]
+	if !ok {
+		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", name)
 	}
 	if *configPath != "" {
 		if _, err := os.Stat(*configPath); errors.Is(err, os.ErrNotExist) && os.Getenv("NOX_CONFIG") == "" && *configPath == "config.yaml" {
@@ -83,80 +85,86 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log.Level, cfg.LogFormat())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// A second signal during shutdown stops the process at once.
 	context.AfterFunc(ctx, stop)
+	return cmd(ctx, cmdEnv{cfg: cfg, log: newLogger(cfg.Log.Level, cfg.LogFormat())}, rest)
+}
 
-	switch cmd {
-	case "serve", "migrate", "seed", "reports":
-	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate, seed or reports rebuild)", cmd)
+// noArgs refuses arguments after a command that takes none.
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments after %q: %v", name, args)
 	}
-	if cfg.Database.URL == "" {
-		return errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
+	return nil
+}
+
+// migrateCmd applies pending migrations and exits.
+func migrateCmd(ctx context.Context, env cmdEnv, args []string) error {
+	if err := noArgs("migrate", args); err != nil {
+		return err
 	}
-	// This pool runs migrations, seeding and rebuilds, which may take longer
-	// than a request's statement_timeout; serve opens its own bounded pool.
-	sqldb, err := db.Open(ctx, cfg.Database.URL, cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns)
+	sqldb, err := openMigrated(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer sqldb.Close()
-	applied, err := db.Migrate(ctx, sqldb)
+	return sqldb.Close()
+}
+
+// reportsCmd runs `reports rebuild`: recompute the report rollups.
+func reportsCmd(ctx context.Context, env cmdEnv, args []string) error {
+	if len(args) != 1 || args[0] != "rebuild" {
+		return fmt.Errorf("unknown command %q (use reports rebuild)", strings.Join(append([]string{"reports"}, args...), " "))
+	}
+	store, closeDB, err := openStore(ctx, env)
 	if err != nil {
 		return err
 	}
-	for _, m := range applied {
-		log.Info("migration applied", "file", m)
+	defer closeDB()
+	return rebuildReports(ctx, store, env.cfg, env.log)
+}
+
+// seedCmd applies the development seed and, with --mappings or --sessions,
+// loads generated history; without them it seeds the 90-day report history.
+func seedCmd(ctx context.Context, env cmdEnv, args []string) error {
+	var bulk devdata.BulkOptions
+	sfs := flag.NewFlagSet("noxportal seed", flag.ContinueOnError)
+	sfs.IntVar(&bulk.Mappings, "mappings", 0, "supplier users with a nox user and devices to generate")
+	sfs.IntVar(&bulk.Sessions, "sessions", 0, "link sessions to generate")
+	sfs.IntVar(&bulk.Days, "days", 90, "days of history the sessions are spread over")
+	sfs.IntVar(&bulk.EventDays, "event-days", 7, "days of history that get link events")
+	sfs.Uint64Var(&bulk.Seed, "seed", 0, "random seed (0: from the clock)")
+	if err := sfs.Parse(args); err != nil {
+		return err
 	}
-	if cmd == "migrate" {
-		return nil
-	}
-	cipher, err := app.NewCipher(cfg.Security.EncryptionKey)
+	store, closeDB, err := openStore(ctx, env)
 	if err != nil {
 		return err
 	}
-	store := db.New(sqldb, cipher)
-	if cmd == "reports" {
-		return rebuildReports(ctx, store, cfg, log)
-	}
-	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil {
-		return err
-	} else if rebuilt {
-		log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
-	}
-	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
+	defer closeDB()
+	if err := prepareStore(ctx, store, env, true); err != nil {
 		return err
 	}
-	if cfg.Sandbox.SupplierActive() {
-		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
-			return err
-		}
+	if bulk.Mappings > 0 || bulk.Sessions > 0 {
+		return bulkSeed(ctx, store, bulk)
 	}
-	if cfg.Dev.Seed || cmd == "seed" {
-		if cfg.IsProduction() {
-			return errors.New("refusing to seed development data in production")
-		}
-		var demoApp []string
-		if cfg.Sandbox.Enabled {
-			demoApp = append(demoApp, strings.TrimRight(cfg.Server.PublicURL, "/")+app.DemoSupplierAppPath)
-		}
-		if err := store.SeedDev(ctx, demoApp...); err != nil {
-			return err
-		}
-		if cfg.Sandbox.Enabled {
-			if err := store.SeedDevManufacturer(ctx, app.DevManufacturerID, app.DevManufacturerAPIKey, app.DevManufacturerRedirectURIs); err != nil {
-				return err
-			}
-		}
+	_, err = devdata.ReportHistory(ctx, store, time.Now())
+	return err
+}
+
+// serveCmd migrates, seeds (dev.seed) and serves until a signal.
+func serveCmd(ctx context.Context, env cmdEnv, args []string) error {
+	if err := noArgs("serve", args); err != nil {
+		return err
 	}
-	if cmd == "seed" {
-		if bulk.Mappings > 0 || bulk.Sessions > 0 {
-			return bulkSeed(ctx, store, bulk)
-		}
-		_, err := store.SeedReportHistory(ctx, time.Now())
+	cfg := env.cfg
+	store, closeDB, err := openStore(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := prepareStore(ctx, store, env, cfg.Dev.Seed); err != nil {
 		return err
 	}
 	dsn, err := db.WithSessionTimeouts(cfg.Database.URL, cfg.Database.StatementTimeout.D(), cfg.Database.LockTimeout.D(),
@@ -169,7 +177,7 @@ func run(args []string) error {
 		return err
 	}
 	defer served.Close()
-	primary := db.New(served, cipher)
+	primary := db.New(served, store.Cipher())
 	reads := db.NewReads(primary, nil, 0)
 	if cfg.Database.ReplicaURL != "" {
 		replica, err := openReplica(cfg)
@@ -177,9 +185,81 @@ func run(args []string) error {
 			return err
 		}
 		defer replica.Close()
-		reads = db.NewReads(primary, db.New(replica, cipher), cfg.Database.ReplicaMaxLag.D())
+		reads = db.NewReads(primary, db.New(replica, store.Cipher()), cfg.Database.ReplicaMaxLag.D())
 	}
-	return serve(ctx, cfg, reads, store, served, log)
+	return serve(ctx, cfg, reads, store, env.log)
+}
+
+// openMigrated opens the unbounded pool (migrations, seeding and rebuilds
+// may take longer than a request's statement_timeout; serve opens its own
+// bounded pool) and applies pending migrations.
+func openMigrated(ctx context.Context, env cmdEnv) (*sqlx.DB, error) {
+	if env.cfg.Database.URL == "" {
+		return nil, errors.New("database.url is not set (set NOX_DATABASE_URL, or use `make run` to start a local Postgres)")
+	}
+	sqldb, err := db.Open(ctx, env.cfg.Database.URL, env.cfg.Database.MaxOpenConns, env.cfg.Database.MaxIdleConns)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx, sqldb)
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	for _, m := range applied {
+		env.log.Info("migration applied", "file", m)
+	}
+	return sqldb, nil
+}
+
+// openStore is openMigrated with the store over it; closeDB closes the pool.
+func openStore(ctx context.Context, env cmdEnv) (store *db.Store, closeDB func() error, err error) {
+	cipher, err := app.NewCipher(env.cfg.Security.EncryptionKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	sqldb, err := openMigrated(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db.New(sqldb, cipher), sqldb.Close, nil
+}
+
+// prepareStore brings the database in line with the configuration (report
+// time zone, manufacturers, sandbox supplier) and, when devSeed, applies the
+// development seed (refused in production).
+func prepareStore(ctx context.Context, store *db.Store, env cmdEnv, devSeed bool) error {
+	cfg := env.cfg
+	if rebuilt, err := store.ConfigureReports(ctx, cfg.Reports.Timezone); err != nil {
+		return err
+	} else if rebuilt {
+		env.log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
+	}
+	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
+		return err
+	}
+	if cfg.Sandbox.SupplierActive() {
+		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+			return err
+		}
+	}
+	if !devSeed {
+		return nil
+	}
+	if cfg.IsProduction() {
+		return errors.New("refusing to seed development data in production")
+	}
+	var demoApp []string
+	if cfg.Sandbox.Enabled {
+		demoApp = append(demoApp, strings.TrimRight(cfg.Server.PublicURL, "/")+app.DemoSupplierAppPath)
+	}
+	if err := devdata.Dev(ctx, store, demoApp...); err != nil {
+		return err
+	}
+	if cfg.Sandbox.Enabled {
+		return devdata.DevManufacturer(ctx, store, app.DevManufacturerID, app.DevManufacturerAPIKey, app.DevManufacturerRedirectURIs)
+	}
+	return nil
 }
 
 // openReplica returns a pool on database.replica_url with the same session
@@ -200,7 +280,7 @@ func openReplica(cfg app.Config) (*sqlx.DB, error) {
 // server.drain_delay, then the listener stops accepting and in-flight
 // requests get server.shutdown_timeout to finish; only then do the loops
 // stop. Work they leave is in leased rows and is picked up again.
-func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.Store, sqldb *sqlx.DB, log *slog.Logger) error {
+func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.Store, log *slog.Logger) error {
 	store := reads.Primary()
 	tr, err := app.NewTranslator(views.Locales())
 	if err != nil {
@@ -215,7 +295,7 @@ func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.
 		return err
 	}
 	metrics := metric.New()
-	metrics.WatchDatabase(sqldb.DB, func(ctx context.Context) (app.QueueStats, error) {
+	metrics.WatchDatabase(store.DB().DB, func(ctx context.Context) (app.QueueStats, error) {
 		return store.QueueStats(ctx, cfg.Mail.MaxAttempts)
 	}, log)
 	metrics.WatchReplica(reads.Stats)
@@ -327,7 +407,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, name string, log *slog.Log
 }
 
 // bulkSeed loads generated history and prints how long each step took.
-func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error {
+func bulkSeed(ctx context.Context, store *db.Store, o devdata.BulkOptions) error {
 	start := time.Now()
 	o.Progress = func(step string, rows int64, took time.Duration) {
 		if rows > 0 {
@@ -337,7 +417,7 @@ func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error 
 		}
 	}
 	fmt.Printf("seed: %d mappings, %d sessions over %d days\n", o.Mappings, o.Sessions, o.Days)
-	st, err := store.BulkSeed(ctx, o)
+	st, err := devdata.Bulk(ctx, store, o)
 	if err != nil {
 		return err
 	}
@@ -355,7 +435,7 @@ func bulkSeed(ctx context.Context, store *db.Store, o db.BulkSeedOptions) error 
 // seedReportHistory seeds the dev report history once, logging the outcome.
 func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
 	start := time.Now()
-	seeded, err := store.SeedReportHistory(ctx, time.Now())
+	seeded, err := devdata.ReportHistory(ctx, store, time.Now())
 	switch {
 	case err != nil && ctx.Err() == nil:
 		log.Error("seeding report history failed", "err", err)

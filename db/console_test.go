@@ -15,6 +15,7 @@ import (
 	"noxportal/app"
 	"noxportal/db"
 	"noxportal/db/dbtest"
+	"noxportal/devdata"
 )
 
 // mustMappings inserts a supplier and one mapping (with its nox user) per
@@ -233,7 +234,7 @@ func TestDevSeedHasSessionsOfEveryOutcomeAndRunsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := s.SeedDev(ctx); err != nil {
+		if err := devdata.Dev(ctx, s); err != nil {
 			t.Fatalf("seed #%d: %v", i+1, err)
 		}
 	}

@@ -360,15 +360,6 @@ func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHa
 
 func truncateDetail(s string) string { return app.CleanText(s, 200) }
 
-// LinkSessionByID returns a session, or ENOTFOUND.
-func (s *Store) LinkSessionByID(ctx context.Context, id string) (app.LinkSession, error) {
-	var sess app.LinkSession
-	if err := s.db.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id); err != nil {
-		return sess, fmt.Errorf("db: session: %w", notFound(err, "link session not found"))
-	}
-	return sess, nil
-}
-
 // SeedSandboxSupplier creates the sandbox supplier with its login page and
 // API key (idempotent).
 func (s *Store) SeedSandboxSupplier(ctx context.Context, sup app.LoginSupplier, apiKey string) error {
@@ -383,13 +374,4 @@ func (s *Store) SeedSandboxSupplier(ctx context.Context, sup app.LoginSupplier, 
 		return err
 	}
 	return s.InsertAPIKey(ctx, app.APIKeyOwner{SupplierID: sup.ID}, "sandbox key", apiKey)
-}
-
-// SeedDevManufacturer gives a manufacturer the development API key and
-// redirect URIs (idempotent).
-func (s *Store) SeedDevManufacturer(ctx context.Context, manufacturerID, apiKey string, redirectURIs []string) error {
-	if err := s.SetManufacturerRedirectURIs(ctx, manufacturerID, redirectURIs); err != nil {
-		return err
-	}
-	return s.InsertAPIKey(ctx, app.APIKeyOwner{ManufacturerID: manufacturerID}, "demo key", apiKey)
 }

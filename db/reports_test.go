@@ -15,6 +15,7 @@ import (
 	"noxportal/app"
 	"noxportal/db"
 	"noxportal/db/dbtest"
+	"noxportal/devdata"
 )
 
 var reportBrands = []app.ManufacturerConfig{
@@ -626,16 +627,16 @@ func TestDeviceRollupTracksActiveDevicesAndRelinks(t *testing.T) {
 func TestReportHistorySeedIsCountedWithoutARebuild(t *testing.T) {
 	s := mustReportStore(t)
 	ctx := context.Background()
-	if err := s.SeedDev(ctx); err != nil {
+	if err := devdata.Dev(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	seeded, err := s.SeedReportHistory(ctx, time.Now())
+	seeded, err := devdata.ReportHistory(ctx, s, time.Now())
 	if err != nil || !seeded {
 		t.Fatalf("seed report history: seeded=%v err=%v", seeded, err)
 	}
 	loc, _ := time.LoadLocation("Europe/Amsterdam")
 	assertRollupsMatchRaw(t, s, loc, "after the history seed")
-	if seeded, err := s.SeedReportHistory(ctx, time.Now()); err != nil || seeded {
+	if seeded, err := devdata.ReportHistory(ctx, s, time.Now()); err != nil || seeded {
 		t.Errorf("second seed: seeded=%v err=%v, want nothing done", seeded, err)
 	}
 }

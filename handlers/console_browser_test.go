@@ -8,6 +8,7 @@ import (
 	cdp "github.com/chromedp/chromedp"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -31,7 +32,7 @@ func consoleSignIn(b *handlertest.ConsoleBrowser, base, email string) {
 func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
-	if err := s.Store.SeedDev(ctx); err != nil {
+	if err := devdata.Dev(ctx, s.Store); err != nil {
 		t.Fatal(err)
 	}
 	// The test supplier's users come back to this server, so the browser

@@ -10,6 +10,7 @@ import (
 	cdp "github.com/chromedp/chromedp"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestBrowserSupplierAdminServesItself(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
-	if err := s.Store.SeedDev(ctx); err != nil {
+	if err := devdata.Dev(ctx, s.Store); err != nil {
 		t.Fatal(err)
 	}
 	rec := handlertest.NewReceiver(t, nil)

@@ -7,6 +7,7 @@ import (
 	cdp "github.com/chromedp/chromedp"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -20,7 +21,7 @@ const phoneWidth = 375
 func TestBrowserNoPageOfAnyRoleOverflowsAPhone(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
-	if err := s.Store.SeedDev(ctx); err != nil {
+	if err := devdata.Dev(ctx, s.Store); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Store.DB().ExecContext(ctx, `

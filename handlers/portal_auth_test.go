@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -526,7 +527,7 @@ func TestDevSeedAccountsCanSignIn(t *testing.T) {
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		if err := s.Store.SeedDev(ctx); err != nil {
+		if err := devdata.Dev(ctx, s.Store); err != nil {
 			t.Fatalf("seed run %d: %v", i+1, err)
 		}
 	}

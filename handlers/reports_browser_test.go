@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -32,7 +33,7 @@ func browseReports(t *testing.T, clock time.Time) {
 	if err := s.Store.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName}); err != nil {
 		t.Fatal(err)
 	}
-	if seeded, err := s.Store.SeedReportHistory(ctx, s.Now()); err != nil || !seeded {
+	if seeded, err := devdata.ReportHistory(ctx, s.Store, s.Now()); err != nil || !seeded {
 		t.Fatalf("seed history: seeded=%v err=%v", seeded, err)
 	}
 	s.MustPortalUser(t, "manager@reports.test", app.RoleManager)

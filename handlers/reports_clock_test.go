@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
 
@@ -45,7 +46,7 @@ func TestReportPeriodAndURLFollowTheClock(t *testing.T) {
 			if err := s.Store.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName}); err != nil {
 				t.Fatal(err)
 			}
-			if seeded, err := s.Store.SeedReportHistory(ctx, s.Now()); err != nil || !seeded {
+			if seeded, err := devdata.ReportHistory(ctx, s.Store, s.Now()); err != nil || !seeded {
 				t.Fatalf("seed history: seeded=%v err=%v", seeded, err)
 			}
 			_, c := s.MustLogin(t, "manager@clock.test", app.RoleManager)

@@ -68,7 +68,7 @@ func Start(tb testing.TB, opts ...func(*app.Config)) *Server {
 // StartAt is Start with the pages' clock (handlers.Deps.Now) starting at
 // at and running from there, so a test runs on the date it chooses. The
 // database keeps its own clock: data a test dates itself (e.g. the report
-// history, db.Store.SeedReportHistory with s.Now()) follows the test's.
+// history, devdata.ReportHistory with s.Now()) follows the test's.
 func StartAt(tb testing.TB, at time.Time, opts ...func(*app.Config)) *Server {
 	tb.Helper()
 	began := time.Now()

@@ -1,4 +1,4 @@
-package db
+package devdata
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"noxportal/app"
+	"noxportal/db"
 )
 
 // DevReportSuppliers are the extra development suppliers the seeded report
@@ -25,13 +26,13 @@ var DevReportSuppliers = []app.Supplier{
 // devices of the connected ones and their device history, counted in the
 // report rollups. The 90 days end on now's day in the report time zone. It
 // runs once: a database that has the history is left alone (seeded=false).
-func (s *Store) SeedReportHistory(ctx context.Context, now time.Time) (seeded bool, err error) {
+func ReportHistory(ctx context.Context, s *db.Store, now time.Time) (seeded bool, err error) {
 	for _, sup := range DevReportSuppliers {
 		if err := s.UpsertSupplier(ctx, sup); err != nil {
 			return false, err
 		}
 	}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.InTx(ctx, func(tx *sqlx.Tx) error {
 		// One seeder at a time; the second finds the history there.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('noxportal.seed_report_history'))`); err != nil {
 			return fmt.Errorf("db: seed lock: %w", err)

@@ -1,4 +1,4 @@
-package db
+package devdata
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/lib/pq"
 
 	"noxportal/app"
+	"noxportal/db"
 )
 
 // DevSuppliers are the extra development suppliers the console demo data
@@ -24,7 +25,7 @@ var DevSuppliers = []app.Supplier{
 // in brands, so every console screen has something real to show. It runs
 // once (it does nothing when the demo customers exist) and takes a few
 // set-based statements, not one round trip per row.
-func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
+func consoleDemo(ctx context.Context, s *db.Store, brands []string) error {
 	if len(brands) == 0 {
 		return nil
 	}
@@ -34,7 +35,7 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 		}
 	}
 	var done bool
-	if err := s.db.GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM link_sessions WHERE id LIKE 'ls_seed_%')`); err != nil {
+	if err := s.DB().GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM link_sessions WHERE id LIKE 'ls_seed_%')`); err != nil {
 		return fmt.Errorf("db: seed check: %w", err)
 	}
 	if done {
@@ -44,7 +45,7 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.InTx(ctx, func(tx *sqlx.Tx) error {
 		stmts := []string{
 			// 240 customers over three suppliers and the brands.
 			`CREATE TEMP TABLE seed_c ON COMMIT DROP AS
@@ -154,7 +155,7 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 		var hours []int
 		for _, gr := range grants {
 			nox, brand = append(nox, gr.Nox), append(brand, gr.Brand)
-			tokens = append(tokens, s.cipher.Seal([]byte("seed-access-token"), []byte("grant:"+gr.Nox+":"+gr.Brand)))
+			tokens = append(tokens, s.Cipher().Seal([]byte("seed-access-token"), []byte("grant:"+gr.Nox+":"+gr.Brand)))
 			// Every fifth token has expired and was not refreshed.
 			hours = append(hours, map[bool]int{true: -(gr.G % 48) - 1, false: gr.G%20 + 1}[gr.G%5 == 0])
 		}
@@ -168,7 +169,7 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 		// Webhook endpoints for the two extra suppliers, and the
 		// device.relink_required events of their customers' devices.
 		for _, sup := range DevSuppliers {
-			if _, err := setSupplierWebhook(ctx, tx, s.cipher, sup.ID, "https://"+strings.TrimPrefix(sup.ID, "supplier_")+".example/nox/webhooks"); err != nil {
+			if _, err := db.TxSetSupplierWebhook(ctx, tx, s.Cipher(), sup.ID, "https://"+strings.TrimPrefix(sup.ID, "supplier_")+".example/nox/webhooks"); err != nil {
 				return err
 			}
 		}
@@ -179,7 +180,7 @@ func (s *Store) seedConsoleDemo(ctx context.Context, brands []string) error {
 			return fmt.Errorf("db: seed relink devices: %w", err)
 		}
 		for _, d := range relink {
-			if err := emitDeviceRelinkRequired(ctx, tx, d); err != nil {
+			if err := db.TxEmitDeviceRelinkRequired(ctx, tx, d); err != nil {
 				return err
 			}
 		}

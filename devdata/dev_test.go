@@ -1,4 +1,4 @@
-package db_test
+package devdata_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"noxportal/app"
 	"noxportal/db/dbtest"
+	"noxportal/devdata"
 )
 
 func TestSeedDevKeepsTheDemoRedirectURIsAndAddsTheSandboxApp(t *testing.T) {
@@ -14,7 +15,7 @@ func TestSeedDevKeepsTheDemoRedirectURIsAndAddsTheSandboxApp(t *testing.T) {
 	ctx := context.Background()
 	demoApp := "http://127.0.0.1:8080" + app.DemoSupplierAppPath
 	for range 2 { // idempotent: a second start changes nothing
-		if err := s.SeedDev(ctx, demoApp); err != nil {
+		if err := devdata.Dev(ctx, s, demoApp); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,11 +1,11 @@
-package db_test
+package devdata_test
 
 import (
 	"context"
 	"testing"
 
-	"noxportal/db"
 	"noxportal/db/dbtest"
+	"noxportal/devdata"
 )
 
 // schemaShape lists the indexes and constraints of the loaded tables.
@@ -26,11 +26,11 @@ func TestBulkSeedLoadsConsistentHistoryAndRestoresTheSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second load goes into non-empty tables (no truncate, no FREEZE).
-	for run, o := range []db.BulkSeedOptions{
+	for run, o := range []devdata.BulkOptions{
 		{Mappings: 300, Sessions: 4000, EventDays: 90, Seed: 1},
 		{Mappings: 100, Sessions: 1000, Seed: 2},
 	} {
-		st, err := s.BulkSeed(ctx, o)
+		st, err := devdata.Bulk(ctx, s, o)
 		if err != nil {
 			t.Fatalf("run %d: %v", run+1, err)
 		}

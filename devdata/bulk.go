@@ -1,4 +1,4 @@
-package db
+package devdata
 
 import (
 	"context"
@@ -15,10 +15,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"noxportal/db"
 )
 
-// BulkSeedOptions sizes a load of realistic history (see Store.BulkSeed).
-type BulkSeedOptions struct {
+// BulkOptions sizes a load of realistic history (see Store.BulkSeed).
+type BulkOptions struct {
 	// Mappings is the number of supplier users with a nox user (and 1–2 devices each).
 	Mappings int
 	// Sessions is the number of link sessions spread over the last Days days.
@@ -35,8 +37,8 @@ type BulkSeedOptions struct {
 	Progress func(step string, rows int64, took time.Duration)
 }
 
-// BulkSeedStats counts the rows a bulk load wrote.
-type BulkSeedStats struct {
+// BulkStats counts the rows a bulk load wrote.
+type BulkStats struct {
 	Mappings, Devices, Sessions, Events int64
 }
 
@@ -89,9 +91,9 @@ const bulkTTL = 15 * time.Minute
 // Secondary indexes and foreign keys of the loaded tables are dropped for the
 // load and rebuilt (and validated) before commit, so either everything is
 // loaded with the schema intact or nothing is. It ends with ANALYZE.
-func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats, error) {
-	defer s.catalog.invalidate()
-	var st BulkSeedStats
+func Bulk(ctx context.Context, s *db.Store, o BulkOptions) (BulkStats, error) {
+	defer s.CatalogChanged()
+	var st BulkStats
 	if o.Days <= 0 {
 		o.Days = 90
 	}
@@ -105,7 +107,7 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 	if progress == nil {
 		progress = func(string, int64, time.Duration) {}
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.DB().BeginTxx(ctx, nil)
 	if err != nil {
 		return st, fmt.Errorf("db: bulk seed: begin: %w", err)
 	}
@@ -197,7 +199,7 @@ func (s *Store) BulkSeed(ctx context.Context, o BulkSeedOptions) (BulkSeedStats,
 	progress("commit", 0, time.Since(t))
 	t = time.Now()
 	for _, table := range []string{"suppliers", "manufacturers", "nox_users", "supplier_mappings", "devices", "link_sessions", "link_events"} {
-		if _, err := s.db.ExecContext(ctx, `ANALYZE `+table); err != nil {
+		if _, err := s.DB().ExecContext(ctx, `ANALYZE `+table); err != nil {
 			return st, fmt.Errorf("db: bulk seed: analyze %s: %w", table, err)
 		}
 	}
@@ -385,7 +387,7 @@ func byteaText(b []byte) string {
 // bulkGen derives every row from (seed, row number) alone, so a session can
 // be generated again for its events without keeping it in memory.
 type bulkGen struct {
-	o        BulkSeedOptions
+	o        BulkOptions
 	now      time.Time
 	userBase int64
 	// users is the number of supplier users sessions are drawn from: the
@@ -400,7 +402,7 @@ type bulkGen struct {
 	eventFrom int
 }
 
-func newBulkGen(o BulkSeedOptions) *bulkGen { return &bulkGen{o: o} }
+func newBulkGen(o BulkOptions) *bulkGen { return &bulkGen{o: o} }
 
 func (g *bulkGen) plan() {
 	g.users = g.o.Mappings + g.o.Mappings/5

@@ -1,4 +1,4 @@
-package db
+package devdata
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/lib/pq"
 
 	"noxportal/app"
+	"noxportal/db"
 )
 
 // SeedDev creates the development data: the demo supplier with its API key
@@ -16,7 +17,7 @@ import (
 //
 // extraRedirectURIs are added to the demo supplier's (the sandbox's demo
 // supplier app, when the sandbox is on).
-func (s *Store) SeedDev(ctx context.Context, extraRedirectURIs ...string) error {
+func Dev(ctx context.Context, s *db.Store, extraRedirectURIs ...string) error {
 	uris := append(append([]string(nil), app.DevRedirectURIs...), extraRedirectURIs...)
 	if err := s.UpsertSupplier(ctx, app.Supplier{ID: app.DevSupplierID, Name: app.DevSupplierName, RedirectURIs: uris}); err != nil {
 		return err
@@ -35,21 +36,30 @@ func (s *Store) SeedDev(ctx context.Context, extraRedirectURIs ...string) error 
 		}
 	}
 	var brands []string
-	if err := s.db.SelectContext(ctx, &brands, `SELECT id FROM manufacturers WHERE enabled ORDER BY id`); err != nil {
+	if err := s.DB().SelectContext(ctx, &brands, `SELECT id FROM manufacturers WHERE enabled ORDER BY id`); err != nil {
 		return fmt.Errorf("db: seed brands: %w", err)
 	}
-	if err := s.seedConsoleDemo(ctx, brands); err != nil {
+	if err := consoleDemo(ctx, s, brands); err != nil {
 		return err
 	}
 	// Every other supplier (the sandbox supplier among them) gets the demo
 	// redirect URIs, so support can create a link for any seeded customer.
-	if _, err := s.db.ExecContext(ctx, `
+	if _, err := s.DB().ExecContext(ctx, `
 		INSERT INTO supplier_redirect_uris (supplier_id, uri)
 		SELECT s.id, u FROM suppliers s, unnest($1::text[]) u
 		WHERE NOT EXISTS (SELECT 1 FROM supplier_redirect_uris r WHERE r.supplier_id = s.id)
 		ON CONFLICT DO NOTHING`, pq.Array(app.DevRedirectURIs)); err != nil {
 		return fmt.Errorf("db: seed redirect uris: %w", err)
 	}
-	s.catalog.invalidate()
+	s.CatalogChanged()
 	return nil
+}
+
+// DevManufacturer gives a manufacturer the development API key and
+// redirect URIs (idempotent).
+func DevManufacturer(ctx context.Context, s *db.Store, manufacturerID, apiKey string, redirectURIs []string) error {
+	if err := s.SetManufacturerRedirectURIs(ctx, manufacturerID, redirectURIs); err != nil {
+		return err
+	}
+	return s.InsertAPIKey(ctx, app.APIKeyOwner{ManufacturerID: manufacturerID}, "demo key", apiKey)
 }
