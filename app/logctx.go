@@ -20,18 +20,6 @@ func WithLogAttrs(ctx context.Context, args ...any) context.Context {
 	return context.WithValue(ctx, logAttrsKey{}, attrs)
 }
 
-// LogAttr returns the value of the attribute key that ctx carries for its
-// log lines ("" when there is none).
-func LogAttr(ctx context.Context, key string) string {
-	attrs, _ := ctx.Value(logAttrsKey{}).([]slog.Attr)
-	for _, a := range attrs {
-		if a.Key == key {
-			return a.Value.String()
-		}
-	}
-	return ""
-}
-
 // ContextHandler wraps h so that each record logged with a context gets the
 // attributes WithLogAttrs put there. Wrapping twice changes nothing.
 func ContextHandler(h slog.Handler) slog.Handler {

@@ -259,7 +259,7 @@ func (s *Store) withEvents(ctx context.Context, sessions []app.LinkSession) ([]a
 
 // SessionTimeline returns one link session with its events, or ENOTFOUND.
 func (s *Store) SessionTimeline(ctx context.Context, id string) (app.SessionTimeline, error) {
-	sess, err := s.LinkSessionByID(ctx, id)
+	sess, err := s.GetLinkSession(ctx, id)
 	if err != nil {
 		return app.SessionTimeline{}, err
 	}
@@ -564,20 +564,6 @@ func (s *Store) MarkRelinkRequired(ctx context.Context, supplierID, supplierUser
 // changed the device.
 func emitDeviceRelinkRequired(ctx context.Context, tx *sqlx.Tx, d app.Device) error {
 	return enqueueDeviceEvent(ctx, tx, d.NoxUserID, d.ManufacturerID, d.ExternalID, app.DeviceRelinkRequired)
-}
-
-// RelinkPending reports whether an unfinished, unexpired link session that
-// support started exists for the supplier user and brand.
-func (s *Store) RelinkPending(ctx context.Context, supplierID, supplierUserID, brand string) (bool, error) {
-	var ok bool
-	err := s.db.GetContext(ctx, &ok, `
-		SELECT EXISTS (SELECT 1 FROM link_sessions WHERE supplier_id = $1 AND supplier_user_id = $2 AND initiator = 'agent'
-		  AND manufacturer_id = $3 AND status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at > now())`,
-		supplierID, supplierUserID, brand)
-	if err != nil {
-		return false, fmt.Errorf("db: relink pending: %w", err)
-	}
-	return ok, nil
 }
 
 // UserWebhookDeliveries returns the newest deliveries (at most limit) to a

@@ -110,23 +110,6 @@ func (s *Store) SupplierPortalUser(ctx context.Context, supplierID, supplierUser
 	return s.GetPortalUser(ctx, id)
 }
 
-// SetPortalUserPassword replaces an account's password (EINVALID for a bad one).
-func (s *Store) SetPortalUserPassword(ctx context.Context, id int64, password string) error {
-	hash, err := app.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	res, err := s.db.ExecContext(ctx, `UPDATE portal_users SET password_hash = $2, updated_at = now()
-		WHERE id = $1 AND email IS NOT NULL`, id, hash)
-	if err != nil {
-		return fmt.Errorf("db: set password: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return app.Errorf(app.ENOTFOUND, "portal user not found")
-	}
-	return nil
-}
-
 // CreatePortalSession starts a session for user that ends absolute after
 // now at the latest. It returns the new session.
 func (s *Store) CreatePortalSession(ctx context.Context, userID int64, absolute time.Duration, ip, userAgent string) (app.PortalSession, error) {

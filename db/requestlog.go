@@ -53,10 +53,6 @@ func (s *Store) RecordAPIRequest(r app.APIRequest) {
 	}
 }
 
-// DroppedAPIRequests is how many requests were not logged because the
-// buffer was full.
-func (s *Store) DroppedAPIRequests() int64 { return s.reqlog.dropped.Load() }
-
 // RunRequestLog writes queued requests and maintains the partitions until
 // ctx ends, then writes what is left.
 func (s *Store) RunRequestLog(ctx context.Context, log *slog.Logger) {

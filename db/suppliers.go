@@ -94,43 +94,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, supplierID string, keyID int64
 	return nil
 }
 
-// AuthenticateAPIKey finds the active key with this plaintext and returns its
-// owner, or EUNAUTHORIZED. last_used_at is refreshed at most once a minute,
-// in the same round trip.
-func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (app.APIKeyOwner, error) {
-	var row struct {
-		ID             int64   `db:"id"`
-		SupplierID     *string `db:"supplier_id"`
-		ManufacturerID *string `db:"manufacturer_id"`
-	}
-	err := s.db.GetContext(ctx, &row, `
-		WITH k AS (
-			SELECT id, supplier_id, manufacturer_id, last_used_at FROM api_keys
-			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-		), touch AS (
-			UPDATE api_keys SET last_used_at = now()
-			WHERE id = (SELECT id FROM k)
-			  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-		)
-		SELECT id, supplier_id, manufacturer_id FROM k`, app.HashToken(key))
-	if err != nil {
-		if app.IsNotFound(notFound(err, "")) {
-			return app.APIKeyOwner{}, app.ReasonErrorf(app.EUNAUTHORIZED, "invalid_api_key", "The API key is unknown or revoked.")
-		}
-		return app.APIKeyOwner{}, fmt.Errorf("db: authenticate api key: %w", err)
-	}
-	owner := app.APIKeyOwner{KeyID: row.ID}
-	if row.SupplierID != nil {
-		owner.SupplierID = *row.SupplierID
-	}
-	if row.ManufacturerID != nil {
-		owner.ManufacturerID = *row.ManufacturerID
-	}
-	return owner, nil
-}
-
-// AuthenticateAPIKeyAndCount is AuthenticateAPIKey plus Allow for the key's
-// own bucket ("api:" and the key id) in the same round trip: it returns the
+// AuthenticateAPIKeyAndCount finds the active key with this plaintext and
+// counts the request in the key's own rate-limit bucket ("api:" and the key
+// id) in the same round trip: it returns the
 // owner (with its supplier's redirect URIs), whether this request is within
 // limit requests per window, and when the window ends. An unknown or
 // revoked key is EUNAUTHORIZED and counts nothing.
