@@ -85,6 +85,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	app.SetPasswordCost(cfg.Portal.PasswordCost)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// A second signal during shutdown stops the process at once.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 )
 
@@ -139,6 +140,10 @@ type PortalConfig struct {
 	LoginMaxPerIP int `yaml:"login_max_per_ip"`
 	// DashboardLinkTTL is how long a supplier-created dashboard URL is valid.
 	DashboardLinkTTL Duration `yaml:"dashboard_link_ttl"`
+	// PasswordCost is the bcrypt cost of new password hashes (existing
+	// hashes keep the cost they were made with). At least
+	// MinProductionPasswordCost in production; tests lower it.
+	PasswordCost int `yaml:"password_cost"`
 }
 
 // ReportsConfig is the connection reports.
@@ -320,6 +325,7 @@ func DefaultConfig() Config {
 			LoginMaxPerAccount: 5,
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
+			PasswordCost:       MinProductionPasswordCost,
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
 		Dev:     DevConfig{SeedHistory: true},
@@ -478,6 +484,11 @@ func (c Config) Validate() error {
 	}
 	if c.Portal.DashboardLinkTTL.D() <= 0 {
 		add("portal.dashboard_link_ttl must be positive")
+	}
+	if c.Portal.PasswordCost < bcrypt.MinCost || c.Portal.PasswordCost > bcrypt.MaxCost {
+		add("portal.password_cost must be from %d to %d, not %d", bcrypt.MinCost, bcrypt.MaxCost, c.Portal.PasswordCost)
+	} else if c.IsProduction() && c.Portal.PasswordCost < MinProductionPasswordCost {
+		add("portal.password_cost must be at least %d in production", MinProductionPasswordCost)
 	}
 	if k, err := base64.StdEncoding.DecodeString(c.Security.EncryptionKey); c.Security.EncryptionKey == "" {
 		add("security.encryption_key is required (32 bytes, base64; set NOX_SECURITY_ENCRYPTION_KEY)")

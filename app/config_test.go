@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"noxportal/app"
 )
 
@@ -59,6 +61,9 @@ func TestLoadConfigUsesShippedValuesWithoutOverrides(t *testing.T) {
 	if got, want := cfg.Link.SessionTTL.D(), 15*time.Minute; got != want {
 		t.Errorf("link.session_ttl: got %s, want %s", got, want)
 	}
+	if got, want := cfg.Portal.PasswordCost, app.MinProductionPasswordCost; got != want {
+		t.Errorf("portal.password_cost: got %d, want %d", got, want)
+	}
 	if got, want := cfg.Server.PublicURL, "http://127.0.0.1:8080"; got != want {
 		t.Errorf("server.public_url: got %s, want %s", got, want)
 	}
@@ -105,6 +110,8 @@ func TestLoadConfigRefusesInvalidConfig(t *testing.T) {
 		{"job retry cap below its base", []string{"NOX_JOBS_RETRY_CAP=1s"}, "jobs.retry_cap"},
 		{"idempotency keys kept under a day", []string{"NOX_RETENTION_IDEMPOTENCY_KEYS=1h"}, "idempotency_keys at least 24h"},
 		{"unknown log format", []string{"NOX_LOG_FORMAT=xml"}, "log.format"},
+		{"password cost below bcrypt's", []string{"NOX_PORTAL_PASSWORD_COST=3"}, "portal.password_cost must be from 4 to 31"},
+		{"weak password cost in production", prodEnv("NOX_PORTAL_PASSWORD_COST=9"), "portal.password_cost must be at least 10 in production"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,5 +152,27 @@ func TestLogFormatIsJSONInProductionUnlessSet(t *testing.T) {
 		if got := c.LogFormat(); got != tc.want {
 			t.Errorf("env %s, log.format %q: got %s, want %s", tc.env, tc.format, got, tc.want)
 		}
+	}
+}
+
+func TestSetPasswordCostMakesHashesOfThatCost(t *testing.T) {
+	defer app.SetPasswordCost(app.MinProductionPasswordCost)
+	for _, cost := range []int{4, 5} {
+		app.SetPasswordCost(cost)
+		h, err := app.HashPassword("correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := bcrypt.Cost([]byte(h)); err != nil || got != cost {
+			t.Errorf("hash cost: got %d (%v), want %d", got, err, cost)
+		}
+		if !app.CheckPassword(&h, "correct horse battery") || app.CheckPassword(&h, "wrong horse battery") || app.CheckPassword(nil, "correct horse battery") {
+			t.Errorf("cost %d: CheckPassword does not tell the right password from wrong ones", cost)
+		}
+	}
+	app.SetPasswordCost(2)
+	h, _ := app.HashPassword("correct horse battery")
+	if got, _ := bcrypt.Cost([]byte(h)); got != 5 {
+		t.Errorf("a cost below bcrypt's range was taken: hash cost %d", got)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -135,26 +137,53 @@ func HashPassword(password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLength {
 		return "", ReasonErrorf(EINVALID, "password_too_short", "The password must be at least %d characters.", MinPasswordLength)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), int(passwordCost.Load()))
 	if err != nil {
 		return "", fmt.Errorf("app: hash password: %w", err)
 	}
 	return string(h), nil
 }
 
-// dummyHash is compared against when the account does not exist, so an
-// unknown email costs the same time as a wrong password.
-var dummyHash = func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("nox-dummy-password"), bcrypt.DefaultCost)
-	return h
-}()
+// MinProductionPasswordCost is the bcrypt cost of new password hashes
+// unless portal.password_cost says otherwise, and the least production
+// accepts.
+const MinProductionPasswordCost = 10
+
+// passwordCost is the bcrypt cost of new hashes (SetPasswordCost).
+var passwordCost atomic.Int32
+
+func init() { passwordCost.Store(MinProductionPasswordCost) }
+
+// SetPasswordCost sets the bcrypt cost of the hashes HashPassword makes from
+// now on, for the whole process: the server sets portal.password_cost at
+// start. Costs outside bcrypt's range are ignored.
+func SetPasswordCost(cost int) {
+	if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
+		passwordCost.Store(int32(cost))
+	}
+}
+
+// dummyHashes holds, per cost, the hash compared against when the account
+// does not exist, so an unknown email costs the same time as a wrong
+// password. Each is made on first use.
+var dummyHashes sync.Map // int32 → []byte
+
+func dummyHash() []byte {
+	cost := passwordCost.Load()
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte("nox-dummy-password"), int(cost))
+	h2, _ := dummyHashes.LoadOrStore(cost, h)
+	return h2.([]byte)
+}
 
 // CheckPassword reports whether password matches hash. With hash nil it
 // still spends a bcrypt comparison and returns false. Passwords over 72
 // bytes never match.
 func CheckPassword(hash *string, password string) bool {
 	if hash == nil || len(password) > MaxPasswordBytes {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password[:min(len(password), MaxPasswordBytes)]))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password[:min(len(password), MaxPasswordBytes)]))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(*hash), []byte(password)) == nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
+	"golang.org/x/crypto/bcrypt"
 
 	"noxportal/app"
 	"noxportal/db"
@@ -63,9 +64,11 @@ func MustDatabase(tb testing.TB) string {
 	return withDB(AdminURL(), name)
 }
 
-// MustStore returns a Store over a fresh database.
+// MustStore returns a Store over a fresh database. Password hashes made
+// from then on use bcrypt's least cost (portal.password_cost in tests).
 func MustStore(tb testing.TB) *db.Store {
 	tb.Helper()
+	app.SetPasswordCost(bcrypt.MinCost)
 	d, err := db.Open(context.Background(), MustDatabase(tb), 20, 20)
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)

@@ -92,6 +92,9 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		"NOX_WEBHOOKS_RETRY_BASE=20ms",
 		"NOX_WEBHOOKS_RETRY_CAP=100ms",
 		"NOX_JOBS_POLL_INTERVAL=20ms",
+		// bcrypt at its least cost: a sign-in costs milliseconds instead
+		// of seconds under the race detector. Production keeps 10+.
+		"NOX_PORTAL_PASSWORD_COST=4",
 		// Tests expire sessions themselves; the sweeper and pruning run
 		// only when a test calls them.
 		"NOX_LINK_SWEEP_INTERVAL=1h",
@@ -103,6 +106,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 	for _, o := range opts {
 		o(&cfg)
 	}
+	app.SetPasswordCost(cfg.Portal.PasswordCost)
 	store := dbtest.MustStore(tb)
 	ctx := context.Background()
 	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
