@@ -250,6 +250,9 @@ type RetentionConfig struct {
 	PortalSessions Duration `yaml:"portal_sessions"`
 	// RateLimits: rate-limit counter windows.
 	RateLimits Duration `yaml:"rate_limits"`
+	// LinkEvents: the monthly partitions of link_events are dropped once
+	// their month ended this long ago; 0 (the default) keeps them.
+	LinkEvents Duration `yaml:"link_events"`
 }
 
 // LogConfig is the logger.
@@ -545,7 +548,8 @@ func (c Config) Validate() error {
 		add("jobs.poll_interval, lease, retry_base and bulk_batch must be positive and jobs.retry_cap at least retry_base")
 	}
 	if r := c.Retention; r.Interval.D() <= 0 || r.IdempotencyKeys.D() < 24*time.Hour || r.DashboardLinks.D() < 0 ||
-		r.Sandbox.D() < 0 || r.Emails.D() < time.Hour || r.Jobs.D() < time.Hour || r.PortalSessions.D() < 0 || r.RateLimits.D() < time.Minute {
+		r.Sandbox.D() < 0 || r.Emails.D() < time.Hour || r.Jobs.D() < time.Hour || r.PortalSessions.D() < 0 || r.RateLimits.D() < time.Minute ||
+		r.LinkEvents.D() < 0 {
 		add("retention: interval must be positive, idempotency_keys at least 24h, emails and jobs at least 1h, rate_limits at least 1m, the rest not negative")
 	}
 	switch c.Log.Format {

@@ -14,9 +14,10 @@ const pruneBatch = 5000
 
 // Prune deletes the rows of every only-growing table that are past their
 // retention (docs/operations.md lists them), in batches, and returns how
-// many rows it deleted per table. Webhook deliveries have their own
-// retention (webhooks.retention).
-func (s *Store) Prune(ctx context.Context, r app.RetentionConfig, webhooks time.Duration) (map[string]int64, error) {
+// many rows it deleted per table. The history partitioned by month (link
+// events, webhook deliveries and attempts) leaves by whole months instead:
+// MaintainHistory.
+func (s *Store) Prune(ctx context.Context, r app.RetentionConfig) (map[string]int64, error) {
 	now := time.Now()
 	steps := []struct {
 		table, query string
@@ -65,16 +66,6 @@ func (s *Store) Prune(ctx context.Context, r app.RetentionConfig, webhooks time.
 			if n < pruneBatch {
 				break
 			}
-		}
-	}
-	for {
-		n, err := s.PruneWebhookDeliveries(ctx, now.Add(-webhooks), pruneBatch)
-		if err != nil {
-			return out, err
-		}
-		out["webhook_deliveries"] += n
-		if n < pruneBatch {
-			break
 		}
 	}
 	return out, nil

@@ -42,7 +42,7 @@ func TestPruneDeletesOnlyRowsPastTheirRetention(t *testing.T) {
 	`); err != nil {
 		t.Fatal(err)
 	}
-	pruned, err := s.Prune(ctx, app.DefaultConfig().Retention, 30*24*time.Hour)
+	pruned, err := s.Prune(ctx, app.DefaultConfig().Retention)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease tim
 	}
 	err := s.db.SelectContext(ctx, &rows, `
 		WITH due AS (
-			SELECT id FROM webhook_deliveries
+			SELECT id, created_at FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= now()
 			ORDER BY next_attempt_at LIMIT $1
 			FOR UPDATE SKIP LOCKED
@@ -150,7 +150,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease tim
 		SET attempts = d.attempts + 1, leased_until = now() + make_interval(secs => $2),
 			next_attempt_at = now() + make_interval(secs => $2)
 		FROM due, webhook_endpoints e
-		WHERE d.id = due.id AND e.id = d.endpoint_id
+		WHERE d.id = due.id AND d.created_at = due.created_at AND e.id = d.endpoint_id
 		RETURNING d.id, d.event_type, d.body, e.url, e.secret_enc, e.supplier_id, e.manufacturer_id, d.attempts`,
 		limit, lease.Seconds())
 	if err != nil {
@@ -190,29 +190,32 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, r app.WebhookResult) e
 		code = &r.StatusCode
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var endpointID int64
-		err := tx.GetContext(ctx, &endpointID, `
+		var d struct {
+			EndpointID int64     `db:"endpoint_id"`
+			CreatedAt  time.Time `db:"created_at"`
+		}
+		err := tx.GetContext(ctx, &d, `
 			UPDATE webhook_deliveries SET status = $3, leased_until = NULL, last_code = $4, last_error = $5,
 				next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $6) ELSE next_attempt_at END,
 				finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
 			WHERE id = $1 AND attempts = $2 AND status = 'pending'
-			RETURNING endpoint_id`, r.DeliveryID, r.Attempt, status, code, r.Error, r.RetryIn.Seconds())
+			RETURNING endpoint_id, created_at`, r.DeliveryID, r.Attempt, status, code, r.Error, r.RetryIn.Seconds())
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("db: finish webhook: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO webhook_attempts (delivery_id, attempt, outcome, status_code, latency_ms, error, signature)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			r.DeliveryID, r.Attempt, r.Outcome, code, r.Latency.Milliseconds(), r.Error, r.Signature); err != nil {
+			INSERT INTO webhook_attempts (delivery_id, delivery_created_at, attempt, outcome, status_code, latency_ms, error, signature)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.DeliveryID, d.CreatedAt, r.Attempt, r.Outcome, code, r.Latency.Milliseconds(), r.Error, r.Signature); err != nil {
 			return fmt.Errorf("db: log webhook attempt: %w", err)
 		}
 		switch {
 		case r.Outcome == app.OutcomeSucceeded:
-			_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+			_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, d.EndpointID)
 		case r.EndpointFailing:
-			_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()) WHERE id = $1`, endpointID)
+			_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()) WHERE id = $1`, d.EndpointID)
 		}
 		if err != nil {
 			return fmt.Errorf("db: webhook endpoint health: %w", err)
@@ -241,7 +244,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, owner app.Party, eventTyp
 		return nil, fmt.Errorf("db: webhook deliveries: %w", err)
 	}
 	for i := range out {
-		if out[i].Log, err = s.webhookLog(ctx, out[i].ID); err != nil {
+		if out[i].Log, err = s.webhookLog(ctx, out[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +279,7 @@ func (s *Store) FindWebhookDeliveries(ctx context.Context, owner app.Party, f ap
 		next = &app.DeliveryCursor{CreatedAt: out[limit-1].CreatedAt, ID: out[limit-1].ID}
 	}
 	for i := range out {
-		if out[i].Log, err = s.webhookLog(ctx, out[i].ID); err != nil {
+		if out[i].Log, err = s.webhookLog(ctx, out[i]); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -301,15 +304,17 @@ func (s *Store) WebhookDelivery(ctx context.Context, owner *app.Party, id string
 		return d, fmt.Errorf("db: webhook delivery: %w", notFound(err, "No webhook delivery %q.", id))
 	}
 	var err error
-	d.Log, err = s.webhookLog(ctx, d.ID)
+	d.Log, err = s.webhookLog(ctx, d)
 	return d, err
 }
 
-func (s *Store) webhookLog(ctx context.Context, deliveryID string) ([]app.WebhookAttempt, error) {
+// webhookLog returns d's attempts; they live in the month partition of d's
+// creation, so the lookup reads one partition.
+func (s *Store) webhookLog(ctx context.Context, d app.WebhookDelivery) ([]app.WebhookAttempt, error) {
 	var out []app.WebhookAttempt
 	if err := s.db.SelectContext(ctx, &out, `
 		SELECT delivery_id, attempt, outcome, status_code, latency_ms, error, signature, created_at
-		FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID); err != nil {
+		FROM webhook_attempts WHERE delivery_id = $1 AND delivery_created_at = $2 ORDER BY attempt`, d.ID, d.CreatedAt); err != nil {
 		return nil, fmt.Errorf("db: webhook log: %w", err)
 	}
 	return out, nil
@@ -333,21 +338,4 @@ func (s *Store) ReplayWebhookDelivery(ctx context.Context, owner *app.Party, id 
 		return d, fmt.Errorf("db: replay webhook: %w", err)
 	}
 	return d, nil
-}
-
-// PruneWebhookDeliveries deletes deliveries that finished before cutoff,
-// with their attempts, at most limit at a time; one that a later replay
-// points to waits until the replay is pruned. It returns how many went.
-func (s *Store) PruneWebhookDeliveries(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `
-		DELETE FROM webhook_deliveries WHERE id IN (
-			SELECT d.id FROM webhook_deliveries d
-			WHERE d.status <> 'pending' AND d.finished_at < $1
-			  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.replay_of = d.id)
-			LIMIT $2)`, cutoff, limit)
-	if err != nil {
-		return 0, fmt.Errorf("db: prune webhook deliveries: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -174,9 +175,20 @@ func Bulk(ctx context.Context, s *db.Store, o BulkOptions) (BulkStats, error) {
 			"manufacturer_user_id"}, o.Sessions, g.sessionRow, &st.Sessions},
 		{"link_events", []string{"session_id", "type", "detail", "created_at"}, o.Sessions - g.eventFrom, g.events, &st.Events},
 	}
+	// The events' months get their partitions first, so no row of the load
+	// lands in the default partition.
+	if _, err := tx.ExecContext(ctx, `SELECT history_ensure_month(m::date) FROM generate_series(
+		date_trunc('month', ($1::timestamptz - make_interval(days => $2)) AT TIME ZONE 'UTC'),
+		date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'), interval '1 month') m`, g.now, o.Days); err != nil {
+		return st, fmt.Errorf("db: bulk seed: history partitions: %w", err)
+	}
 	for _, step := range steps {
 		t := time.Now()
-		n, err := copyRows(ctx, tx, step.table, step.cols, copyOpts, step.items, step.gen)
+		opts := copyOpts
+		if step.table == "link_events" {
+			opts = "" // COPY FREEZE cannot load a partitioned table
+		}
+		n, err := copyRows(ctx, tx, step.table, step.cols, opts, step.items, step.gen)
 		if err != nil {
 			return st, err
 		}
@@ -246,7 +258,7 @@ func dropLoadConstraints(ctx context.Context, tx *sqlx.Tx, tables []string) ([]r
 	if err := tx.SelectContext(ctx, &fks, `
 		SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
 		FROM pg_constraint
-		WHERE contype = 'f' AND (conrelid::regclass::text = ANY($1) OR confrelid::regclass::text = ANY($1))
+		WHERE contype = 'f' AND conparentid = 0 AND (conrelid::regclass::text = ANY($1) OR confrelid::regclass::text = ANY($1))
 		ORDER BY 1, 2`, pq.Array(tables)); err != nil {
 		return nil, fmt.Errorf("db: bulk seed: list foreign keys: %w", err)
 	}
@@ -285,7 +297,9 @@ func dropLoadConstraints(ctx context.Context, tx *sqlx.Tx, tables []string) ([]r
 		if _, err := tx.ExecContext(ctx, `DROP INDEX `+pq.QuoteIdentifier(ix.Name)); err != nil {
 			return nil, fmt.Errorf("db: bulk seed: drop %s: %w", ix.Name, err)
 		}
-		restore = append(restore, restoreStmt{ix.Name, ix.Def})
+		// The index of a partitioned table is defined ON ONLY the parent;
+		// rebuilt, it must cover the partitions again.
+		restore = append(restore, restoreStmt{ix.Name, strings.Replace(ix.Def, " ON ONLY ", " ON ", 1)})
 	}
 	for _, fk := range fks {
 		restore = append(restore, restoreStmt{fk.Name,

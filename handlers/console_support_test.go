@@ -199,8 +199,8 @@ func TestAdminWebhookPageReadsErrorsFiltersAndPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Store.DB().ExecContext(ctx, `
-		INSERT INTO webhook_attempts (delivery_id, attempt, outcome, latency_ms, error)
-		SELECT id, 1, 'gave_up', 12, $1 || '; retries exhausted' FROM webhook_deliveries WHERE status = 'failed'`, raw); err != nil {
+		INSERT INTO webhook_attempts (delivery_id, delivery_created_at, attempt, outcome, latency_ms, error)
+		SELECT id, created_at, 1, 'gave_up', 12, $1 || '; retries exhausted' FROM webhook_deliveries WHERE status = 'failed'`, raw); err != nil {
 		t.Fatal(err)
 	}
 	_, admin := s.MustLogin(t, "admin@webhooks.test", app.RoleAdmin)

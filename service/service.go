@@ -84,11 +84,24 @@ func JobKinds(d Deps) map[string]app.JobKind {
 			return err
 		}},
 		app.JobPrune: {Every: c.Retention.Interval.D(), Run: func(ctx context.Context, _ app.Job, _ func(int, int) error) error {
-			pruned, err := d.Store.Prune(ctx, c.Retention, c.Webhooks.Retention.D())
+			pruned, err := d.Store.Prune(ctx, c.Retention)
 			for table, n := range pruned {
 				if n > 0 {
 					d.Logger.InfoContext(ctx, "pruned rows past their retention", "table", table, "count", n)
 				}
+			}
+			if err != nil {
+				return err
+			}
+			// The monthly history: partitions made ahead, months past
+			// their retention detached and dropped.
+			h, err := d.Store.MaintainHistory(ctx, time.Now(), db.HistoryRetention{LinkEvents: c.Retention.LinkEvents.D(),
+				Webhooks: c.Webhooks.Retention.D()})
+			if h.Made > 0 {
+				d.Logger.InfoContext(ctx, "made history partitions", "count", h.Made)
+			}
+			for _, p := range h.Dropped {
+				d.Logger.InfoContext(ctx, "dropped a history partition past its retention", "partition", p)
 			}
 			return err
 		}},
