@@ -16,12 +16,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -90,7 +92,13 @@ func run(args []string) error {
 	defer stop()
 	// A second signal during shutdown stops the process at once.
 	context.AfterFunc(ctx, stop)
-	return cmd(ctx, cmdEnv{cfg: cfg, log: newLogger(cfg.Log.Level, cfg.LogFormat())}, rest)
+	// Log lines go out together, a few milliseconds apart (app.LogWriter):
+	// one write for many request lines. What the process prints to stdout
+	// goes the same way, so lines keep their order.
+	logOut := app.NewLogWriter(os.Stdout, logFlushDelay)
+	defer logOut.Flush()
+	stdout = logOut
+	return cmd(ctx, cmdEnv{cfg: cfg, log: newLogger(logOut, cfg.Log.Level, cfg.LogFormat())}, rest)
 }
 
 // noArgs refuses arguments after a command that takes none.
@@ -291,6 +299,7 @@ func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	mailer, err := app.NewMailer(cfg.Mail, log)
 	if err != nil {
 		return err
@@ -412,24 +421,24 @@ func bulkSeed(ctx context.Context, store *db.Store, o devdata.BulkOptions) error
 	start := time.Now()
 	o.Progress = func(step string, rows int64, took time.Duration) {
 		if rows > 0 {
-			fmt.Printf("  %-44s %11d rows %8.1fs\n", step, rows, took.Seconds())
+			fmt.Fprintf(stdout, "  %-44s %11d rows %8.1fs\n", step, rows, took.Seconds())
 		} else {
-			fmt.Printf("  %-44s %16s %8.1fs\n", step, "", took.Seconds())
+			fmt.Fprintf(stdout, "  %-44s %16s %8.1fs\n", step, "", took.Seconds())
 		}
 	}
-	fmt.Printf("seed: %d mappings, %d sessions over %d days\n", o.Mappings, o.Sessions, o.Days)
+	fmt.Fprintf(stdout, "seed: %d mappings, %d sessions over %d days\n", o.Mappings, o.Sessions, o.Days)
 	st, err := devdata.Bulk(ctx, store, o)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("seed: %d mappings, %d devices, %d sessions, %d events in %.1fs\n",
+	fmt.Fprintf(stdout, "seed: %d mappings, %d devices, %d sessions, %d events in %.1fs\n",
 		st.Mappings, st.Devices, st.Sessions, st.Events, time.Since(start).Seconds())
 	// The load skips the rollup triggers; recompute the rollups in one pass.
 	rb := time.Now()
 	if _, err := store.RebuildReports(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("seed: report rollups rebuilt in %.1fs\n", time.Since(rb).Seconds())
+	fmt.Fprintf(stdout, "seed: report rollups rebuilt in %.1fs\n", time.Since(rb).Seconds())
 	return nil
 }
 
@@ -443,7 +452,7 @@ func seedReportHistory(ctx context.Context, store *db.Store, log *slog.Logger) {
 	case seeded:
 		took := time.Since(start).Round(time.Millisecond)
 		log.Info("report history seeded (90 days)", "took", took.String())
-		fmt.Printf("\n  report history seeded: 90 days in %s; /reports is complete\n\n", took)
+		fmt.Fprintf(stdout, "\n  report history seeded: 90 days in %s; /reports is complete\n\n", took)
 	}
 }
 
@@ -515,7 +524,7 @@ func printDevBanner(cfg app.Config) {
 	if cfg.Sandbox.Enabled {
 		redirect = base + app.DemoSupplierAppPath
 	}
-	fmt.Printf(`
+	fmt.Fprintf(stdout, `
   noxportal is running at %[1]s
 
   Demo supplier:  %[2]s
@@ -536,9 +545,9 @@ func printDevBanner(cfg app.Config) {
   Portal (%[1]s/login), password %[4]s for every account:
 `, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword, redirect)
 	for _, a := range app.DevPortalAccounts {
-		fmt.Printf("    %-16s %s\n", a.Role, a.Email)
+		fmt.Fprintf(stdout, "    %-16s %s\n", a.Role, a.Email)
 	}
-	fmt.Printf(`
+	fmt.Fprintf(stdout, `
   Open a customer's dashboard from a supplier (one-time URL, 5 minutes):
 
     curl -s -X POST %[1]s/users/customer_42/dashboard-sessions \
@@ -548,7 +557,7 @@ func printDevBanner(cfg app.Config) {
 	if !cfg.Sandbox.Enabled {
 		return
 	}
-	fmt.Printf(`  Flow 2 — the user starts at the manufacturer and picks a supplier:
+	fmt.Fprintf(stdout, `  Flow 2 — the user starts at the manufacturer and picks a supplier:
 
   Sandbox manufacturer:  %[2]s
   Manufacturer API key:  %[3]s
@@ -560,22 +569,42 @@ func printDevBanner(cfg app.Config) {
 
 `, base, app.DevManufacturerID, app.DevManufacturerAPIKey)
 	if s := cfg.Sandbox.Supplier; cfg.Sandbox.SupplierActive() {
-		fmt.Printf("  Sandbox supplier:  %s (%s), login user_good / pass_good\n  Its API key:       %s\n\n", s.Name, s.ID, s.APIKey)
+		fmt.Fprintf(stdout, "  Sandbox supplier:  %s (%s), login user_good / pass_good\n  Its API key:       %s\n\n", s.Name, s.ID, s.APIKey)
 	}
 }
 
-// newLogger writes JSON lines (log.format json, for production) or text;
-// lines logged with a request's or job's context carry its id.
-func newLogger(levelName, format string) *slog.Logger {
+// tuneGC lets the heap grow to five times what is live before a collection
+// (GOGC 400; a request allocates a few KB and keeps none of it, so the
+// default collected several times a second under load), bounded by a soft
+// limit of 150 MB so the process stays under its 200 MB budget. GOGC and
+// GOMEMLIMIT in the environment take precedence.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(150 << 20)
+	}
+}
+
+// stdout is where the process prints: the log writer once run has made it.
+var stdout io.Writer = os.Stdout
+
+// logFlushDelay is the longest a log line waits before it is written.
+const logFlushDelay = 10 * time.Millisecond
+
+// newLogger writes JSON lines (log.format json, for production) or text to
+// out; lines logged with a request's or job's context carry its id.
+func newLogger(out io.Writer, levelName, format string) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelName)); err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(app.ContextHandler(slog.NewJSONHandler(os.Stdout, opts)))
+		return slog.New(app.ContextHandler(slog.NewJSONHandler(out, opts)))
 	}
-	return slog.New(app.ContextHandler(slog.NewTextHandler(os.Stdout, opts)))
+	return slog.New(app.ContextHandler(slog.NewTextHandler(out, opts)))
 }
 
 func envOr(k, def string) string {

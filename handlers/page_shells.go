@@ -34,8 +34,6 @@ const (
 type pageShell struct {
 	parts [][]byte
 	holes []byte
-	// fixed is the length of the parts; csrfs and tokens count the holes.
-	fixed, csrfs, tokens int
 }
 
 type pageShells struct {
@@ -66,11 +64,6 @@ func splitShell(b []byte) *pageShell {
 		switch {
 		case c < 0 && t < 0:
 			s.parts = append(s.parts, bytes.Clone(b))
-			for _, p := range s.parts {
-				s.fixed += len(p)
-			}
-			s.csrfs = bytes.Count(s.holes, []byte{'c'})
-			s.tokens = len(s.holes) - s.csrfs
 			return s
 		case t < 0 || (c >= 0 && c < t):
 			s.parts, s.holes = append(s.parts, bytes.Clone(b[:c])), append(s.holes, 'c')
@@ -82,20 +75,32 @@ func splitShell(b []byte) *pageShell {
 	}
 }
 
-// appendTo appends the shell filled with csrf and token to dst.
-func (s *pageShell) appendTo(dst []byte, csrf, token string) []byte {
+// bodyWriter takes the pieces of a filled shell (a fasthttp response body,
+// or a byteBody to compare).
+type bodyWriter interface {
+	AppendBody([]byte)
+	AppendBodyString(string)
+}
+
+// fill writes the shell filled with csrf and token to dst.
+func (s *pageShell) fill(dst bodyWriter, csrf, token string) {
 	for i, part := range s.parts {
-		dst = append(dst, part...)
+		dst.AppendBody(part)
 		if i < len(s.holes) {
 			if s.holes[i] == 'c' {
-				dst = append(dst, csrf...)
+				dst.AppendBodyString(csrf)
 			} else {
-				dst = append(dst, token...)
+				dst.AppendBodyString(token)
 			}
 		}
 	}
-	return dst
 }
+
+// byteBody collects a filled shell in memory.
+type byteBody struct{ b []byte }
+
+func (b *byteBody) AppendBody(p []byte)       { b.b = append(b.b, p...) }
+func (b *byteBody) AppendBodyString(s string) { b.b = append(b.b, s...) }
 
 // shellKey joins the parts of a shell key, each prefixed by its length so
 // no two lists of parts give one key.
@@ -138,12 +143,12 @@ func (h *Handler) serveShell(c *fiber.Ctx, key, token string) bool {
 	}
 	c.Vary(htmx.HeaderRequest)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(s.appendTo(make([]byte, 0, s.size(len(csrf), len(token))), csrf, token))
+	// Straight into the response's pooled body buffer: no page-sized
+	// allocation per view.
+	c.Response().ResetBody()
+	s.fill(c.Response(), csrf, token)
 	return true
 }
-
-// size is the length of the shell filled with values of these lengths.
-func (s *pageShell) size(csrf, token int) int { return s.fixed + s.csrfs*csrf + s.tokens*token }
 
 // renderShell renders page like render does for a whole page and keeps its
 // shell under key. key must name everything data holds besides the CSRF token
@@ -169,7 +174,9 @@ func (h *Handler) renderShell(c *fiber.Ctx, key, page string, data fiber.Map) er
 	err := views.Render(&marked, page, data)
 	data["CSRF"], data["Token"] = csrf, token
 	if err == nil {
-		if s := splitShell(marked.Bytes()); bytes.Equal(s.appendTo(nil, csrf, token), real.Bytes()) {
+		var filled byteBody
+		s := splitShell(marked.Bytes())
+		if s.fill(&filled, csrf, token); bytes.Equal(filled.b, real.Bytes()) {
 			h.shells.put(key, s)
 		}
 	}
