@@ -150,6 +150,10 @@ func startFleet() (*fleet, error) {
 		"NOX_REPORTS_FOLD_INTERVAL=300ms",
 		"NOX_MAIL_SINK_DIR="+filepath.Join(dir, "mail"),
 		"NOX_MAIL_INTERVAL=300ms",
+		// Bulk relinks in small batches under a short lease, so a job
+		// moves between instances (a late runner, a killed one) mid-way.
+		"NOX_JOBS_BULK_BATCH=4",
+		"NOX_JOBS_LEASE=4s",
 		"NOX_LOG_LEVEL=warn",
 		// The demo accounts and keys, not the generated report history:
 		// the tests measure what they add to the reports.
@@ -778,4 +782,124 @@ func TestEachEmailIsSentOnceByThreeInstances(t *testing.T) {
 			t.Errorf("emails written to %s: got %d, want 1", to, written[to])
 		}
 	}
+}
+
+// TestEachBulkRelinkItemIsDoneOnceByThreeInstances starts three bulk
+// relinks (one per brand) through HAProxy and kills one instance while they
+// run: whichever instances run the jobs, taking them over after a lease
+// ran out, every item is processed once: one new agent session per item
+// done, one email per session at most, and the counts add up.
+func TestEachBulkRelinkItemIsDoneOnceByThreeInstances(t *testing.T) {
+	f := the
+	var t0 time.Time
+	if err := f.primary.Get(&t0, `SELECT now()`); err != nil {
+		t.Fatal(err)
+	}
+	var brands []string
+	if err := f.primary.Select(&brands, `SELECT manufacturer_id FROM devices GROUP BY 1 ORDER BY count(*) DESC LIMIT 3`); err != nil {
+		t.Fatal(err)
+	}
+	if len(brands) < 2 {
+		t.Fatalf("the demo data has devices of %d brands, want several", len(brands))
+	}
+	if _, err := f.primary.Exec(`UPDATE devices SET status = 'relink_required' WHERE manufacturer_id = ANY($1) AND status <> 'relink_required'`,
+		pqTextArray(brands)); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(f.lb)
+	if err := b.signIn("agent@demo.nox"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	total := 0
+	for _, brand := range brands {
+		var n int
+		if err := f.primary.Get(&n, `SELECT count(*) FROM devices d JOIN supplier_mappings m ON m.nox_user_id = d.nox_user_id
+			WHERE d.status = 'relink_required' AND d.manufacturer_id = $1`, brand); err != nil {
+			t.Fatal(err)
+		}
+		doc, _, err := b.page(http.MethodGet, "/console/bulk?brand="+url.QueryEscape(brand), nil, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		action, vals, err := htmlform.Values(doc, "/console/bulk", "count", strconv.Itoa(n))
+		if err != nil {
+			t.Fatalf("bulk confirmation of %s (%d devices): %v", brand, n, err)
+		}
+		_, loc, err := b.page(http.MethodPost, action, vals, 303)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := loc[strings.LastIndex(loc, "/")+1:]
+		if _, err := strconv.Atoi(id); err != nil {
+			t.Fatalf("bulk relink of %s: redirected to %q", brand, loc)
+		}
+		ids = append(ids, id)
+		total += n
+	}
+	// Kill an instance once work has started; its leased job goes on
+	// elsewhere once the lease runs out.
+	waitFor(t, 60*time.Second, "bulk relinks to start", func() bool {
+		var done int
+		if err := f.primary.Get(&done, `SELECT coalesce(sum(done + failed), 0) FROM bulk_relinks WHERE id::text = ANY($1)`,
+			pqTextArray(ids)); err != nil {
+			t.Fatal(err)
+		}
+		return done > 0
+	})
+	f.mustScript(t, "kill", "3")
+	defer f.mustScript(t, "start", "3")
+	waitFor(t, 180*time.Second, "every bulk relink to finish", func() bool {
+		var open int
+		if err := f.primary.Get(&open, `SELECT count(*) FROM bulk_relinks WHERE id::text = ANY($1) AND finished_at IS NULL`,
+			pqTextArray(ids)); err != nil {
+			t.Fatal(err)
+		}
+		return open == 0
+	})
+	type sums struct {
+		Total, Done, Failed, Items, Unprocessed, Sessions int
+	}
+	var got sums
+	if err := f.primary.Get(&got, `
+		SELECT sum(b.total) AS total, sum(b.done) AS done, sum(b.failed) AS failed,
+		       (SELECT count(*) FROM bulk_relink_items i WHERE i.bulk_id::text = ANY($1)) AS items,
+		       (SELECT count(*) FROM bulk_relink_items i WHERE i.bulk_id::text = ANY($1) AND i.processed_at IS NULL) AS unprocessed,
+		       (SELECT count(DISTINCT i.session_id) FROM bulk_relink_items i WHERE i.bulk_id::text = ANY($1)) AS sessions
+		FROM bulk_relinks b WHERE b.id::text = ANY($1)`, pqTextArray(ids)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d items over %d bulk relinks: %d done, %d failed", got.Items, len(ids), got.Done, got.Failed)
+	if got.Total != total || got.Items != total || got.Unprocessed != 0 || got.Done+got.Failed != total || got.Sessions != got.Done {
+		t.Errorf("bulk relinks: %+v; want %d items, each processed once, one session per item done", got, total)
+	}
+	// No item made a second session or a second email: the agent
+	// sessions of these brands since the start are the items' sessions.
+	var made, emails, twice int
+	if err := f.primary.Get(&made, `SELECT count(*) FROM link_sessions WHERE initiator = 'agent' AND manufacturer_id = ANY($1)
+		AND created_at >= $2`, pqTextArray(brands), t0); err != nil {
+		t.Fatal(err)
+	}
+	if made != got.Done {
+		t.Errorf("agent sessions made: %d, want one per item done (%d)", made, got.Done)
+	}
+	if err := f.primary.Get(&emails, `SELECT count(*) FROM email_outbox WHERE kind = 'relink' AND created_at >= $1`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.primary.Get(&twice, `SELECT count(*) FROM (SELECT ref FROM email_outbox WHERE kind = 'relink' AND created_at >= $1
+		GROUP BY ref HAVING count(*) > 1) x`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if twice != 0 || emails > got.Done {
+		t.Errorf("relink emails: %d for %d sessions, %d sessions emailed more than once", emails, got.Done, twice)
+	}
+}
+
+// pqTextArray formats strings as a Postgres text[] literal.
+func pqTextArray(ss []string) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -52,7 +52,7 @@ func (s *Store) MaintainHistory(ctx context.Context, now time.Time, r HistoryRet
 	var out HistoryChanges
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		out = HistoryChanges{}
-		for _, q := range []string{`SET LOCAL lock_timeout = '5s'`, `SELECT pg_advisory_xact_lock(hashtext('noxportal.history_partitions'))`} {
+		for _, q := range []string{`SET LOCAL lock_timeout = '1s'`, `SELECT pg_advisory_xact_lock(hashtext('noxportal.history_partitions'))`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("db: history partitions: %w", err)
 			}
