@@ -144,6 +144,8 @@ type PortalConfig struct {
 	// hashes keep the cost they were made with). At least
 	// MinProductionPasswordCost in production; tests lower it.
 	PasswordCost int `yaml:"password_cost"`
+	// SupportEmail is where the customer help page sends customers.
+	SupportEmail string `yaml:"support_email"`
 }
 
 // ReportsConfig is the connection reports.
@@ -329,6 +331,7 @@ func DefaultConfig() Config {
 			LoginMaxPerIP:      50,
 			DashboardLinkTTL:   Duration(5 * time.Minute),
 			PasswordCost:       MinProductionPasswordCost,
+			SupportEmail:       "support@nox.example",
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
 		Dev:     DevConfig{SeedHistory: true},
@@ -492,6 +495,9 @@ func (c Config) Validate() error {
 		add("portal.password_cost must be from %d to %d, not %d", bcrypt.MinCost, bcrypt.MaxCost, c.Portal.PasswordCost)
 	} else if c.IsProduction() && c.Portal.PasswordCost < MinProductionPasswordCost {
 		add("portal.password_cost must be at least %d in production", MinProductionPasswordCost)
+	}
+	if at := strings.IndexByte(c.Portal.SupportEmail, '@'); at < 1 || at == len(c.Portal.SupportEmail)-1 || len(c.Portal.SupportEmail) > 254 {
+		add("portal.support_email must be an email address")
 	}
 	if k, err := base64.StdEncoding.DecodeString(c.Security.EncryptionKey); c.Security.EncryptionKey == "" {
 		add("security.encryption_key is required (32 bytes, base64; set NOX_SECURITY_ENCRYPTION_KEY)")

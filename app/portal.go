@@ -61,6 +61,11 @@ type PortalUser struct {
 	// TeamSupplierID is the supplier a supplier_admin or supplier_viewer
 	// works for; everything they see and change is that supplier's.
 	TeamSupplierID string `db:"team_supplier_id"`
+	// TimeZone is the IANA zone customer pages show times in: the one the
+	// browser last reported, or the one the customer chose
+	// (TimeZoneChosen), which wins over any browser.
+	TimeZone       string `db:"time_zone"`
+	TimeZoneChosen bool   `db:"time_zone_chosen"`
 }
 
 // HasRole reports whether the user has one of roles.
@@ -290,6 +295,8 @@ type DashboardDevice struct {
 	Device
 	BrandName string `db:"brand_name"`
 	Kind      string `db:"kind"`
+	// DisconnectedAt is when the device was last disconnected (nil: never).
+	DisconnectedAt *time.Time `db:"disconnected_at"`
 	// Connecting is set when a link session for this device's brand is in progress.
 	Connecting bool `db:"-"`
 }

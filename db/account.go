@@ -13,7 +13,8 @@ import (
 )
 
 const dashboardDeviceCols = `d.id, d.nox_user_id, d.manufacturer_id, d.external_id, d.name, d.model, d.status,
-	d.connected_at, d.last_sync_at, m.name AS brand_name, m.kind`
+	d.connected_at, d.last_sync_at, m.name AS brand_name, m.kind,
+	(SELECT max(e.created_at) FROM device_events e WHERE e.device_id = d.id AND e.type = 'disconnected') AS disconnected_at`
 
 // CustomerDevices returns the devices of a nox user, connected ones first.
 // An empty noxUserID (a supplier's user who has not linked anything yet)

@@ -16,7 +16,8 @@ import (
 const portalUserCols = `u.id, coalesce(u.email, '') AS email, u.name, u.role, u.password_hash,
 	coalesce(u.nox_user_id, m.nox_user_id, '') AS nox_user_id,
 	coalesce(u.supplier_id, '') AS supplier_id, coalesce(u.supplier_user_id, '') AS supplier_user_id,
-	coalesce(s.name, '') AS supplier_name, coalesce(u.team_supplier_id, '') AS team_supplier_id`
+	coalesce(s.name, '') AS supplier_name, coalesce(u.team_supplier_id, '') AS team_supplier_id,
+	u.time_zone, u.time_zone_chosen`
 
 // portalUserFrom joins what a PortalUser needs; a supplier's user gets its
 // nox user from the supplier mapping (which exists once a device is linked).

@@ -3,6 +3,7 @@ package handlers
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,6 +40,8 @@ var dashboardOutcomes = map[string]string{
 type banner struct {
 	Kind string
 	Text string
+	// Help links to the help page (every error banner does).
+	Help bool
 }
 
 // pendingLink is a link in progress shown as a "connecting" row.
@@ -113,14 +116,45 @@ func (h *Handler) dashboardData(c *fiber.Ctx, done, brand string) (fiber.Map, er
 				name = m.Name
 			}
 		}
-		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: h.tr.T(lang, "portal.banner."+done, name, ttl)}
+		text := h.tr.T(lang, "portal.banner."+done, name, ttl)
+		if n := connectedTogether(devices, brand); done == "connected" && n > 1 {
+			text = h.tr.N(lang, "portal.banner.connected_n", n, n, name)
+		}
+		data["Banner"] = banner{Kind: dashboardOutcomes[done], Text: text}
+	}
+	if b, ok := data["Banner"].(banner); ok && b.Kind == "error" {
+		b.Help = true
+		data["Banner"] = b
 	}
 	return data, nil
+}
+
+// connectedTogether counts the customer's connected devices of brand that
+// the latest link connected (one link stores all its devices at once, so
+// they share their connected_at).
+func connectedTogether(devices []app.DashboardDevice, brand string) int {
+	var latest time.Time
+	n := 0
+	for _, d := range devices {
+		if d.ManufacturerID != brand || d.Status != app.DeviceConnected {
+			continue
+		}
+		switch {
+		case d.ConnectedAt.After(latest):
+			latest, n = d.ConnectedAt, 1
+		case d.ConnectedAt.Equal(latest):
+			n++
+		}
+	}
+	return n
 }
 
 // showDashboard is the customer's home: devices, links in progress and the
 // outcome of the last action.
 func (h *Handler) showDashboard(c *fiber.Ctx) error {
+	if err := h.rememberBrowserZone(c); err != nil {
+		return err
+	}
 	return h.renderDashboard(c, c.Query("done"), c.Query("brand"))
 }
 
@@ -208,6 +242,19 @@ func (h *Handler) cancelCustomerLink(c *fiber.Ctx) error {
 		}
 	}
 	return h.afterDashboardAction(c, "link_cancelled", "")
+}
+
+// continueCustomerLink sends the customer back into a link in progress
+// they started (say, after closing its tab).
+func (h *Handler) continueCustomerLink(c *fiber.Ctx) error {
+	token, err := h.store.ReissueCustomerLink(c.UserContext(), portalUser(c).ID, c.Params("id"))
+	if app.IsNotFound(err) {
+		// It ended meanwhile: the dashboard shows how.
+		return h.afterDashboardAction(c, "", "")
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect(h.linkURL(token), fiber.StatusSeeOther)
 }
 
 // returnToDashboard receives the end of a customer-started link session

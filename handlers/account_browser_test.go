@@ -63,7 +63,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		signInAtManufacturer("user_multi"),
 		chromedp.WaitVisible(css(`[data-status="connected"]`)),
 	)
-	if got := text(`[data-banner]`); !strings.Contains(got, "Sandbox Heat Pumps device is connected") {
+	if got := text(`[data-banner]`); !strings.Contains(got, "2 Sandbox Heat Pumps devices are connected") {
 		t.Errorf("banner after connecting: got %q", got)
 	}
 	handlertest.Screenshot(t, ctx, "dashboard-1280", 1280, 900)

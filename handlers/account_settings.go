@@ -53,6 +53,20 @@ type comfortForm struct {
 	UpdatedAt string
 	// Notice is "saved" or "stale" after a save.
 	Notice string
+	// Focus is the first field with an error: the focus goes there after
+	// a refused save, to the notice after any other.
+	Focus string
+}
+
+// withFocus sets f.Focus to the first field (in form order) with an error.
+func (f *comfortForm) withFocus() *comfortForm {
+	for _, name := range comfortFields {
+		if f.Errors[name] != "" {
+			f.Focus = name
+			break
+		}
+	}
+	return f
 }
 
 // supplierSection lists the suppliers the customer's nox user is linked to;
@@ -230,6 +244,7 @@ func (h *Handler) saveComfortBounds(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	form.withFocus()
 	if isFragmentRequest(c) {
 		// HTMX swaps only 2xx answers; the outcome is inside the fragment.
 		return c.Render("partials/account_comfort", fiber.Map{"Lang": lang, "CSRF": h.csrfToken(c), "Comfort": form})

@@ -52,7 +52,7 @@ func TestBrowserNoPageOfAnyRoleOverflowsAPhone(t *testing.T) {
 		paths []string
 	}{
 		{"", []string{"/", "/login", flow1, flow2}},
-		{"customer@demo.nox", []string{"/account", "/account/devices/" + deviceID + "/disconnect"}},
+		{"customer@demo.nox", []string{"/account", "/account/devices/" + deviceID + "/disconnect", "/account/settings", "/account/help"}},
 		{"agent@demo.nox", []string{"/console", "/console?q=cust", "/console/queue", "/console/queue?age=all&reason=expired",
 			"/console/bulk", "/console/bulk?brand=sandbox-heatpump", mapping, "/console/sessions/" + sessionID}},
 		{"manager@demo.nox", []string{"/reports", "/reports?range=7d", "/console"}},

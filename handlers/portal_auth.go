@@ -346,7 +346,10 @@ func navFor(role, path string) []navLink {
 	}
 	switch role {
 	case app.RoleCustomer:
-		add("/account", "portal.nav.devices")
+		links = append(links, navLink{Href: "/account", Key: "portal.nav.devices",
+			Current: path == "/account" || strings.HasPrefix(path, "/account/devices")})
+		add("/account/settings", "portal.nav.settings")
+		add("/account/help", "portal.nav.help")
 	case app.RoleAgent:
 		add("/console", "portal.nav.console")
 	case app.RoleManager:

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"html/template"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"noxportal/handlers/htmx"
@@ -48,4 +51,24 @@ func languagesFor(current string) []langOption {
 		out = append(out, langOption{Code: l, Selected: l == current})
 	}
 	return out
+}
+
+// idBreaks is an identifier (a device id, a key) with line-break
+// opportunities (<wbr>) after its separators only, so a narrow screen wraps
+// it between its parts and never inside one (CSS: .id-breaks).
+func idBreaks(id string) template.HTML {
+	var b strings.Builder
+	start := 0
+	for i := 0; i < len(id); i++ {
+		switch id[i] {
+		case '-', '_', '.', ':', '/':
+			b.WriteString(template.HTMLEscapeString(id[start : i+1]))
+			if i+1 < len(id) {
+				b.WriteString("<wbr>")
+			}
+			start = i + 1
+		}
+	}
+	b.WriteString(template.HTMLEscapeString(id[start:]))
+	return template.HTML(b.String())
 }

@@ -185,6 +185,7 @@ func (h *Handler) templateFuncs() template.FuncMap {
 		"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		// localTime shows a time on a customer page in the customer's zone (.TZ).
 		"localTime": customerTime,
+		"idBreaks":  idBreaks,
 	}
 }
 
@@ -269,6 +270,10 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/account/suppliers/link", h.limitPages, customer, h.requireCSRF, h.linkSupplier)
 	f.Get("/account/supplier-return", h.limitPages, customer, h.returnFromSupplierLink)
 	f.Post("/account/comfort", h.limitPages, customer, h.requireCSRF, h.saveComfortBounds)
+	f.Post("/account/links/:id/continue", h.limitPages, customer, h.requireCSRF, h.continueCustomerLink)
+	f.Get("/account/settings", h.limitPages, customer, h.showSettings)
+	f.Post("/account/settings", h.limitPages, customer, h.requireCSRF, h.saveSettings)
+	f.Get("/account/help", h.limitPages, customer, h.showHelp)
 
 	// Support console: agents and admins act, managers read.
 	staffRead := h.requirePortalUser(app.RoleAgent, app.RoleManager, app.RoleAdmin)

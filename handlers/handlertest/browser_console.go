@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -167,4 +168,21 @@ func (b *ConsoleBrowser) WantNoOverflow() {
 		b.Screenshot("overflow")
 		b.tb.Errorf("%s: page is %v px wide in a %v px viewport (widest: %v)", loc, res[1], res[0], res[2])
 	}
+}
+
+// SetTimeZone makes the tab's browser report zone (an IANA name) as its
+// time zone, as a browser in that zone would.
+func (b *ConsoleBrowser) SetTimeZone(zone string) {
+	b.tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+		b.tb.Fatalf("browser time zone %s: %v", zone, err)
+	}
+}
+
+// Eval returns the string value of the JavaScript expression js.
+func (b *ConsoleBrowser) Eval(js string) string {
+	b.tb.Helper()
+	return b.run(chromedp.Evaluate[string](js))
 }
