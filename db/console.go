@@ -237,13 +237,20 @@ func (s *Store) GetMapping(ctx context.Context, supplierID, supplierUserID strin
 // withEvents returns the sessions with their events, in order.
 func (s *Store) withEvents(ctx context.Context, sessions []app.LinkSession) ([]app.SessionTimeline, error) {
 	ids := make([]string, len(sessions))
+	var oldest time.Time
 	for i, ls := range sessions {
 		ids[i] = ls.ID
+		if i == 0 || ls.CreatedAt.Before(oldest) {
+			oldest = ls.CreatedAt
+		}
 	}
+	// A session's events are written at or after its creation: the bound
+	// (with a day's margin) lets the planner skip the older months.
 	var events []app.LinkEvent
 	if err := s.db.SelectContext(ctx, &events, `
-		SELECT id, session_id, type, detail, created_at FROM link_events WHERE session_id = ANY($1) ORDER BY id`,
-		pq.Array(ids)); err != nil {
+		SELECT id, session_id, type, detail, created_at FROM link_events
+		WHERE session_id = ANY($1) AND created_at >= $2::timestamptz - interval '1 day' ORDER BY id`,
+		pq.Array(ids), oldest); err != nil {
 		return nil, fmt.Errorf("db: session events: %w", err)
 	}
 	byID := map[string][]app.LinkEvent{}

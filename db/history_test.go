@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -392,6 +393,33 @@ func TestTokenLookupIsOneIndexProbeWithMonthsOfHistory(t *testing.T) {
 			t.Errorf("attempt log plan: %v, want scans of %s alone", got, month)
 			break
 		}
+	}
+	// A session's timeline reads the months from the session's creation on.
+	var sessCreated time.Time
+	if err := s.DB().Get(&sessCreated, `SELECT created_at FROM link_sessions WHERE id = 'ls_hist_100'`); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.SessionEvents(ctx, "ls_hist_100")
+	if err != nil || len(events) != 2 {
+		t.Errorf("timeline: %d events (%v), want 2", len(events), err)
+	}
+	var raw string
+	if err := s.DB().Get(&raw, `EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM link_events WHERE session_id = 'ls_hist_100'
+		AND created_at >= (SELECT created_at - interval '1 day' FROM link_sessions WHERE id = 'ls_hist_100')`); err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, m := range regexp.MustCompile(`"Relation Name": "link_events_p(\d{6})",[^}]*?"Actual Loops": (\d+)`).FindAllStringSubmatch(raw, -1) {
+		month, _ := time.Parse("200601", m[1])
+		if m[2] != "0" {
+			read++
+			if month.AddDate(0, 1, 0).Before(sessCreated.Add(-24 * time.Hour)) {
+				t.Errorf("the timeline of a session of %s read the partition of %s", sessCreated.Format("2006-01"), m[1])
+			}
+		}
+	}
+	if read == 0 || read > db.HistoryMonthsAhead+2 {
+		t.Errorf("the timeline read %d month partitions, want the session's month and the ones after it", read)
 	}
 	d, err := s.WebhookDelivery(ctx, nil, "whd_hist_1000")
 	if err != nil || len(d.Log) != 2 {

@@ -149,11 +149,15 @@ func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkS
 	return sess, nil
 }
 
-// SessionEvents returns a session's timeline, oldest first.
+// SessionEvents returns a session's timeline, oldest first. Its events are
+// written at or after its creation: bounding them by it (with a day's
+// margin) reads only the months from the session's on.
 func (s *Store) SessionEvents(ctx context.Context, sessionID string) ([]app.LinkEvent, error) {
 	var out []app.LinkEvent
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT id, session_id, type, detail, created_at FROM link_events WHERE session_id = $1 ORDER BY id`, sessionID)
+		SELECT id, session_id, type, detail, created_at FROM link_events
+		WHERE session_id = $1 AND created_at >= (SELECT created_at - interval '1 day' FROM link_sessions WHERE id = $1)
+		ORDER BY id`, sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("db: session events: %w", err)
 	}
