@@ -94,7 +94,7 @@ func TestBrowserHTMXSwapsKeepTheCSP(t *testing.T) {
 			signInAs(t, s, manager, "manager@csp-swap.test", app.RoleManager)
 			manager.Do(cdp.Navigate(s.URL+"/reports"), cdp.WaitVisible(cdp.CSS("#report-filters")))
 			for _, f := range [][2]string{{"f-range", "7"}, {"f-brand", "sandbox-heatpump"}} {
-				manager.Do(cdp.Evaluate[cdp.Void](`(() => { const el = document.getElementById('`+f[0]+`'); el.value = '`+f[1]+
+				manager.Do(cdp.Evaluate[cdp.Void](`(() => { const el = document.getElementById('` + f[0] + `'); el.value = '` + f[1] +
 					`'; el.dispatchEvent(new Event('change', {bubbles: true})); })()`))
 				manager.WaitURL(strings.TrimPrefix(f[0], "f-") + "=" + f[1])
 				manager.Do(cdp.Poll[cdp.Void](`!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')`))
