@@ -216,8 +216,9 @@ type WebhookConfig struct {
 	// after DNS, so a public name that resolves inside cannot be used to
 	// reach internal services.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
-	// Retention is how long finished deliveries (and their attempt logs)
-	// are kept for the delivery log and replays.
+	// Retention is the least time finished deliveries (and their attempt
+	// logs) are kept for the delivery log and replays; they leave a month
+	// at a time (db.Store.MaintainHistory).
 	Retention Duration `yaml:"retention"`
 }
 
