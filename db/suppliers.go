@@ -96,40 +96,34 @@ func (s *Store) RevokeAPIKey(ctx context.Context, supplierID string, keyID int64
 
 // AuthenticateAPIKeyAndCount finds the active key with this plaintext and
 // counts the request in the key's own rate-limit bucket ("api:" and the key
-// id) in the same round trip: it returns the
-// owner (with its supplier's redirect URIs), whether this request is within
-// limit requests per window, and when the window ends. An unknown or
-// revoked key is EUNAUTHORIZED and counts nothing.
+// id): it returns the owner (with its supplier's redirect URIs), whether
+// this request is within limit requests per window, and when the window
+// ends. An unknown or revoked key is EUNAUTHORIZED and counts nothing.
+//
+// The request waits for a read, not for a commit: the key is looked up by
+// a plain SELECT (the lookups of concurrent requests with one key merged
+// into one, each started after its requests arrived, so a revocation
+// counts at once), and the request is counted by Allow, which far from the
+// limit does not wait for the counter's update. last_used_at is updated at
+// most once a minute.
 func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
-	now := time.Now()
-	start := now.Truncate(window)
 	type keyRow struct {
 		ID             int64          `db:"id"`
 		SupplierID     *string        `db:"supplier_id"`
 		ManufacturerID *string        `db:"manufacturer_id"`
-		Count          int            `db:"count"`
 		URIs           pq.StringArray `db:"uris"`
+		Stale          bool           `db:"stale"`
 	}
 	hash := app.HashToken(key)
-	count, val, err := s.counts.add(ctx, "api\x00"+string(hash)+"\x00"+start.String(), func(ctx context.Context, n int) (int, any, error) {
+	_, val, err := s.counts.add(ctx, "apikey\x00"+string(hash), func(ctx context.Context, _ int) (int, any, error) {
 		var row keyRow
 		err := sqlx.GetContext(ctx, s.prep, &row, `
-			WITH k AS (
-				SELECT id, supplier_id, manufacturer_id FROM api_keys
-				WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-			), touch AS (
-				UPDATE api_keys SET last_used_at = now()
-				WHERE id = (SELECT id FROM k)
-				  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-			), hit AS (
-				INSERT INTO rate_limits (bucket, window_start, count) SELECT 'api:' || id, $2, $3 FROM k
-				ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + EXCLUDED.count
-				RETURNING count
-			)
-			SELECT id, supplier_id, manufacturer_id, (SELECT count FROM hit) AS count,
-				array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris
-			FROM k`, hash, start, n)
-		return row.Count, row, err
+			SELECT id, supplier_id, manufacturer_id,
+				array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = k.supplier_id ORDER BY uri) AS uris,
+				last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale
+			FROM api_keys k
+			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, hash)
+		return 0, row, err
 	})
 	if err != nil {
 		if app.IsNotFound(notFound(err, "")) {
@@ -138,7 +132,17 @@ func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limi
 		return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: authenticate api key: %w", err)
 	}
 	row := val.(keyRow)
-	row.Count = count
+	if row.Stale {
+		// Once a minute a key's requests wait for this update (merged), so
+		// last_used_at is set when the answer leaves.
+		if _, _, err := s.counts.add(ctx, "apitouch\x00"+strconv.FormatInt(row.ID, 10), func(ctx context.Context, _ int) (int, any, error) {
+			_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = now()
+				WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, row.ID)
+			return 0, nil, err
+		}); err != nil {
+			return app.APIKeyOwner{}, false, 0, fmt.Errorf("db: api key last used: %w", err)
+		}
+	}
 	owner := app.APIKeyOwner{KeyID: row.ID, RedirectURIs: row.URIs}
 	if row.SupplierID != nil {
 		owner.SupplierID = *row.SupplierID
@@ -146,7 +150,11 @@ func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limi
 	if row.ManufacturerID != nil {
 		owner.ManufacturerID = *row.ManufacturerID
 	}
-	return owner, row.Count <= limit, start.Add(window).Sub(now), nil
+	ok, retry, err := s.Allow(ctx, "api:"+strconv.FormatInt(row.ID, 10), limit, window)
+	if err != nil {
+		return app.APIKeyOwner{}, false, 0, err
+	}
+	return owner, ok, retry, nil
 }
 
 // SyncManufacturers makes the manufacturers table hold every configured
