@@ -112,11 +112,14 @@ app() { ./bin/bench-load -url "http://$app_addr" -key "$key" -pid "$app_pid" -c 
 
 # The POST /link reference: the durable writes a link creation cannot avoid,
 # one session row and its "created" event, into copies of link_sessions and
-# link_events with the same columns, defaults, checks and indexes but no
-# triggers (so neither the report triggers nor the foreign-key checks).
+# link_events with the same columns, defaults, checks and indexes, and the
+# two foreign keys such an insert checks (the session's supplier, the
+# event's session), but no triggers: no report work on the write path.
 psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions" \
   -c "CREATE TABLE bench_free_sessions (LIKE link_sessions INCLUDING ALL)" \
-  -c "CREATE TABLE bench_free_events (LIKE link_events INCLUDING ALL)"
+  -c "CREATE TABLE bench_free_events (LIKE link_events INCLUDING ALL)" \
+  -c "ALTER TABLE bench_free_sessions ADD FOREIGN KEY (supplier_id) REFERENCES suppliers (id)" \
+  -c "ALTER TABLE bench_free_events ADD FOREIGN KEY (session_id) REFERENCES bench_free_sessions (id)"
 
 # Each app measurement runs right after its ceilings, in $rounds rounds; the
 # table shows the median of the rounds' ratios, so a change in the machine's
