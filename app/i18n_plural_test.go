@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +44,12 @@ func TestCountedTextsRenderForZeroOneTwoFiveInEveryLanguage(t *testing.T) {
 	keys := tr.CountedKeys()
 	if len(keys) < 10 {
 		t.Fatalf("got %d counted texts, want every text where a number meets a word (10 or more)", len(keys))
+	}
+	// Texts that name a lifetime in minutes are among them.
+	for _, want := range []string{"link.expired.body", "portal.enter.expired.body"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("%s is not a counted text, want it counted", want)
+		}
 	}
 	for _, lang := range app.Languages {
 		for _, key := range keys {
