@@ -26,6 +26,7 @@ func signInAtManufacturer(username string) chromedp.Action[chromedp.Void] {
 }
 
 func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u := s.MustPortalUser(t, "browser@example.test", app.RoleCustomer)
 	ctx := handlertest.NewBrowser(t)

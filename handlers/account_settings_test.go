@@ -97,6 +97,7 @@ func comfortPost(t *testing.T, s *handlertest.Server, c *http.Client, dash handl
 }
 
 func TestCustomerLinksEnergySupplierFromTheDashboardAndComfortChangesReachIt(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	supplier := handlertest.NewReceiver(t, nil)
 	s.MustRegisterWebhook(t, s.Config.Sandbox.Supplier.APIKey, supplier)
@@ -150,6 +151,7 @@ func TestCustomerLinksEnergySupplierFromTheDashboardAndComfortChangesReachIt(t *
 }
 
 func TestSupplierLinkFromTheDashboardExplainsHowItEnded(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, first := s.MustLogin(t, "first@example.test", app.RoleCustomer)
 	linkSupplierFromDashboard(t, s, first, "user_good", "accept")
@@ -203,6 +205,7 @@ func TestSupplierLinkFromTheDashboardExplainsHowItEnded(t *testing.T) {
 }
 
 func TestExpiredSupplierLinkFromTheDashboardLinksNothing(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "late@example.test", app.RoleCustomer)
 	dash := handlertest.Get(t, c, s.URL+"/account")
@@ -223,6 +226,7 @@ func TestExpiredSupplierLinkFromTheDashboardLinksNothing(t *testing.T) {
 }
 
 func TestCustomerSeesOnlyTheirOwnSuppliersAndComfortBounds(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	a, ca := s.MustLogin(t, "a@example.test", app.RoleCustomer)
 	page := linkSupplierFromDashboard(t, s, ca, "user_good", "accept")
@@ -257,6 +261,7 @@ func TestCustomerSeesOnlyTheirOwnSuppliersAndComfortBounds(t *testing.T) {
 }
 
 func TestDashboardSupplierAndComfortPostsNeedCSRF(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "csrf@example.test", app.RoleCustomer)
 	dash := handlertest.Get(t, c, s.URL+"/account")
@@ -289,6 +294,7 @@ func TestDashboardSupplierAndComfortPostsNeedCSRF(t *testing.T) {
 }
 
 func TestComfortEditorShowsStaleVersionWithTheFreshValues(t *testing.T) {
+	t.Parallel()
 	for _, htmx := range []bool{true, false} {
 		name := map[bool]string{true: "htmx", false: "plain form"}[htmx]
 		t.Run(name, func(t *testing.T) {
@@ -323,6 +329,7 @@ func TestComfortEditorShowsStaleVersionWithTheFreshValues(t *testing.T) {
 }
 
 func TestComfortEditorExplainsInvalidValuesPerField(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "invalid@example.test", app.RoleCustomer)
 	dash := handlertest.Get(t, c, s.URL+"/account")
@@ -373,6 +380,7 @@ func TestComfortEditorExplainsInvalidValuesPerField(t *testing.T) {
 }
 
 func TestSupplierScopedCustomerSeesTheirSupplierAndNoLinkButton(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-5")
 	s.Walk(t, s.Client(), link["link_url"].(string), "sandbox-heatpump", "user_good", "pass_good", "allow")

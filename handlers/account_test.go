@@ -69,6 +69,7 @@ func deviceID(t *testing.T, card *html.Node) string {
 }
 
 func TestCustomerConnectsADeviceFromTheDashboard(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u, c := s.MustLogin(t, "connect@example.test", app.RoleCustomer)
 	empty := handlertest.Get(t, c, s.URL+"/account")
@@ -98,6 +99,7 @@ func TestCustomerConnectsADeviceFromTheDashboard(t *testing.T) {
 }
 
 func TestFailedConnectionsExplainWhatHappened(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for _, tc := range []struct {
 		name, username, decision, want string
@@ -121,6 +123,7 @@ func TestFailedConnectionsExplainWhatHappened(t *testing.T) {
 }
 
 func TestCustomerCannotSeeOrActOnAnotherCustomersDevice(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, a := s.MustLogin(t, "a@example.test", app.RoleCustomer)
 	_, b := s.MustLogin(t, "b@example.test", app.RoleCustomer)
@@ -157,6 +160,7 @@ func TestCustomerCannotSeeOrActOnAnotherCustomersDevice(t *testing.T) {
 }
 
 func TestDisconnectDeletesTokensWhenTheLastDeviceGoesAndWritesEvents(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u, c := s.MustLogin(t, "multi@example.test", app.RoleCustomer)
 	page := connectFromDashboard(t, s, c, "sandbox-heatpump", "user_multi", "allow")
@@ -200,6 +204,7 @@ func TestDisconnectDeletesTokensWhenTheLastDeviceGoesAndWritesEvents(t *testing.
 }
 
 func TestDisconnectWithHTMXConfirmsInlineAndSwapsTheList(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "htmx@example.test", app.RoleCustomer)
 	page := connectFromDashboard(t, s, c, "sandbox-charger", "user_good", "allow")
@@ -232,6 +237,7 @@ func TestDisconnectWithHTMXConfirmsInlineAndSwapsTheList(t *testing.T) {
 }
 
 func TestReconnectGoesStraightToTheManufacturerLogin(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u, c := s.MustLogin(t, "relink@example.test", app.RoleCustomer)
 	connectFromDashboard(t, s, c, "sandbox-thermostat", "user_good", "allow")
@@ -271,6 +277,7 @@ func TestReconnectGoesStraightToTheManufacturerLogin(t *testing.T) {
 }
 
 func TestCancellingALinkInProgressStopsPolling(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "cancel@example.test", app.RoleCustomer)
 	dash := handlertest.Get(t, c, s.URL+"/account")
@@ -286,6 +293,7 @@ func TestCancellingALinkInProgressStopsPolling(t *testing.T) {
 }
 
 func TestSupplierDashboardSessionSignsInOnceScopedToThatUser(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	// The supplier's user already linked a device through the supplier's own flow.
 	link := s.MustCreateLink(t, "cust-77")
@@ -347,6 +355,7 @@ func TestSupplierDashboardSessionSignsInOnceScopedToThatUser(t *testing.T) {
 }
 
 func TestDashboardSessionAPIValidatesItsInput(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	s.MustCreateLink(t, "u1")
 	otherKey := otherSupplier(t, s, "supplier_other", "https://other.example/cb")

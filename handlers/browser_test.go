@@ -190,6 +190,7 @@ func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
 }
 
 func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(5 * time.Second) })
 	site := handlertest.StartSupplierSite(t)
 	ctx := handlertest.NewBrowser(t)

@@ -17,6 +17,7 @@ import (
 // testClocks: its age filters count back from the portal's clock, across
 // the month or DST change, and each row says how long ago it failed.
 func TestQueueWindowsFollowTheClock(t *testing.T) {
+	t.Parallel()
 	for _, clock := range testClocks {
 		t.Run(clock.name, func(t *testing.T) {
 			t.Parallel()
@@ -66,6 +67,7 @@ func TestQueueWindowsFollowTheClock(t *testing.T) {
 // testClocks: a device connected the evening before shows the instant it
 // was connected, and the page works on any date.
 func TestDashboardDatesFollowTheClock(t *testing.T) {
+	t.Parallel()
 	for _, clock := range testClocks {
 		t.Run(clock.name, func(t *testing.T) {
 			t.Parallel()

@@ -54,6 +54,7 @@ func linkedThreeWays(t *testing.T) threeParties {
 }
 
 func TestComfortBoundsPropagateToEveryOtherLinkedParty(t *testing.T) {
+	t.Parallel()
 	p := linkedThreeWays(t)
 	s := p.s
 	r := s.API(t, "PUT", "/users/SE-1001/comfort-bounds", p.supplierKey,
@@ -107,6 +108,7 @@ func TestComfortBoundsPropagateToEveryOtherLinkedParty(t *testing.T) {
 }
 
 func TestComfortBoundsRefuseStaleVersionsAndInvalidValues(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateSupplierLink(t, "hp-cb", "", "HP-1")
 	s.WalkSupplier(t, s.Client(), link["link_url"].(string), s.Config.Sandbox.Supplier.ID, "user_good", "accept")
@@ -155,6 +157,7 @@ func TestComfortBoundsRefuseStaleVersionsAndInvalidValues(t *testing.T) {
 }
 
 func TestLinkEventsReachTheSupplierSigned(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	rec := handlertest.NewReceiver(t, nil)
 	s.MustRegisterWebhook(t, s.APIKey, rec)
@@ -194,6 +197,7 @@ func TestLinkEventsReachTheSupplierSigned(t *testing.T) {
 }
 
 func TestSupplierLinkedReachesSupplierAndManufacturer(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	sup, mfr := handlertest.NewReceiver(t, nil), handlertest.NewReceiver(t, nil)
 	s.MustRegisterWebhook(t, s.Config.Sandbox.Supplier.APIKey, sup)
@@ -213,6 +217,7 @@ func TestSupplierLinkedReachesSupplierAndManufacturer(t *testing.T) {
 }
 
 func TestDeviceStatusChangesReachEveryLinkedParty(t *testing.T) {
+	t.Parallel()
 	p := linkedThreeWays(t)
 	if err := p.s.Store.SetDeviceStatus(t.Context(), p.noxUserID, "sandbox-heatpump", "HP-1", app.DeviceRelinkRequired); err != nil {
 		t.Fatal(err)
@@ -231,6 +236,7 @@ func TestDeviceStatusChangesReachEveryLinkedParty(t *testing.T) {
 }
 
 func TestWebhookReplaySendsTheEventAgainUnderANewDeliveryID(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	rec := handlertest.NewReceiver(t, nil)
 	s.MustRegisterWebhook(t, s.APIKey, rec)
@@ -256,6 +262,7 @@ func TestWebhookReplaySendsTheEventAgainUnderANewDeliveryID(t *testing.T) {
 }
 
 func TestWebhookEndpointMustBeHTTPSOrLoopback(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	tests := []struct {
 		url    string
@@ -285,6 +292,7 @@ func TestWebhookEndpointMustBeHTTPSOrLoopback(t *testing.T) {
 }
 
 func TestCustomerDisconnectTellsEveryLinkedParty(t *testing.T) {
+	t.Parallel()
 	p := linkedThreeWays(t)
 	devices, err := p.s.Store.CustomerDevices(t.Context(), p.noxUserID)
 	if err != nil {

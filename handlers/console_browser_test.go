@@ -30,6 +30,7 @@ func consoleSignIn(b *handlertest.ConsoleBrowser, base, email string) {
 // through the sandbox manufacturer and the device is connected again; then
 // a bulk relink runs to the end.
 func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	if err := devdata.Dev(ctx, s.Store); err != nil {

@@ -19,6 +19,7 @@ import (
 // refused one; an agent retries it, the runner does it, and the retry is
 // audited.
 func TestConsoleJobsShowFailuresInWordsAndRetryThem(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	b, err := s.Store.StartBulkRelink(ctx, app.BulkRelinkFilter{Brand: "sandbox-heatpump"}, app.AuditEntry{IP: "127.0.0.1"})

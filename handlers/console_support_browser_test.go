@@ -29,6 +29,7 @@ func signInAs(t *testing.T, s *handlertest.Server, b *handlertest.ConsoleBrowser
 // no link can be made, follows the link to the supplier's page, adds the
 // URI and creates the link — on a laptop and on a phone.
 func TestBrowserAdminFixesARelinkBlockedByAMissingRedirectURI(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			s := handlertest.Start(t)
@@ -64,6 +65,7 @@ func TestBrowserAdminFixesARelinkBlockedByAMissingRedirectURI(t *testing.T) {
 // customer known) opens its session page; a bulk relink whose items all
 // fail says so with the reason per customer.
 func TestBrowserAgentReadsQueueRowsAndBulkFailures(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			s := handlertest.Start(t)

@@ -33,6 +33,7 @@ func waitBulkFinished(t *testing.T, c *http.Client, pageURL string) handlertest.
 // can be made and where to fix it, a relink post lands back there without
 // a session, and a bulk relink ends as failed with the reason per customer.
 func TestRelinkExplainsASupplierWithoutRedirectURIs(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	for _, suid := range []string{"nr-1", "nr-2"} {
@@ -109,6 +110,7 @@ func TestRelinkExplainsASupplierWithoutRedirectURIs(t *testing.T) {
 // sessions declined at the supplier (no supplier user) and sessions that
 // ended before a supplier was chosen; relink is offered only where it works.
 func TestQueueRowsAllOpenAndOfferRelinkOnlyWhereItWorks(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	linkCustomer(t, s, "qr-denied", "sandbox-heatpump", "user_good", "deny")
 	declined := s.MustCreateSupplierLink(t, "mfr-declined", "")
@@ -154,6 +156,7 @@ func TestQueueRowsAllOpenAndOfferRelinkOnlyWhereItWorks(t *testing.T) {
 
 // The timeline names brands and outcomes in words and dates every event.
 func TestTimelineShowsNamesAndDatedEvents(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	linkCustomer(t, s, "tl-1", "sandbox-heatpump", "user_good", "allow")
 	linkCustomer(t, s, "tl-1", "sandbox-heatpump", "user_good", "deny")
@@ -184,6 +187,7 @@ func TestTimelineShowsNamesAndDatedEvents(t *testing.T) {
 // chains, no resolver addresses), filters by supplier, status and event
 // type, and pages through a supplier's deliveries.
 func TestAdminWebhookPageReadsErrorsFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	if _, err := s.Store.SetWebhookEndpoint(ctx, app.SupplierParty(s.SupplierID), "https://supplier.example/hooks", false); err != nil {

@@ -41,6 +41,7 @@ func postCSRF(t *testing.T, s *handlertest.Server, c *http.Client, tokenPage, pa
 }
 
 func TestConsoleRoutesFollowRoles(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	linkCustomer(t, s, "role-user", "sandbox-heatpump", "user_good", "allow")
 	user := "/console/users/" + s.SupplierID + "/role-user"
@@ -106,6 +107,7 @@ func TestConsoleRoutesFollowRoles(t *testing.T) {
 }
 
 func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	const suid = "cust-4711"
@@ -231,6 +233,7 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 }
 
 func TestQueueListsFailedAndExpiredSessionsWithCountsPerReason(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	linkCustomer(t, s, "q-denied", "sandbox-heatpump", "user_good", "deny")
@@ -283,6 +286,7 @@ func TestQueueListsFailedAndExpiredSessionsWithCountsPerReason(t *testing.T) {
 }
 
 func TestBulkRelinkConfirmsTheCountAndFinishesInTheBackground(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -347,6 +351,7 @@ func showOnceAfter(t *testing.T, s *handlertest.Server, c *http.Client, post han
 }
 
 func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	_, admin := s.MustLogin(t, "admin@admin.test", app.RoleAdmin)
@@ -461,6 +466,7 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 }
 
 func TestAdminSeesWebhookDeliveriesPerEndpointAndReplaysOne(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	linkCustomer(t, s, "hook-user", "sandbox-heatpump", "user_good", "allow")

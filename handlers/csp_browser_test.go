@@ -17,6 +17,7 @@ import (
 // on any of it (NewBrowser fails the test on either), on a laptop and on a
 // phone.
 func TestBrowserConsoleBackAfterSearchKeepsTheCSP(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			s := handlertest.Start(t)

@@ -19,6 +19,7 @@ import (
 // webhook and sends a test event, then sees the call it made with the new
 // key in its request log and that user in its funnel.
 func TestBrowserSupplierAdminServesItself(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	if err := devdata.Dev(ctx, s.Store); err != nil {

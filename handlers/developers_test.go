@@ -64,6 +64,7 @@ func newKeyOn(t *testing.T, p handlertest.Page) string {
 }
 
 func TestDeveloperRoutesFollowRoles(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	gets := []string{"/developers/keys", "/developers/redirect-uris", "/developers/webhooks", "/developers/team", "/reports"}
 	posts := []string{"/developers/keys", "/developers/keys/1/revoke", "/developers/keys/1/rotate", "/developers/redirect-uris",
@@ -95,6 +96,7 @@ func TestDeveloperRoutesFollowRoles(t *testing.T) {
 }
 
 func TestDeveloperPostsNeedCSRF(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
 	for _, path := range []string{"/developers/keys", "/developers/redirect-uris", "/developers/webhooks/endpoint",
@@ -111,6 +113,7 @@ func TestDeveloperPostsNeedCSRF(t *testing.T) {
 }
 
 func TestDeveloperKeysCreateRotateRevoke(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
 	post := devPost(t, s, admin, "/developers/keys", url.Values{"name": {"staging"}})
@@ -174,6 +177,7 @@ func TestDeveloperKeysCreateRotateRevoke(t *testing.T) {
 }
 
 func TestDeveloperRedirectURIsFollowTheAPIRule(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
 	uris := func() int {
@@ -228,6 +232,7 @@ func TestDeveloperRedirectURIsFollowTheAPIRule(t *testing.T) {
 var signatureRe = regexp.MustCompile(`^t=\d+,v1=[0-9a-f]{64}$`)
 
 func TestDeveloperWebhooksTestEventLogAndResend(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
 	rec := handlertest.NewReceiver(t, nil)
@@ -303,6 +308,7 @@ func TestDeveloperWebhooksTestEventLogAndResend(t *testing.T) {
 }
 
 func TestDeveloperDashboardNeverReachesAnotherSupplier(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	otherKey := otherSupplier(t, s, "other_energy", "https://other.example/secret-callback")
@@ -390,6 +396,7 @@ func invitationToken(t *testing.T, s *handlertest.Server, email string) string {
 }
 
 func TestTeamInvitationIsUsedOnce(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	admin := mustTeamLogin(t, s, "dev@team.test", app.RoleSupplierAdmin, s.SupplierID)
 	for _, bad := range []url.Values{{"email": {"not-an-email"}, "role": {"supplier_viewer"}},
@@ -482,6 +489,7 @@ func requestRows(p handlertest.Page) []*html.Node {
 }
 
 func TestRequestLogShowsTheSuppliersOwnCallsWithoutBodies(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	otherKey := otherSupplier(t, s, "other_energy", "https://other.example/cb")
 	ok := s.API(t, "POST", "/users/cust-7/link", s.APIKey, `{"redirect_uri":"`+s.RedirectURI+`","language":"en"}`, "Idempotency-Key", "order-77")
@@ -539,6 +547,7 @@ func TestRequestLogShowsTheSuppliersOwnCallsWithoutBodies(t *testing.T) {
 }
 
 func TestNOXAdminInvitesASuppliersFirstAdmin(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	otherSupplier(t, s, "new_energy", "https://new.example/cb")
 	_, nox := s.MustLogin(t, "admin@nox.test", app.RoleAdmin)

@@ -80,6 +80,7 @@ func browserAcceptTerms(t *testing.T, ctx context.Context) url.Values {
 }
 
 func TestBrowserSupplierLinkFromManufacturerToSupplierAndBack(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
 	ctx := handlertest.NewBrowser(t)
@@ -97,6 +98,7 @@ func TestBrowserSupplierLinkFromManufacturerToSupplierAndBack(t *testing.T) {
 }
 
 func TestBrowserSupplierLinkAfterDeadlineReturnsFailed(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
 	ctx := handlertest.NewBrowser(t)
@@ -113,6 +115,7 @@ func TestBrowserSupplierLinkAfterDeadlineReturnsFailed(t *testing.T) {
 }
 
 func TestBrowserWrongSupplierCannotClaimTheLogin(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	mfr := handlertest.StartManufacturerApp(t)
 	ctx := handlertest.NewBrowser(t)
@@ -132,6 +135,7 @@ func TestBrowserWrongSupplierCannotClaimTheLogin(t *testing.T) {
 }
 
 func TestBrowserSupplierSelectorSpeaksTheSessionLanguage(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := handlertest.NewBrowser(t)
 	for _, lang := range []string{"nl", "de", "fr", "es"} {

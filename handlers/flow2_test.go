@@ -18,6 +18,7 @@ func mustQuery(t *testing.T, raw string) (string, url.Values) {
 }
 
 func TestSupplierLinkFlowConnectsAndReturnsToManufacturer(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateSupplierLink(t, "hp-user-1", "", "HP-1", "HP-2")
 	final := s.WalkSupplier(t, s.Client(), link["link_url"].(string), s.Config.Sandbox.Supplier.ID, "user_good", "accept")
@@ -47,6 +48,7 @@ func TestSupplierLinkFlowConnectsAndReturnsToManufacturer(t *testing.T) {
 }
 
 func TestCreateSupplierLinkRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ok := func(extra string) string {
 		return `{"manufacturer_user_id":"hp-1","redirect_uri":"` + s.ManufacturerRedirectURI + `"` + extra + `}`
@@ -84,6 +86,7 @@ func TestCreateSupplierLinkRefusesBadRequests(t *testing.T) {
 }
 
 func TestPostLoginRedirectRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	sandboxKey := s.Config.Sandbox.Supplier.APIKey
 	link := s.MustCreateSupplierLink(t, "hp-user-1", "", "HP-1")
@@ -126,6 +129,7 @@ func TestPostLoginRedirectRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestSupplierLoginAfterDeadlineFailsEvenThoughSupplierSaidYes(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateSupplierLink(t, "hp-late", "", "HP-1")
 	c := s.Client()
@@ -149,6 +153,7 @@ func TestSupplierLoginAfterDeadlineFailsEvenThoughSupplierSaidYes(t *testing.T) 
 }
 
 func TestSupplierReturnOutcomes(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	sup := s.Config.Sandbox.Supplier.ID
 	t.Run("declined terms fail with access_denied", func(t *testing.T) {
@@ -209,6 +214,7 @@ func TestSupplierReturnOutcomes(t *testing.T) {
 }
 
 func TestSupplierPairKeepsItsNoxUserAndDevicesJoinIt(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	sup, key := s.Config.Sandbox.Supplier.ID, s.Config.Sandbox.Supplier.APIKey
 	walk := func(manufacturerUser, supplierUser, device string) string {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAPIKeyOverItsLimitGets429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t, func(c *app.Config) { c.Security.APIRateLimit = 2 })
 	body := `{"redirect_uri":"` + s.RedirectURI + `"}`
 	for i := 1; i <= 2; i++ {
@@ -31,6 +32,7 @@ func TestAPIKeyOverItsLimitGets429WithRetryAfter(t *testing.T) {
 }
 
 func TestViewsNeverBindAndTheFirstBrandChoiceDoes(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-1")["link_url"].(string)
 	a, b := s.Client(), s.Client()
@@ -62,6 +64,7 @@ func TestViewsNeverBindAndTheFirstBrandChoiceDoes(t *testing.T) {
 }
 
 func TestLinkCreationChecksRedirectURIAgainstTheKeysSupplier(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	tests := []struct {
 		uri        string
@@ -81,6 +84,7 @@ func TestLinkCreationChecksRedirectURIAgainstTheKeysSupplier(t *testing.T) {
 }
 
 func TestBrandPageShowsSupplierAndEveryConfiguredBrand(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-1")["link_url"].(string)
 	p := handlertest.Get(t, s.Client(), link)

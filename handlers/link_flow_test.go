@@ -8,6 +8,7 @@ import (
 )
 
 func TestLinkFlowConnectsAndReturnsToSupplier(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "cust-1")
 	final := s.Walk(t, s.Client(), link["link_url"].(string), "sandbox-heatpump", "user_good", "pass_good", "allow")

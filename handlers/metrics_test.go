@@ -33,6 +33,7 @@ func scrape(t *testing.T, s *handlertest.Server) string {
 // denied one, an expiry by the sweeper job, a rate-limit refusal — and
 // checks that /metrics has every family with its labels.
 func TestMetricsExposeEveryFamilyWithItsLabels(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	rec := handlertest.NewReceiver(t, nil)
 	s.MustRegisterWebhook(t, s.APIKey, rec)

@@ -15,6 +15,7 @@ import (
 // from the page's shell and must be byte for byte the page of that link and
 // browser.
 func TestOpenedLinkPagesAreTheSameFromTheirShell(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link1, link2 := s.MustCreateLink(t, "u-shell-1"), s.MustCreateLink(t, "u-shell-2")
 	c1, c2 := s.Client(), s.Client()
@@ -35,6 +36,7 @@ func TestOpenedLinkPagesAreTheSameFromTheirShell(t *testing.T) {
 }
 
 func TestBrandPageShowsABrandStatusChangeAtOnce(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	link := s.MustCreateLink(t, "u-shell-status")
 	c := s.Client()

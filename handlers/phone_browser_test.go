@@ -19,6 +19,7 @@ const phoneWidth = 375
 // dev seed's data (hundreds of customers and their sessions in the
 // reports, webhook deliveries that failed) and a customer with two devices.
 func TestBrowserNoPageOfAnyRoleOverflowsAPhone(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	if err := devdata.Dev(ctx, s.Store); err != nil {

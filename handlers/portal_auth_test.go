@@ -21,6 +21,7 @@ import (
 )
 
 func TestLoginSendsEachRoleToItsHome(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for _, tc := range []struct{ role, want string }{
 		{app.RoleCustomer, "/account"},
@@ -44,6 +45,7 @@ func TestLoginSendsEachRoleToItsHome(t *testing.T) {
 }
 
 func TestLoginGivesUnknownUserAndWrongPasswordTheSameAnswer(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	s.MustPortalUser(t, "known@example.test", app.RoleCustomer)
 	wrong := s.Login(t, s.Client(), "known@example.test", "not-the-password", "")
@@ -82,6 +84,7 @@ func TestLoginRefusesPasswordsOver72Bytes(t *testing.T) {
 }
 
 func TestLoginIsThrottledPerAccountAndPerIP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		maxAccount int
@@ -122,6 +125,7 @@ func TestLoginIsThrottledPerAccountAndPerIP(t *testing.T) {
 }
 
 func TestLoginNextOnlyFollowsLocalPaths(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	s.MustPortalUser(t, "next@example.test", app.RoleCustomer)
 	for _, tc := range []struct{ next, want string }{
@@ -142,6 +146,7 @@ func TestLoginNextOnlyFollowsLocalPaths(t *testing.T) {
 }
 
 func TestPortalPagesRedirectSignedOutUsersToLogin(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	p := handlertest.Get(t, s.Client(), s.URL+"/account?x=1")
 	if p.Status != http.StatusSeeOther || s.Local(p.Location) != "/login?next="+url.QueryEscape("/account?x=1") {
@@ -172,6 +177,7 @@ var customerRoutes = []struct{ method, path string }{
 }
 
 func TestEveryDashboardRouteChecksTheRole(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	send := func(c *http.Client, method, path, csrf string) int {
 		t.Helper()
@@ -217,6 +223,7 @@ func forgeToken(t *testing.T, method jwt.SigningMethod, key any, kid string, cla
 }
 
 func TestSessionTokensThatDoNotVerifySignTheBrowserOut(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u, c := s.MustLogin(t, "jwt@example.test", app.RoleCustomer)
 	real := s.SessionCookie(c).Value
@@ -283,6 +290,7 @@ func TestSessionTokensThatDoNotVerifySignTheBrowserOut(t *testing.T) {
 }
 
 func TestLogoutRevokesTheSessionServerSide(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "bye@example.test", app.RoleCustomer)
 	stolen := s.SessionCookie(c).Value
@@ -297,6 +305,7 @@ func TestLogoutRevokesTheSessionServerSide(t *testing.T) {
 }
 
 func TestLogoutEverywhereRevokesEverySession(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, phone := s.MustLogin(t, "many@example.test", app.RoleCustomer)
 	laptop := s.Client()
@@ -321,6 +330,7 @@ func TestLogoutEverywhereRevokesEverySession(t *testing.T) {
 }
 
 func TestLoginRotatesTheSessionAgainstFixation(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	s.MustPortalUser(t, "victim@example.test", app.RoleCustomer)
 	// The attacker signs in with its own account and plants that cookie in
@@ -349,6 +359,7 @@ func TestLoginRotatesTheSessionAgainstFixation(t *testing.T) {
 }
 
 func TestSessionsEndAfterIdleAndAbsoluteTimeouts(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for _, tc := range []struct{ name, update string }{
 		{"idle", `UPDATE portal_sessions SET last_seen_at = now() - interval '31 minutes'`},
@@ -370,6 +381,7 @@ func TestSessionsEndAfterIdleAndAbsoluteTimeouts(t *testing.T) {
 }
 
 func TestPortalPostsWithoutAValidCSRFTokenAre403(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "csrf@example.test", app.RoleCustomer)
 	dash := handlertest.Get(t, c, s.URL+"/account")
@@ -420,6 +432,7 @@ func TestPortalPostsWithoutAValidCSRFTokenAre403(t *testing.T) {
 }
 
 func TestLanguageSwitchIsRemembered(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "lang@example.test", app.RoleCustomer)
 	p := handlertest.Get(t, c, s.URL+"/lang/de?next="+url.QueryEscape("/account"))
@@ -437,6 +450,7 @@ func TestLanguageSwitchIsRemembered(t *testing.T) {
 }
 
 func TestAuditLogIsAppendOnly(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	u := s.MustPortalUser(t, "audit@example.test", app.RoleAdmin)
 	ctx := context.Background()
@@ -481,6 +495,7 @@ func jwtKey(t *testing.T, s *handlertest.Server) []byte {
 }
 
 func TestSessionCookieIsHostPrefixedAndSecureOverHTTPS(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t, func(c *app.Config) { c.Server.PublicURL = "https://nox.example" })
 	s.MustPortalUser(t, "https@example.test", app.RoleCustomer)
 	// The jar would drop Secure cookies over plain http, so cookies are
@@ -524,6 +539,7 @@ func TestSessionCookieIsHostPrefixedAndSecureOverHTTPS(t *testing.T) {
 }
 
 func TestDevSeedAccountsCanSignIn(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
@@ -540,6 +556,7 @@ func TestDevSeedAccountsCanSignIn(t *testing.T) {
 }
 
 func TestActivityKeepsASessionAlivePastTheIdleTimeout(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "active@example.test", app.RoleCustomer)
 	for i := 0; i < 2; i++ {

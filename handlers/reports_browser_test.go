@@ -22,6 +22,7 @@ import (
 // screen), picks a start date, reloads the URL, and downloads the brand
 // table as CSV with those filters.
 func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
+	t.Parallel()
 	for _, clock := range []time.Time{time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC), time.Date(2027, 3, 28, 12, 0, 0, 0, time.UTC)} {
 		t.Run(clock.Format(time.RFC3339), func(t *testing.T) { browseReports(t, clock) })
 	}

@@ -38,6 +38,7 @@ var testClocks = []struct {
 // report on screen, that URL reloaded shows the same numbers, and every
 // count equals the sessions created on those days in the report time zone.
 func TestReportPeriodAndURLFollowTheClock(t *testing.T) {
+	t.Parallel()
 	for _, clock := range testClocks {
 		t.Run(clock.name, func(t *testing.T) {
 			t.Parallel()

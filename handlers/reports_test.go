@@ -18,6 +18,7 @@ import (
 // CSV export refuse customers and agents and send signed-out visitors to
 // the login page.
 func TestReportsAreForManagersAndAdminsOnly(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for _, tc := range []struct {
 		role string
@@ -66,6 +67,7 @@ func cellText(tb testing.TB, p handlertest.Page, tableID, rowAttr, rowValue stri
 // through the hosted flow and checks the report's funnel, brand table and
 // filters, as a page and as an HTMX fragment.
 func TestReportShowsFunnelOfRealSessionsFilteredFromTheURL(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	for i, tc := range []struct{ brand, decision string }{
 		{"sandbox-heatpump", "allow"}, {"sandbox-heatpump", "allow"}, {"sandbox-heatpump", "deny"}, {"sandbox-thermostat", "allow"},
@@ -142,6 +144,7 @@ func hasAttr(n *html.Node, name string) bool {
 // TestReportCSVStreamsFilteredRowsAndNeutralisesFormulas exports the
 // supplier table with a supplier whose name is a spreadsheet formula.
 func TestReportCSVStreamsFilteredRowsAndNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	ctx := context.Background()
 	evil := `=HYPERLINK("http://evil.example","x")`

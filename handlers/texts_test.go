@@ -16,6 +16,7 @@ import (
 )
 
 func TestBrandStatusMessageIsShownAsEnteredAndMarked(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	const entered = "Storing tot 12:00 — <b>excuses</b>"
 	if err := s.Store.SetManufacturerStatus(context.Background(), "sandbox-heatpump", true, "degraded", entered); err != nil {
@@ -43,6 +44,7 @@ func TestBrandStatusMessageIsShownAsEnteredAndMarked(t *testing.T) {
 }
 
 func TestCustomerPagesShowTimesInTheBrowsersTimeZone(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	_, c := s.MustLogin(t, "tz@example.test", app.RoleCustomer)
 	connectFromDashboard(t, s, c, "sandbox-heatpump", "user_good", "allow")
@@ -79,6 +81,7 @@ func TestCustomerPagesShowTimesInTheBrowsersTimeZone(t *testing.T) {
 }
 
 func TestDemoSupplierAppShowsTheParametersItReceived(t *testing.T) {
+	t.Parallel()
 	s := handlertest.Start(t)
 	p := handlertest.Get(t, s.Client(), s.URL+handlers.DemoSupplierAppPath+
 		"?src=nox&connection_status=connected&nox_user_id=nox_7&manufacturer=sandbox-heatpump&supplier_user_id=c%2042")
