@@ -42,7 +42,6 @@ func linesOf(lines []map[string]any, id string) []string {
 // deadline (with its database error) log lines that carry the request's
 // id, and the log mail sink prints no link token.
 func TestRequestLogLinesAreJSONAndShareTheRequestID(t *testing.T) {
-	t.Parallel()
 	s := handlertest.Start(t, func(c *app.Config) {
 		c.Log.Format = "json"
 		c.Server.RequestTimeout = app.Duration(300 * time.Millisecond)
