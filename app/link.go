@@ -8,56 +8,24 @@ import (
 	"time"
 )
 
-// SessionStatus is a link session's place in its state machine:
-// created → opened → brand_selected → authorizing → connected, and from any
-// non-final state → failed or → expired.
+// SessionStatus is a link session's place in its state machine (see
+// linkstate.go): created → opened → authorizing → connected, and from any
+// unfinished status → failed or → expired.
 type SessionStatus string
 
 // Link session statuses.
 const (
-	StatusCreated       SessionStatus = "created"
-	StatusOpened        SessionStatus = "opened"
-	StatusBrandSelected SessionStatus = "brand_selected"
-	StatusAuthorizing   SessionStatus = "authorizing"
-	StatusConnected     SessionStatus = "connected"
-	StatusFailed        SessionStatus = "failed"
-	StatusExpired       SessionStatus = "expired"
+	StatusCreated     SessionStatus = "created"
+	StatusOpened      SessionStatus = "opened"
+	StatusAuthorizing SessionStatus = "authorizing"
+	StatusConnected   SessionStatus = "connected"
+	StatusFailed      SessionStatus = "failed"
+	StatusExpired     SessionStatus = "expired"
 )
 
 // Final reports whether no transition leaves s.
 func (s SessionStatus) Final() bool {
 	return s == StatusConnected || s == StatusFailed || s == StatusExpired
-}
-
-var transitions = map[SessionStatus][]SessionStatus{
-	StatusCreated:       {StatusOpened, StatusFailed, StatusExpired},
-	StatusOpened:        {StatusOpened, StatusBrandSelected, StatusFailed, StatusExpired},
-	StatusBrandSelected: {StatusBrandSelected, StatusAuthorizing, StatusFailed, StatusExpired},
-	// A user who comes back from the manufacturer without finishing may pick
-	// a brand again: authorizing → brand_selected starts a fresh OAuth state.
-	StatusAuthorizing: {StatusBrandSelected, StatusAuthorizing, StatusConnected, StatusFailed, StatusExpired},
-}
-
-// CanTransition reports whether the state machine allows from → to.
-func CanTransition(from, to SessionStatus) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
-
-// FromStatuses returns every status from which to may be reached; the store
-// uses it in conditional UPDATEs so a transition is checked atomically.
-func FromStatuses(to SessionStatus) []string {
-	var out []string
-	for _, from := range []SessionStatus{StatusCreated, StatusOpened, StatusBrandSelected, StatusAuthorizing} {
-		if CanTransition(from, to) {
-			out = append(out, string(from))
-		}
-	}
-	return out
 }
 
 // Failure reasons recorded on failed/expired sessions and sent to the

@@ -54,7 +54,7 @@ func (s *Store) PendingCustomerLinks(ctx context.Context, portalUserID int64) ([
 	var out []app.LinkSession
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT `+sessionCols+` FROM link_sessions
-		WHERE portal_user_id = $1 AND kind = 'supplier_link' AND status IN ('created', 'opened', 'brand_selected', 'authorizing')
+		WHERE portal_user_id = $1 AND kind = 'supplier_link' AND status IN `+unfinishedSQL+`
 		  AND expires_at > now()
 		ORDER BY created_at DESC LIMIT 10`, portalUserID)
 	if err != nil {

@@ -285,7 +285,7 @@ func (s *Store) consoleDevices(ctx context.Context, noxUserID, supplierID, suppl
 		       coalesce((SELECT l.id FROM link_sessions l
 		                 WHERE l.supplier_id = $2 AND l.supplier_user_id = $3 AND l.initiator = 'agent'
 		                   AND l.manufacturer_id = d.manufacturer_id
-		                   AND l.status IN ('created', 'opened', 'brand_selected', 'authorizing') AND l.expires_at > now()
+		                   AND l.status IN `+unfinishedSQL+` AND l.expires_at > now()
 		                 ORDER BY l.created_at DESC LIMIT 1), '') AS relink_session_id
 		FROM devices d JOIN manufacturers mf ON mf.id = d.manufacturer_id
 		LEFT JOIN manufacturer_grants g ON g.nox_user_id = d.nox_user_id AND g.manufacturer_id = d.manufacturer_id

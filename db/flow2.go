@@ -83,43 +83,19 @@ func (s *Store) ManufacturerRedirectURIs(ctx context.Context, manufacturerID str
 
 // StartSupplierLogin records the supplier the user picked on the selector
 // of a flow-2 session and the hash of a fresh one-time state, moving it to
-// authorizing. The rules of StartAuthorization hold: same browser, before
-// the deadline (else expired, ECONFLICT), not finished.
+// authorizing (app.StepChoose, as StartAuthorization: same browser, before
+// the deadline (else expired, ECONFLICT), not finished).
 func (s *Store) StartSupplierLogin(ctx context.Context, sessionID string, browserHash []byte, supplierID, state string) (app.LinkSession, error) {
-	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockForStep(ctx, tx, sessionID, app.KindSupplierSelect, browserHash, "supplier selected after deadline")
-		if err != nil {
-			out = ls.LinkSession
-			return err
-		}
-		if err := tx.GetContext(ctx, &out, `
-			UPDATE link_sessions SET status = 'authorizing', supplier_id = $2,
-				brand_selected_at = now(), authorizing_at = now(), state_hash = $3
-			WHERE id = $1 RETURNING `+sessionCols, ls.ID, supplierID, app.HashToken(state)); err != nil {
-			return fmt.Errorf("db: start supplier login: %w", err)
-		}
-		if err := addEvent(ctx, tx, ls.ID, app.EventSupplierSelected, supplierID); err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, ls.ID, app.EventOAuthStarted, supplierID)
-	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, ec.err
-	}
-	return out, err
+	return s.choose(ctx, sessionID, app.KindSupplierSelect, stepData{BrowserHash: browserHash, SupplierID: supplierID, State: state})
 }
-
-var errUnknownState = app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "No link session has this state.")
 
 // ReportSupplierLogin is the supplier's POST /post-login-redirect: supplierID
 // says that the user of the session that issued state logged in as
-// supplierUserID. In one transaction it maps the session's manufacturer
-// user and devices to (supplier, supplier_user_id) — a pair never gets a
-// second nox user; when the pair exists, the devices join it — marks the
-// session connected and writes supplier.linked webhooks for the supplier and
-// the manufacturer.
+// supplierUserID (app.StepReport). In one transaction it maps the session's
+// manufacturer user and devices to (supplier, supplier_user_id) — a pair
+// never gets a second nox user; when the pair exists, the devices join it —
+// marks the session connected and writes supplier.linked webhooks for the
+// supplier and the manufacturer.
 //
 // Nothing is mapped when: the state is unknown (ENOTFOUND unknown_state), it
 // belongs to a login at another supplier (EFORBIDDEN wrong_supplier), the
@@ -128,38 +104,18 @@ var errUnknownState = app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "No link 
 func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supplierUserID string) (app.SupplierLinked, error) {
 	var out app.SupplierLinked
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, app.ErrUnknownState)
 		if err != nil {
 			return err
-		}
-		if ls.SupplierID != supplierID {
-			return app.ReasonErrorf(app.EFORBIDDEN, "wrong_supplier", "This state belongs to a login at another supplier.")
-		}
-		if ls.Status == app.StatusExpired {
-			if ls.Reason() == app.ReasonExpired {
-				if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET failure_reason = $2 WHERE id = $1`,
-					ls.ID, app.ReasonExpiredAfterAuth); err != nil {
-					return fmt.Errorf("db: mark expired after auth: %w", err)
-				}
-				if err := addEvent(ctx, tx, ls.ID, app.EventExpired, app.ReasonExpiredAfterAuth); err != nil {
-					return err
-				}
-				return errCommit{errSupplierLate}
-			}
-			return errSupplierLate
-		}
-		if ls.Status != app.StatusAuthorizing {
-			return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This link session has already ended (%s).", ls.Status)
-		}
-		if ls.Expired(ls.Now) {
-			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpiredAfterAuth, "supplier reported the login after the deadline"); err != nil {
-				return err
-			}
-			return errCommit{errSupplierLate}
 		}
 		var deviceIDs pq.StringArray
 		if err := tx.GetContext(ctx, &deviceIDs, `SELECT device_ids FROM link_sessions WHERE id = $1`, ls.ID); err != nil {
 			return fmt.Errorf("db: session devices: %w", err)
+		}
+		in := app.StepInput{Step: app.StepReport, SupplierID: supplierID, SupplierUserID: supplierUserID, Devices: len(deviceIDs)}
+		if tr := ls.decide(in, nil); !tr.Proceed {
+			_, err := step(ctx, tx, &ls, in, stepData{})
+			return err
 		}
 		var noxUserID string
 		if ls.Brand() == "" && ls.NoxUserID != nil {
@@ -168,16 +124,14 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 				if app.ErrorReason(err) != app.ReasonAlreadyLinked {
 					return err
 				}
-				if err := endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonAlreadyLinked, truncateDetail(err.Error())); err != nil {
+				if _, err := step(ctx, tx, &ls, app.StepInput{Step: app.StepFail, Reason: app.ReasonAlreadyLinked,
+					Detail: truncateDetail(err.Error())}, stepData{}); err != nil {
 					return err
 				}
 				return errCommit{err}
 			}
-		} else {
-			var err error
-			if noxUserID, err = mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID); err != nil {
-				return err
-			}
+		} else if noxUserID, err = mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID); err != nil {
+			return err
 		}
 		devices := make([]app.DeviceInfo, len(deviceIDs))
 		for i, id := range deviceIDs {
@@ -186,30 +140,18 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 		if err := upsertDevices(ctx, tx, noxUserID, ls.Brand(), devices); err != nil {
 			return err
 		}
-		if err := tx.GetContext(ctx, &out.Session, `
-			UPDATE link_sessions SET status = 'connected', supplier_user_id = $2, nox_user_id = $3, finished_at = now()
-			WHERE id = $1 RETURNING `+sessionCols, ls.ID, supplierUserID, noxUserID); err != nil {
-			return fmt.Errorf("db: mark supplier linked: %w", err)
-		}
-		app.ObserverFrom(ctx).SessionFinished(string(out.Session.Kind), out.Session.Brand(), string(app.StatusConnected), "")
-		if err := addEvent(ctx, tx, ls.ID, app.EventSupplierReported, supplierUserID); err != nil {
+		if _, err := step(ctx, tx, &ls, in, stepData{NoxUserID: noxUserID, SupplierUserID: supplierUserID}); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(deviceIDs))); err != nil {
-			return err
-		}
-		out.NoxUserID, out.ManufacturerID, out.ManufacturerUserID, out.DeviceIDs = noxUserID, ls.Brand(), ls.ManufacturerUserID, deviceIDs
-		data := linkEventData(out.Session, deviceIDs)
+		out = app.SupplierLinked{Session: ls.LinkSession, NoxUserID: noxUserID, ManufacturerID: ls.Brand(),
+			ManufacturerUserID: ls.ManufacturerUserID, DeviceIDs: deviceIDs}
+		data := linkEventData(ls.LinkSession, deviceIDs)
 		if err := enqueueWebhook(ctx, tx, app.SupplierParty(supplierID), app.EventSupplierLinked, data); err != nil {
 			return err
 		}
 		return enqueueWebhook(ctx, tx, app.ManufacturerParty(ls.Brand()), app.EventSupplierLinked, data)
 	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, ec.err
-	}
-	return out, err
+	return out, unwrapCommit(err)
 }
 
 // mapCustomerToSupplier maps (supplier, supplierUserID) to the nox user of
@@ -235,9 +177,6 @@ func mapCustomerToSupplier(ctx context.Context, tx *sqlx.Tx, noxUserID, supplier
 	}
 	return nil
 }
-
-var errSupplierLate = app.ReasonErrorf(app.ECONFLICT, app.ReasonExpired,
-	"The link session expired before the login was reported; the user has to start again.")
 
 // mapManufacturerUserToSupplier returns the nox user that (supplier,
 // supplierUserID) is mapped to after a flow-2 login, following the rules of
@@ -313,47 +252,23 @@ func insertManufacturerMapping(ctx context.Context, tx *sqlx.Tx, manufacturerID,
 }
 
 // ClaimSupplierReturn handles the user's browser coming back from the
-// supplier's login page with state. Only the first return counts: a second
-// one is ECONFLICT already_used and changes nothing; another browser is
-// EFORBIDDEN; an unknown state ENOTFOUND. The session is then ended if it is
-// not yet: expired past the deadline, access_denied when the supplier says
-// so (supplierError "access_denied"), supplier_error when the supplier sent
-// the user back without reporting the login. It returns the session as it
-// ended, for the redirect to the manufacturer.
+// supplier's login page with state (app.StepReturn). Only the first return
+// counts: a second one is ECONFLICT already_used and changes nothing;
+// another browser is EFORBIDDEN; an unknown state ENOTFOUND. The session is
+// then ended if it is not yet: expired past the deadline, access_denied
+// when the supplier says so (supplierError "access_denied"), supplier_error
+// when the supplier sent the user back without reporting the login. It
+// returns the session as it ended, for the redirect to the manufacturer.
 func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (app.LinkSession, error) {
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, errUnknownState)
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, app.ErrUnknownState)
 		if err != nil {
 			return err
 		}
-		out = ls.LinkSession
-		if ls.CallbackAt != nil {
-			return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This sign-in response was used already.")
-		}
-		if !ls.sameBrowser(browserHash) {
-			return errWrongBrowser
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now() WHERE id = $1`, ls.ID); err != nil {
-			return fmt.Errorf("db: claim supplier return: %w", err)
-		}
-		if err := addEvent(ctx, tx, ls.ID, app.EventReturned, supplierError); err != nil {
-			return err
-		}
-		switch {
-		case ls.Status.Final():
-		case ls.Expired(ls.Now):
-			err = endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "returned from the supplier after the deadline")
-		case supplierError == app.ReasonAccessDenied:
-			err = endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonAccessDenied, "declined at the supplier")
-		default:
-			err = endSession(ctx, tx, &ls, app.StatusFailed, app.ReasonSupplierError,
-				truncateDetail("returned without a reported login "+supplierError))
-		}
-		if err != nil {
-			return err
-		}
-		return tx.GetContext(ctx, &out, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, ls.ID)
+		defer func() { out = ls.LinkSession }()
+		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepReturn, Reason: supplierError}, stepData{BrowserHash: browserHash})
+		return err
 	})
 	return out, err
 }

@@ -164,116 +164,26 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string) ([]app.Link
 	return out, nil
 }
 
-// lockedSession is a session row locked FOR UPDATE with the database's clock.
-type lockedSession struct {
-	app.LinkSession
-	BrowserHash []byte    `db:"browser_hash"`
-	VerifierEnc []byte    `db:"pkce_verifier_enc"`
-	Now         time.Time `db:"db_now"`
-}
-
-func lockSession(ctx context.Context, tx *sqlx.Tx, column string, key any) (lockedSession, error) {
-	var ls lockedSession
-	err := tx.GetContext(ctx, &ls, `SELECT `+sessionCols+`, browser_hash, pkce_verifier_enc, now() AS db_now
-		FROM link_sessions WHERE `+column+` = $1 FOR UPDATE`, key)
-	if err != nil {
-		return ls, fmt.Errorf("db: lock session: %w", notFound(err, "link session not found"))
-	}
-	return ls, nil
-}
-
-func addEvent(ctx context.Context, tx *sqlx.Tx, sessionID, typ, detail string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO link_events (session_id, type, detail) VALUES ($1, $2, $3)`,
-		sessionID, typ, detail); err != nil {
-		return fmt.Errorf("db: add event %s: %w", typ, err)
-	}
-	return nil
-}
-
-// endSession moves a locked, unfinished session to failed or expired with a reason.
-func endSession(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, status app.SessionStatus, reason, detail string) error {
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE link_sessions SET status = $2, failure_reason = $3, finished_at = now() WHERE id = $1`,
-		ls.ID, status, reason); err != nil {
-		return fmt.Errorf("db: end session: %w", err)
-	}
-	ls.Status, ls.FailureReason = status, &reason
-	app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(status), reason)
-	typ, hook := app.EventFailed, app.EventLinkFailed
-	if status == app.StatusExpired {
-		typ, hook = app.EventExpired, app.EventLinkExpired
-	}
-	if detail == "" {
-		detail = reason
-	}
-	if err := addEvent(ctx, tx, ls.ID, typ, detail); err != nil {
-		return err
-	}
-	return enqueueLinkEvent(ctx, tx, ls.LinkSession, hook, nil)
-}
-
-// sessionOwner is the party that started a session's flow and hears about
-// its outcome: the supplier in flow 1, the manufacturer in flow 2.
-func sessionOwner(ls app.LinkSession) app.Party {
-	if ls.Kind == app.KindSupplierSelect {
-		return app.ManufacturerParty(ls.Brand())
-	}
-	return app.SupplierParty(ls.SupplierID)
-}
-
-// linkEventData is what a webhook says about a session.
-func linkEventData(ls app.LinkSession, deviceIDs []string) app.LinkEventData {
-	d := app.LinkEventData{SessionID: ls.ID, Flow: string(ls.Kind), Status: string(ls.Status), Reason: ls.Reason(),
-		SupplierID: ls.SupplierID, SupplierUserID: ls.SupplierUserID, Manufacturer: ls.Brand(),
-		ManufacturerUserID: ls.ManufacturerUserID, DeviceIDs: deviceIDs, At: time.Now().Unix()}
-	if ls.NoxUserID != nil {
-		d.NoxUserID = *ls.NoxUserID
-	}
-	return d
-}
-
-// enqueueLinkEvent tells the session's owner about it, in tx.
-func enqueueLinkEvent(ctx context.Context, tx *sqlx.Tx, ls app.LinkSession, typ string, deviceIDs []string) error {
-	return enqueueWebhook(ctx, tx, sessionOwner(ls), typ, linkEventData(ls, deviceIDs))
-}
-
-// errExpired is returned (after the session was committed as expired) when
-// a step is attempted past the deadline.
-func errExpired(reason string) error {
-	return app.ReasonErrorf(app.ECONFLICT, reason, "This link has expired.")
-}
-
-func errFinished(ls lockedSession) error {
-	if ls.Status == app.StatusExpired {
-		return errExpired(ls.Reason())
-	}
-	return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This link has already been used.")
-}
-
 // OpenLinkSession records that the link was opened: created → opened, with
 // one "opened" event. It never binds the session to a browser — that
-// happens at the user's first deliberate step (see lockForStep) — so a mail
+// happens at the user's first deliberate step (app.StepChoose) — so a mail
 // scanner's fetch changes nothing a user's browser depends on. It returns
 // the session as it now is (an overdue session is expired first) and
 // whether the session is bound to a browser other than browserHash's.
 func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash []byte) (app.LinkSession, bool, error) {
+	elsewhere := func(bound []byte) bool {
+		return bound != nil && app.MatchBrowser(bound, browserHash) != app.BrowserSame
+	}
 	// Most views change nothing (any view after the first, or of an ended
 	// session): answer those from one plain read, without the transaction
 	// and row lock (and the commit flush) a change needs.
-	var seen struct {
-		app.LinkSession
-		BrowserHash []byte    `db:"browser_hash"`
-		Now         time.Time `db:"db_now"`
-	}
-	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, now() AS db_now
+	var seen lockedSession
+	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, NULL AS pkce_verifier_enc, now() AS db_now
 		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return app.LinkSession{}, false, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
 	}
-	elsewhere := func(bound []byte) bool {
-		return bound != nil && subtle.ConstantTimeCompare(bound, browserHash) != 1
-	}
-	if seen.Status.Final() || (!seen.Expired(seen.Now) && seen.Status != app.StatusCreated) {
+	if !seen.decide(app.StepInput{Step: app.StepOpen}, browserHash).Changes() {
 		return seen.LinkSession, elsewhere(seen.BrowserHash), nil
 	}
 	var out app.LinkSession
@@ -284,20 +194,8 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 			return err
 		}
 		defer func() { out, other = ls.LinkSession, elsewhere(ls.BrowserHash) }()
-		switch {
-		case ls.Status.Final():
-			return nil
-		case ls.Expired(ls.Now):
-			return endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "opened after deadline")
-		case ls.Status != app.StatusCreated:
-			return nil
-		}
-		if err := tx.GetContext(ctx, &ls.LinkSession, `
-			UPDATE link_sessions SET status = 'opened', opened_at = now()
-			WHERE id = $1 RETURNING `+sessionCols, ls.ID); err != nil {
-			return fmt.Errorf("db: open session: %w", err)
-		}
-		return addEvent(ctx, tx, ls.ID, app.EventOpened, "")
+		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepOpen}, stepData{})
+		return err
 	})
 	return out, other, err
 }
@@ -315,117 +213,45 @@ func (s *Store) TakeOverLink(ctx context.Context, token string, browserHash []by
 		if err != nil {
 			return err
 		}
-		out = ls.LinkSession
-		if ls.Status.Final() || ls.CallbackAt != nil {
-			return errFinished(ls)
-		}
-		if ls.Expired(ls.Now) {
-			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, "taken over after deadline"); err != nil {
-				return err
-			}
-			out = ls.LinkSession
-			return errCommit{errExpired(app.ReasonExpired)}
-		}
-		if ls.sameBrowser(browserHash) {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET browser_hash = $2 WHERE id = $1`, ls.ID, browserHash); err != nil {
-			return fmt.Errorf("db: take over link: %w", err)
-		}
-		return addEvent(ctx, tx, ls.ID, app.EventBrowserTakeover, "continued in another browser")
+		defer func() { out = ls.LinkSession }()
+		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepTakeover}, stepData{BrowserHash: browserHash})
+		return err
 	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, ec.err
-	}
-	return out, err
+	return out, unwrapCommit(err)
 }
 
 // StartAuthorization records the user's brand choice and the OAuth state
-// (hash) and PKCE verifier (encrypted) of a fresh authorization request. It
-// binds an unbound session to browserHash's browser and otherwise requires
-// the browser the session is bound to (see lockForStep). Past the deadline the
-// session is expired and an ECONFLICT "expired" error returned.
+// (hash) and PKCE verifier (encrypted) of a fresh authorization request
+// (app.StepChoose: the first choice binds the session to browserHash's
+// browser, later ones must come from it). Past the deadline the session is
+// expired and an ECONFLICT "expired" error returned.
 func (s *Store) StartAuthorization(ctx context.Context, sessionID string, browserHash []byte, brand, state, verifier string) (app.LinkSession, error) {
+	return s.choose(ctx, sessionID, app.KindSupplierLink, stepData{BrowserHash: browserHash, Brand: brand, State: state,
+		VerifierEnc: s.cipher.Seal([]byte(verifier), []byte("pkce:"+sessionID))})
+}
+
+// choose runs app.StepChoose on the session of kind: a brand (flow 1) or
+// supplier (flow 2) is chosen and its authorization starts. A session of
+// another kind is ENOTFOUND.
+func (s *Store) choose(ctx context.Context, sessionID string, kind app.SessionKind, d stepData) (app.LinkSession, error) {
+	choice := d.Brand
+	if kind == app.KindSupplierSelect {
+		choice = d.SupplierID
+	}
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockForStep(ctx, tx, sessionID, app.KindSupplierLink, browserHash, "brand selected after deadline")
+		ls, err := lockSession(ctx, tx, "id", sessionID)
 		if err != nil {
-			out = ls.LinkSession
 			return err
 		}
-		if err := tx.GetContext(ctx, &out, `
-			UPDATE link_sessions SET status = 'authorizing', manufacturer_id = $2,
-				brand_selected_at = now(), authorizing_at = now(), state_hash = $3, pkce_verifier_enc = $4
-			WHERE id = $1 RETURNING `+sessionCols,
-			ls.ID, brand, app.HashToken(state), s.cipher.Seal([]byte(verifier), []byte("pkce:"+ls.ID))); err != nil {
-			return fmt.Errorf("db: start authorization: %w", err)
+		if ls.Kind != kind {
+			return app.Errorf(app.ENOTFOUND, "link session not found")
 		}
-		if err := addEvent(ctx, tx, ls.ID, app.EventBrandSelected, brand); err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, ls.ID, app.EventOAuthStarted, brand)
+		defer func() { out = ls.LinkSession }()
+		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepChoose, Choice: choice}, d)
+		return err
 	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, ec.err
-	}
-	return out, err
-}
-
-// lockByState locks the session of kind that issued a one-time OAuth state;
-// an unknown state, or one of another kind of session, is unknown (the
-// caller's ENOTFOUND error).
-func lockByState(ctx context.Context, tx *sqlx.Tx, state string, kind app.SessionKind, unknown error) (lockedSession, error) {
-	ls, err := lockSession(ctx, tx, "state_hash", app.HashToken(state))
-	if err != nil && !app.IsNotFound(err) {
-		return ls, err
-	}
-	if err != nil || ls.Kind != kind {
-		return lockedSession{}, unknown
-	}
-	return ls, nil
-}
-
-// sameBrowser reports whether the session is bound to the browser of browserHash.
-func (ls lockedSession) sameBrowser(browserHash []byte) bool {
-	return ls.BrowserHash != nil && subtle.ConstantTimeCompare(ls.BrowserHash, browserHash) == 1
-}
-
-// lockForStep locks a session of kind for a deliberate step the user takes
-// (a POST with its CSRF token) in the browser of browserHash. The first
-// such step binds the session to that browser; later steps must come from
-// it. A finished or claimed
-// session is ECONFLICT; past the deadline the session is expired (committed
-// through errCommit) and ECONFLICT "expired" returned; another browser is
-// EFORBIDDEN; a session of another kind is ENOTFOUND.
-func lockForStep(ctx context.Context, tx *sqlx.Tx, sessionID string, kind app.SessionKind, browserHash []byte, lateDetail string) (lockedSession, error) {
-	ls, err := lockSession(ctx, tx, "id", sessionID)
-	if err != nil {
-		return ls, err
-	}
-	if ls.Kind != kind {
-		return lockedSession{}, app.Errorf(app.ENOTFOUND, "link session not found")
-	}
-	if ls.Status.Final() || ls.CallbackAt != nil {
-		return ls, errFinished(ls)
-	}
-	if ls.Expired(ls.Now) {
-		if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, lateDetail); err != nil {
-			return ls, err
-		}
-		return ls, errCommit{errExpired(app.ReasonExpired)}
-	}
-	if ls.BrowserHash == nil && browserHash != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET browser_hash = $2 WHERE id = $1`, ls.ID, browserHash); err != nil {
-			return ls, fmt.Errorf("db: bind session: %w", err)
-		}
-		ls.BrowserHash = browserHash
-	}
-	if !ls.sameBrowser(browserHash) {
-		return ls, errWrongBrowser
-	}
-	return ls, nil
+	return out, unwrapCommit(err)
 }
 
 func nonNil(ids []string) []string {
@@ -435,21 +261,13 @@ func nonNil(ids []string) []string {
 	return ids
 }
 
-var errWrongBrowser = app.ReasonErrorf(app.EFORBIDDEN, "wrong_browser",
-	"This link is in use in another browser.")
-
-// errCommit carries an error out of inTx while still committing the work
-// done so far (an expiry recorded before refusing the step).
-type errCommit struct{ err error }
-
-func (e errCommit) Error() string { return e.err.Error() }
-
 // ClaimCallback claims the session that issued state for the manufacturer's
-// callback at brand; only the first claim succeeds, so a replayed state or a
-// concurrent second callback gets ECONFLICT "already_used" and changes
-// nothing. A callback past the deadline expires the session with reason
-// expired_after_auth when the manufacturer granted access (granted=true).
-// On success it returns the session and its PKCE verifier.
+// callback at brand (app.StepCallback); only the first claim succeeds, so a
+// replayed state or a concurrent second callback gets ECONFLICT
+// "already_used" and changes nothing. A callback past the deadline expires
+// the session with reason expired_after_auth when the manufacturer granted
+// access (granted=true). On success it returns the session and its PKCE
+// verifier.
 //
 // The callback must come from the browser the session is bound to
 // (browserHash); from another browser it is EFORBIDDEN and changes nothing.
@@ -460,59 +278,14 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 	var out app.LinkSession
 	var verifier string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		unknown := app.ReasonErrorf(app.ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")
-		ls, err := lockByState(ctx, tx, state, app.KindSupplierLink, unknown)
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierLink, app.ErrUnknownCallback)
 		if err != nil {
 			return err
 		}
-		out = ls.LinkSession
-		if ls.Brand() != brand {
-			return unknown
-		}
-		if ls.CallbackAt != nil {
-			return errFinished(ls)
-		}
-		if !ls.sameBrowser(browserHash) {
-			return errWrongBrowser
-		}
-		// A manufacturer that says yes after the deadline is recorded as
-		// expired_after_auth, even when the sweeper expired the session first.
-		sweptBeforeAuth := ls.Status == app.StatusExpired && ls.Reason() == app.ReasonExpired
-		if ls.Status.Final() && !(granted && sweptBeforeAuth) {
-			return errFinished(ls)
-		}
-		expiredAfterAuth := granted && (ls.Expired(ls.Now) || sweptBeforeAuth)
-		if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET callback_at = now(), callback_lease_until = now() + make_interval(secs => $2)
-			WHERE id = $1`, ls.ID, lease.Seconds()); err != nil {
-			return fmt.Errorf("db: claim callback: %w", err)
-		}
-		if err := addEvent(ctx, tx, ls.ID, app.EventCallback, map[bool]string{true: "granted", false: "not granted"}[granted]); err != nil {
+		defer func() { out = ls.LinkSession }()
+		if _, err := step(ctx, tx, &ls, app.StepInput{Step: app.StepCallback, Choice: brand, Granted: granted},
+			stepData{BrowserHash: browserHash, Lease: lease}); err != nil {
 			return err
-		}
-		switch {
-		case expiredAfterAuth && ls.Status == app.StatusExpired:
-			if _, err := tx.ExecContext(ctx, `UPDATE link_sessions SET failure_reason = $2 WHERE id = $1`, ls.ID, app.ReasonExpiredAfterAuth); err != nil {
-				return fmt.Errorf("db: mark expired after auth: %w", err)
-			}
-			r := app.ReasonExpiredAfterAuth
-			ls.FailureReason = &r
-			if err := addEvent(ctx, tx, ls.ID, app.EventExpired, app.ReasonExpiredAfterAuth); err != nil {
-				return err
-			}
-			out = ls.LinkSession
-			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
-		case ls.Expired(ls.Now):
-			reason := app.ReasonExpired
-			if expiredAfterAuth {
-				reason = app.ReasonExpiredAfterAuth
-			}
-			if err := endSession(ctx, tx, &ls, app.StatusExpired, reason, ""); err != nil {
-				return err
-			}
-			out = ls.LinkSession
-			return errCommit{errExpired(reason)}
-		case ls.Status != app.StatusAuthorizing:
-			return errCommit{app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyUsed, "This sign-in response is not expected now.")}
 		}
 		v, err := s.cipher.Open(ls.VerifierEnc, []byte("pkce:"+ls.ID))
 		if err != nil {
@@ -521,15 +294,15 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 		verifier = string(v)
 		return nil
 	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, "", ec.err
+	if err != nil {
+		return out, "", unwrapCommit(err)
 	}
-	return out, verifier, err
+	return out, verifier, nil
 }
 
-// FailLinkSession ends an unfinished session as failed with reason; a
-// session that already ended is left as it is. It returns the session.
+// FailLinkSession ends an unfinished session as failed with reason
+// (app.StepFail: expired when past the deadline); a session that already
+// ended is left as it is. It returns the session.
 func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail string) (app.LinkSession, error) {
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -537,26 +310,21 @@ func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail s
 		if err != nil {
 			return err
 		}
-		if !ls.Status.Final() {
-			if ls.Expired(ls.Now) {
-				err = endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpired, detail)
-			} else {
-				err = endSession(ctx, tx, &ls, app.StatusFailed, reason, detail)
-			}
-		}
-		out = ls.LinkSession
+		defer func() { out = ls.LinkSession }()
+		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepFail, Reason: reason, Detail: detail}, stepData{})
 		return err
 	})
 	return out, err
 }
 
-// CompleteConnection finishes a claimed session in one transaction: it finds
-// or creates the nox user of (supplier, supplier_user_id) — or, for a session
-// without a supplier started from a customer's account, takes the nox user
-// the session was created for — replaces that
-// user's devices of this manufacturer with c.Devices, stores the tokens
-// encrypted, and marks the session connected. Past the deadline the session
-// is expired with reason expired_after_auth and nothing else is written.
+// CompleteConnection finishes a claimed session in one transaction
+// (app.StepConnect): it finds or creates the nox user of (supplier,
+// supplier_user_id) — or, for a session without a supplier started from a
+// customer's account, takes the nox user the session was created for —
+// replaces that user's devices of this manufacturer with c.Devices, stores
+// the tokens encrypted, and marks the session connected. Past the deadline
+// the session is expired with reason expired_after_auth and nothing else is
+// written.
 func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.LinkSession, error) {
 	var out app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -564,15 +332,14 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 		if err != nil {
 			return err
 		}
-		if ls.Status != app.StatusAuthorizing || ls.CallbackAt == nil {
-			return errFinished(ls)
-		}
-		if ls.Expired(ls.Now) {
-			if err := endSession(ctx, tx, &ls, app.StatusExpired, app.ReasonExpiredAfterAuth, ""); err != nil {
-				return err
+		in := app.StepInput{Step: app.StepConnect, Devices: len(c.Devices)}
+		if tr := ls.decide(in, nil); !tr.Proceed {
+			if !tr.Changes() {
+				return tr.Err
 			}
+			_, err := step(ctx, tx, &ls, in, stepData{})
 			out = ls.LinkSession
-			return errCommit{errExpired(app.ReasonExpiredAfterAuth)}
+			return err
 		}
 		var noxUserID string
 		if ls.SupplierID == "" && ls.NoxUserID != nil {
@@ -583,26 +350,17 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 		if err := s.replaceDevices(ctx, tx, noxUserID, c); err != nil {
 			return err
 		}
-		if err := tx.GetContext(ctx, &out, `
-			UPDATE link_sessions SET status = 'connected', nox_user_id = $2, finished_at = now()
-			WHERE id = $1 RETURNING `+sessionCols, ls.ID, noxUserID); err != nil {
-			return fmt.Errorf("db: mark connected: %w", err)
-		}
-		app.ObserverFrom(ctx).SessionFinished(string(out.Kind), out.Brand(), string(app.StatusConnected), "")
-		if err := addEvent(ctx, tx, ls.ID, app.EventConnected, fmt.Sprintf("%d device(s)", len(c.Devices))); err != nil {
+		if _, err := step(ctx, tx, &ls, in, stepData{NoxUserID: noxUserID}); err != nil {
 			return err
 		}
 		ids := make([]string, len(c.Devices))
 		for i, d := range c.Devices {
 			ids[i] = d.ID
 		}
-		return enqueueLinkEvent(ctx, tx, out, app.EventLinkConnected, ids)
+		out = ls.LinkSession
+		return enqueueLinkEvent(ctx, tx, ls.LinkSession, app.EventLinkConnected, ids)
 	})
-	var ec errCommit
-	if errors.As(err, &ec) {
-		return out, ec.err
-	}
-	return out, err
+	return out, unwrapCommit(err)
 }
 
 // mapSupplierUser returns the nox user of (supplierID, supplierUserID),
@@ -736,7 +494,7 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 					UPDATE link_sessions SET status = 'expired', failure_reason = 'expired', finished_at = now()
 					WHERE id IN (
 						SELECT id FROM link_sessions
-						WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()
+						WHERE status IN `+unfinishedSQL+` AND expires_at <= now()
 							AND callback_lease_until IS NULL
 						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
 					RETURNING `+sessionCols+`

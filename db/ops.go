@@ -27,7 +27,7 @@ func (s *Store) QueueStats(ctx context.Context, maxEmailAttempts int) (app.Queue
 		            WHERE status = 'pending' AND next_attempt_at <= now()), 0) AS webhook_age,
 		  (SELECT count(*) FROM email_outbox WHERE sent_at IS NULL AND attempts < $1) AS emails,
 		  coalesce((SELECT extract(epoch FROM now() - min(expires_at)) FROM link_sessions
-		            WHERE status IN ('created', 'opened', 'brand_selected', 'authorizing') AND expires_at <= now()), 0) AS sweeper_lag,
+		            WHERE status IN `+unfinishedSQL+` AND expires_at <= now()), 0) AS sweeper_lag,
 		  (SELECT count(*) FROM report_pending) + (SELECT count(*) FROM report_device_deltas) AS report_backlog`,
 		maxEmailAttempts); err != nil {
 		return st, fmt.Errorf("db: queue stats: %w", err)

@@ -1,0 +1,371 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"noxportal/app"
+)
+
+// stateFixtures are a session in every state the machine knows, before and
+// after its deadline where that matters: "claimed" is authorizing with a
+// callback that claimed it, "expired" was ended by the sweeper before any
+// sign-in, "expired_after_auth" after the manufacturer said yes too late.
+func stateFixtures(now time.Time) []struct {
+	name string
+	sess app.LinkSession
+} {
+	at := now.Add(-5 * time.Minute)
+	str := func(s string) *string { return &s }
+	base := func(status app.SessionStatus, deadline time.Duration) app.LinkSession {
+		return app.LinkSession{ID: "ls_1", Kind: app.KindSupplierLink, SupplierID: "sup_a", SupplierUserID: "u1",
+			Status: status, CreatedAt: now.Add(-10 * time.Minute), ExpiresAt: now.Add(deadline)}
+	}
+	var out []struct {
+		name string
+		sess app.LinkSession
+	}
+	add := func(name string, s app.LinkSession) {
+		out = append(out, struct {
+			name string
+			sess app.LinkSession
+		}{name, s})
+	}
+	for _, d := range []struct {
+		name     string
+		deadline time.Duration
+	}{{"", 5 * time.Minute}, {" overdue", -time.Second}} {
+		add("created"+d.name, base(app.StatusCreated, d.deadline))
+		s := base(app.StatusOpened, d.deadline)
+		s.OpenedAt = &at
+		add("opened"+d.name, s)
+		s = base(app.StatusAuthorizing, d.deadline)
+		s.OpenedAt, s.AuthorizingAt, s.ManufacturerID = &at, &at, str("brand_a")
+		add("authorizing"+d.name, s)
+		s.CallbackAt = &at
+		add("claimed"+d.name, s)
+	}
+	s := base(app.StatusConnected, -time.Minute)
+	s.ManufacturerID, s.CallbackAt, s.FinishedAt = str("brand_a"), &at, &at
+	add("connected", s)
+	s = base(app.StatusFailed, time.Minute)
+	s.ManufacturerID, s.FailureReason, s.FinishedAt = str("brand_a"), str(app.ReasonAccessDenied), &at
+	add("failed", s)
+	s = base(app.StatusExpired, -time.Minute)
+	s.ManufacturerID, s.FailureReason, s.FinishedAt = str("brand_a"), str(app.ReasonExpired), &at
+	add("expired", s)
+	s.FailureReason, s.CallbackAt = str(app.ReasonExpiredAfterAuth), &at
+	add("expired_after_auth", s)
+	return out
+}
+
+// summary writes a transition in one line: the new status and reason, the
+// writes, the events (type:detail) and the error (code/reason).
+func summary(t app.Transition) string {
+	var p []string
+	if t.To != "" {
+		p = append(p, "→"+string(t.To))
+	}
+	if t.Reason != "" {
+		p = append(p, "reason="+t.Reason)
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{t.Relabel, "relabel"}, {t.Bind, "bind"}, {t.Claim, "claim"}, {t.Choose, "choose"}, {t.Proceed, "proceed"}} {
+		if f.on {
+			p = append(p, f.name)
+		}
+	}
+	for _, e := range t.Events {
+		p = append(p, "+"+e.Type+":"+e.Detail)
+	}
+	if t.Err != nil {
+		p = append(p, "err="+app.ErrorCode(t.Err)+"/"+app.ErrorReason(t.Err))
+	}
+	if len(p) == 0 {
+		return "-"
+	}
+	return strings.Join(p, " ")
+}
+
+// stepInput is the usual form of each step: from the bound browser, the
+// session's own brand and supplier, a manufacturer that said yes.
+func stepInput(step app.Step, now time.Time) app.StepInput {
+	in := app.StepInput{Step: step, Now: now, Browser: app.BrowserSame, Choice: "brand_a", Granted: true,
+		SupplierID: "sup_a", SupplierUserID: "cust-9", Devices: 2}
+	switch step {
+	case app.StepFail:
+		in.Reason, in.Detail = app.ReasonCancelled, "cancelled by user"
+	case app.StepReturn:
+		in.Reason = ""
+	}
+	return in
+}
+
+// TestDecideCoversEveryStateAndStep is the state machine's table: every
+// step in every state (before and after the deadline), with what it
+// writes and what the caller is told.
+func TestDecideCoversEveryStateAndStep(t *testing.T) {
+	now := time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
+	want := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(decideTable), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " | ")
+		if !ok {
+			t.Fatalf("bad table line %q", line)
+		}
+		want[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	seen := 0
+	for _, f := range stateFixtures(now) {
+		for _, step := range app.Steps {
+			key := f.name + " / " + string(step)
+			sess := f.sess
+			if step == app.StepReturn || step == app.StepReport {
+				sess.Kind = app.KindSupplierSelect
+			}
+			got := strings.TrimSpace(summary(sess.Decide(stepInput(step, now))))
+			w, ok := want[key]
+			if !ok {
+				t.Errorf("no expectation for %s (got %s)", key, got)
+				continue
+			}
+			seen++
+			if got != w {
+				t.Errorf("%s:\n got %s\nwant %s", key, got, w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d expectations, %d pairs checked", len(want), seen)
+	}
+}
+
+// TestDecideVariants covers what the table's usual input does not: other
+// browsers, a denied sign-in, a callback of another brand, another
+// supplier's report, a decline at the supplier.
+func TestDecideVariants(t *testing.T) {
+	now := time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)
+	fx := map[string]app.LinkSession{}
+	for _, f := range stateFixtures(now) {
+		fx[f.name] = f.sess
+	}
+	tests := []struct {
+		state string
+		step  app.Step
+		edit  func(*app.StepInput)
+		want  string
+	}{
+		{"opened", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+			"→authorizing bind choose proceed +brand_selected:brand_a +oauth_started:brand_a"},
+		{"opened", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
+		{"opened overdue", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+			"→expired reason=expired +expired:brand selected after deadline err=conflict/expired"},
+		{"opened", app.StepTakeover, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+			"bind proceed +browser_takeover:continued in another browser"},
+		{"opened", app.StepTakeover, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+			"bind proceed +browser_takeover:continued in another browser"},
+		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Browser = app.BrowserUnbound }, "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Choice = "brand_b" }, "err=not_found/unknown_state"},
+		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Granted = false }, "claim proceed +callback:not granted"},
+		{"authorizing overdue", app.StepCallback, func(in *app.StepInput) { in.Granted = false },
+			"→expired reason=expired claim +callback:not granted +expired:expired err=conflict/expired"},
+		{"expired", app.StepCallback, func(in *app.StepInput) { in.Granted = false }, "err=conflict/expired"},
+		{"authorizing", app.StepReport, func(in *app.StepInput) { in.SupplierID = "sup_b" }, "err=forbidden/wrong_supplier"},
+		{"authorizing", app.StepReturn, func(in *app.StepInput) { in.Reason = app.ReasonAccessDenied },
+			"→failed reason=access_denied claim +returned:access_denied +failed:declined at the supplier"},
+		{"authorizing", app.StepReturn, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
+			"→failed reason=no_devices +failed:no_devices"},
+		{"authorizing overdue", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
+			"→expired reason=expired +expired:expired"},
+	}
+	for _, tt := range tests {
+		sess := fx[tt.state]
+		if tt.step == app.StepReturn || tt.step == app.StepReport {
+			sess.Kind = app.KindSupplierSelect
+		}
+		in := stepInput(tt.step, now)
+		tt.edit(&in)
+		if got := summary(sess.Decide(in)); got != tt.want {
+			t.Errorf("%s / %s %+v:\n got %s\nwant %s", tt.state, tt.step, in, got, tt.want)
+		}
+	}
+}
+
+// TestExpiryIsDecidedAtTheDeadline: a session is overdue from its deadline
+// on, not a moment before.
+func TestExpiryIsDecidedAtTheDeadline(t *testing.T) {
+	deadline := time.Date(2026, 3, 29, 2, 0, 0, 0, time.UTC)
+	s := app.LinkSession{Kind: app.KindSupplierLink, Status: app.StatusOpened, ExpiresAt: deadline}
+	for _, tt := range []struct {
+		now  time.Time
+		want string
+	}{
+		{deadline.Add(-time.Nanosecond), "-"},
+		{deadline, "→expired reason=expired +expired:deadline passed"},
+		{deadline.Add(time.Hour), "→expired reason=expired +expired:deadline passed"},
+	} {
+		if got := summary(s.Decide(app.StepInput{Step: app.StepExpire, Now: tt.now})); got != tt.want {
+			t.Errorf("expire at %s: got %s, want %s", tt.now, got, tt.want)
+		}
+	}
+}
+
+func TestStatusListIsTheUnfinishedSet(t *testing.T) {
+	if got := app.StatusList(app.UnfinishedStatuses); got != "('created', 'opened', 'authorizing')" {
+		t.Errorf("StatusList(UnfinishedStatuses) = %s", got)
+	}
+	for _, s := range app.UnfinishedStatuses {
+		if s.Final() {
+			t.Errorf("%s is unfinished and final", s)
+		}
+	}
+	for _, s := range app.EndedStatuses {
+		if !s.Final() {
+			t.Errorf("%s is ended and not final", s)
+		}
+	}
+	if b := app.MatchBrowser(nil, nil); b != app.BrowserOther {
+		t.Errorf("MatchBrowser(nil, nil) = %v: a request without the cookie binds nothing", b)
+	}
+	if b := app.MatchBrowser([]byte("a"), []byte("a")); b != app.BrowserSame {
+		t.Errorf("MatchBrowser(a, a) = %v", b)
+	}
+	if b := app.MatchBrowser(nil, []byte("a")); b != app.BrowserUnbound {
+		t.Errorf("MatchBrowser(nil, a) = %v", b)
+	}
+	if b := app.MatchBrowser([]byte("a"), []byte("b")); b != app.BrowserOther {
+		t.Errorf("MatchBrowser(a, b) = %v", b)
+	}
+}
+
+// decideTable is state / step | what Decide returns for stepInput's usual
+// input (see summary).
+const decideTable = `
+created / open                     | →opened +opened:
+created / choose                   | →authorizing choose proceed +brand_selected:brand_a +oauth_started:brand_a
+created / takeover                 | proceed
+created / callback                 | err=not_found/unknown_state
+created / return                   | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+created / connect                  | err=conflict/already_used
+created / report                   | err=conflict/already_used
+created / fail                     | →failed reason=cancelled +failed:cancelled by user
+created / expire                   | -
+created / lease_expire             | -
+opened / open                      | -
+opened / choose                    | →authorizing choose proceed +brand_selected:brand_a +oauth_started:brand_a
+opened / takeover                  | proceed
+opened / callback                  | err=not_found/unknown_state
+opened / return                    | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+opened / connect                   | err=conflict/already_used
+opened / report                    | err=conflict/already_used
+opened / fail                      | →failed reason=cancelled +failed:cancelled by user
+opened / expire                    | -
+opened / lease_expire              | -
+authorizing / open                 | -
+authorizing / choose               | →authorizing choose proceed +brand_selected:brand_a +oauth_started:brand_a
+authorizing / takeover             | proceed
+authorizing / callback             | claim proceed +callback:granted
+authorizing / return               | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+authorizing / connect              | err=conflict/already_used
+authorizing / report               | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
+authorizing / fail                 | →failed reason=cancelled +failed:cancelled by user
+authorizing / expire               | -
+authorizing / lease_expire         | -
+claimed / open                     | -
+claimed / choose                   | err=conflict/already_used
+claimed / takeover                 | err=conflict/already_used
+claimed / callback                 | err=conflict/already_used
+claimed / return                   | err=conflict/already_used
+claimed / connect                  | →connected proceed +connected:2 device(s)
+claimed / report                   | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
+claimed / fail                     | →failed reason=cancelled +failed:cancelled by user
+claimed / expire                   | -
+claimed / lease_expire             | →failed reason=manufacturer_error +failed:the sign-in was not finished in time (callback lease ran out)
+created overdue / open             | →expired reason=expired +expired:opened after deadline
+created overdue / choose           | →expired reason=expired +expired:brand selected after deadline err=conflict/expired
+created overdue / takeover         | →expired reason=expired +expired:taken over after deadline err=conflict/expired
+created overdue / callback         | err=not_found/unknown_state
+created overdue / return           | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+created overdue / connect          | err=conflict/already_used
+created overdue / report           | err=conflict/already_used
+created overdue / fail             | →expired reason=expired +expired:cancelled by user
+created overdue / expire           | →expired reason=expired +expired:deadline passed
+created overdue / lease_expire     | -
+opened overdue / open              | →expired reason=expired +expired:opened after deadline
+opened overdue / choose            | →expired reason=expired +expired:brand selected after deadline err=conflict/expired
+opened overdue / takeover          | →expired reason=expired +expired:taken over after deadline err=conflict/expired
+opened overdue / callback          | err=not_found/unknown_state
+opened overdue / return            | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+opened overdue / connect           | err=conflict/already_used
+opened overdue / report            | err=conflict/already_used
+opened overdue / fail              | →expired reason=expired +expired:cancelled by user
+opened overdue / expire            | →expired reason=expired +expired:deadline passed
+opened overdue / lease_expire      | -
+authorizing overdue / open         | →expired reason=expired +expired:opened after deadline
+authorizing overdue / choose       | →expired reason=expired +expired:brand selected after deadline err=conflict/expired
+authorizing overdue / takeover     | →expired reason=expired +expired:taken over after deadline err=conflict/expired
+authorizing overdue / callback     | →expired reason=expired_after_auth claim +callback:granted +expired:expired_after_auth err=conflict/expired_after_auth
+authorizing overdue / return       | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+authorizing overdue / connect      | err=conflict/already_used
+authorizing overdue / report       | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
+authorizing overdue / fail         | →expired reason=expired +expired:cancelled by user
+authorizing overdue / expire       | →expired reason=expired +expired:deadline passed
+authorizing overdue / lease_expire | -
+claimed overdue / open             | →expired reason=expired +expired:opened after deadline
+claimed overdue / choose           | err=conflict/already_used
+claimed overdue / takeover         | err=conflict/already_used
+claimed overdue / callback         | err=conflict/already_used
+claimed overdue / return           | err=conflict/already_used
+claimed overdue / connect          | →expired reason=expired_after_auth +expired:expired_after_auth err=conflict/expired_after_auth
+claimed overdue / report           | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
+claimed overdue / fail             | →expired reason=expired +expired:cancelled by user
+claimed overdue / expire           | -
+claimed overdue / lease_expire     | →failed reason=manufacturer_error +failed:the sign-in was not finished in time (callback lease ran out)
+connected / open                   | -
+connected / choose                 | err=conflict/already_used
+connected / takeover               | err=conflict/already_used
+connected / callback               | err=conflict/already_used
+connected / return                 | err=conflict/already_used
+connected / connect                | err=conflict/already_used
+connected / report                 | err=conflict/already_used
+connected / fail                   | -
+connected / expire                 | -
+connected / lease_expire           | -
+failed / open                      | -
+failed / choose                    | err=conflict/already_used
+failed / takeover                  | err=conflict/already_used
+failed / callback                  | err=conflict/already_used
+failed / return                    | claim +returned:
+failed / connect                   | err=conflict/already_used
+failed / report                    | err=conflict/already_used
+failed / fail                      | -
+failed / expire                    | -
+failed / lease_expire              | -
+expired / open                     | -
+expired / choose                   | err=conflict/expired
+expired / takeover                 | err=conflict/expired
+expired / callback                 | reason=expired_after_auth relabel claim +callback:granted +expired:expired_after_auth err=conflict/expired_after_auth
+expired / return                   | claim +returned:
+expired / connect                  | err=conflict/expired
+expired / report                   | reason=expired_after_auth relabel +expired:expired_after_auth err=conflict/expired
+expired / fail                     | -
+expired / expire                   | -
+expired / lease_expire             | -
+expired_after_auth / open          | -
+expired_after_auth / choose        | err=conflict/expired_after_auth
+expired_after_auth / takeover      | err=conflict/expired_after_auth
+expired_after_auth / callback      | err=conflict/expired_after_auth
+expired_after_auth / return        | err=conflict/already_used
+expired_after_auth / connect       | err=conflict/expired_after_auth
+expired_after_auth / report        | err=conflict/expired
+expired_after_auth / fail          | -
+expired_after_auth / expire        | -
+expired_after_auth / lease_expire  | -
+`
