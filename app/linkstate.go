@@ -66,6 +66,9 @@ const (
 	// StepFail: an outcome that failed (Reason says why), or the user
 	// cancelled (ReasonCancelled).
 	StepFail Step = "fail"
+	// StepCancel: the user cancels in the browser that holds the link (or,
+	// before any choice, in any browser).
+	StepCancel Step = "cancel"
 	// StepExpire: the deadline passed and the sweeper ends the session.
 	StepExpire Step = "expire"
 	// StepLeaseExpire: a claimed callback's lease ran out without an outcome.
@@ -74,7 +77,7 @@ const (
 
 // Steps lists every step (for tests that cover them all).
 var Steps = []Step{StepOpen, StepChoose, StepTakeover, StepCallback, StepReturn, StepConnect, StepReport, StepFail,
-	StepExpire, StepLeaseExpire}
+	StepCancel, StepExpire, StepLeaseExpire}
 
 // Browser says how the browser taking a step relates to the one the
 // session is bound to.
@@ -227,6 +230,11 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		return s.decideReport(in)
 	case StepFail:
 		return s.decideFail(in)
+	case StepCancel:
+		if !s.Status.Final() && !s.Expired(in.Now) && in.Browser == BrowserOther {
+			return Transition{Err: ErrWrongBrowser}
+		}
+		return s.decideFail(StepInput{Now: in.Now, Reason: ReasonCancelled, Detail: "cancelled by user"})
 	case StepExpire:
 		if s.Status.Final() || !s.Expired(in.Now) || s.CallbackAt != nil {
 			return Transition{}

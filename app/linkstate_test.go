@@ -182,6 +182,12 @@ func TestDecideVariants(t *testing.T) {
 		{"authorizing", app.StepReturn, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
 		{"authorizing", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
 			"→failed reason=no_devices +failed:no_devices"},
+		{"authorizing", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
+		{"opened", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+			"→failed reason=cancelled +failed:cancelled by user"},
+		{"authorizing overdue", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+			"→expired reason=expired +expired:cancelled by user"},
+		{"failed", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "-"},
 		{"authorizing overdue", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
 			"→expired reason=expired +expired:expired"},
 	}
@@ -256,6 +262,7 @@ created / return                   | →failed reason=supplier_error claim +retu
 created / connect                  | err=conflict/already_used
 created / report                   | err=conflict/already_used
 created / fail                     | →failed reason=cancelled +failed:cancelled by user
+created / cancel                   | →failed reason=cancelled +failed:cancelled by user
 created / expire                   | -
 created / lease_expire             | -
 opened / open                      | -
@@ -266,6 +273,7 @@ opened / return                    | →failed reason=supplier_error claim +retu
 opened / connect                   | err=conflict/already_used
 opened / report                    | err=conflict/already_used
 opened / fail                      | →failed reason=cancelled +failed:cancelled by user
+opened / cancel                    | →failed reason=cancelled +failed:cancelled by user
 opened / expire                    | -
 opened / lease_expire              | -
 authorizing / open                 | -
@@ -276,6 +284,7 @@ authorizing / return               | →failed reason=supplier_error claim +retu
 authorizing / connect              | err=conflict/already_used
 authorizing / report               | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
 authorizing / fail                 | →failed reason=cancelled +failed:cancelled by user
+authorizing / cancel               | →failed reason=cancelled +failed:cancelled by user
 authorizing / expire               | -
 authorizing / lease_expire         | -
 claimed / open                     | -
@@ -286,6 +295,7 @@ claimed / return                   | err=conflict/already_used
 claimed / connect                  | →connected proceed +connected:2 device(s)
 claimed / report                   | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
 claimed / fail                     | →failed reason=cancelled +failed:cancelled by user
+claimed / cancel                   | →failed reason=cancelled +failed:cancelled by user
 claimed / expire                   | -
 claimed / lease_expire             | →failed reason=manufacturer_error +failed:the sign-in was not finished in time (callback lease ran out)
 created overdue / open             | →expired reason=expired +expired:opened after deadline
@@ -296,6 +306,7 @@ created overdue / return           | →expired reason=expired claim +returned: 
 created overdue / connect          | err=conflict/already_used
 created overdue / report           | err=conflict/already_used
 created overdue / fail             | →expired reason=expired +expired:cancelled by user
+created overdue / cancel           | →expired reason=expired +expired:cancelled by user
 created overdue / expire           | →expired reason=expired +expired:deadline passed
 created overdue / lease_expire     | -
 opened overdue / open              | →expired reason=expired +expired:opened after deadline
@@ -306,6 +317,7 @@ opened overdue / return            | →expired reason=expired claim +returned: 
 opened overdue / connect           | err=conflict/already_used
 opened overdue / report            | err=conflict/already_used
 opened overdue / fail              | →expired reason=expired +expired:cancelled by user
+opened overdue / cancel            | →expired reason=expired +expired:cancelled by user
 opened overdue / expire            | →expired reason=expired +expired:deadline passed
 opened overdue / lease_expire      | -
 authorizing overdue / open         | →expired reason=expired +expired:opened after deadline
@@ -316,6 +328,7 @@ authorizing overdue / return       | →expired reason=expired claim +returned: 
 authorizing overdue / connect      | err=conflict/already_used
 authorizing overdue / report       | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
 authorizing overdue / fail         | →expired reason=expired +expired:cancelled by user
+authorizing overdue / cancel       | →expired reason=expired +expired:cancelled by user
 authorizing overdue / expire       | →expired reason=expired +expired:deadline passed
 authorizing overdue / lease_expire | -
 claimed overdue / open             | →expired reason=expired +expired:opened after deadline
@@ -326,6 +339,7 @@ claimed overdue / return           | err=conflict/already_used
 claimed overdue / connect          | →expired reason=expired_after_auth +expired:expired_after_auth err=conflict/expired_after_auth
 claimed overdue / report           | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
 claimed overdue / fail             | →expired reason=expired +expired:cancelled by user
+claimed overdue / cancel           | →expired reason=expired +expired:cancelled by user
 claimed overdue / expire           | -
 claimed overdue / lease_expire     | →failed reason=manufacturer_error +failed:the sign-in was not finished in time (callback lease ran out)
 connected / open                   | -
@@ -336,6 +350,7 @@ connected / return                 | err=conflict/already_used
 connected / connect                | err=conflict/already_used
 connected / report                 | err=conflict/already_used
 connected / fail                   | -
+connected / cancel                 | -
 connected / expire                 | -
 connected / lease_expire           | -
 failed / open                      | -
@@ -346,6 +361,7 @@ failed / return                    | claim +returned:
 failed / connect                   | err=conflict/already_used
 failed / report                    | err=conflict/already_used
 failed / fail                      | -
+failed / cancel                    | -
 failed / expire                    | -
 failed / lease_expire              | -
 expired / open                     | -
@@ -356,6 +372,7 @@ expired / return                   | claim +returned:
 expired / connect                  | err=conflict/expired
 expired / report                   | reason=expired_after_auth relabel +expired:expired_after_auth err=conflict/expired
 expired / fail                     | -
+expired / cancel                   | -
 expired / expire                   | -
 expired / lease_expire             | -
 expired_after_auth / open          | -
@@ -366,6 +383,7 @@ expired_after_auth / return        | err=conflict/already_used
 expired_after_auth / connect       | err=conflict/expired_after_auth
 expired_after_auth / report        | err=conflict/expired
 expired_after_auth / fail          | -
+expired_after_auth / cancel        | -
 expired_after_auth / expire        | -
 expired_after_auth / lease_expire  | -
 `

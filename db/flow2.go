@@ -260,17 +260,11 @@ func insertManufacturerMapping(ctx context.Context, tx *sqlx.Tx, manufacturerID,
 // when the supplier sent the user back without reporting the login. It
 // returns the session as it ended, for the redirect to the manufacturer.
 func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (app.LinkSession, error) {
-	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockByState(ctx, tx, state, app.KindSupplierSelect, app.ErrUnknownState)
-		if err != nil {
-			return err
-		}
-		defer func() { out = ls.LinkSession }()
-		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepReturn, Reason: supplierError}, stepData{BrowserHash: browserHash})
-		return err
-	})
-	return out, err
+	lock := func(ctx context.Context, tx *sqlx.Tx) (lockedSession, error) {
+		return lockByState(ctx, tx, state, app.KindSupplierSelect, app.ErrUnknownState)
+	}
+	ls, err := s.runStep(ctx, lock, app.StepInput{Step: app.StepReturn, Reason: supplierError}, stepData{BrowserHash: browserHash})
+	return ls.LinkSession, err
 }
 
 func truncateDetail(s string) string { return app.CleanText(s, 200) }

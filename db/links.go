@@ -186,18 +186,8 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 	if !seen.decide(app.StepInput{Step: app.StepOpen}, browserHash).Changes() {
 		return seen.LinkSession, elsewhere(seen.BrowserHash), nil
 	}
-	var out app.LinkSession
-	var other bool
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
-		if err != nil {
-			return err
-		}
-		defer func() { out, other = ls.LinkSession, elsewhere(ls.BrowserHash) }()
-		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepOpen}, stepData{})
-		return err
-	})
-	return out, other, err
+	ls, err := s.runStep(ctx, byColumn("token_hash", app.HashToken(token)), app.StepInput{Step: app.StepOpen}, stepData{})
+	return ls.LinkSession, elsewhere(ls.BrowserHash), err
 }
 
 // TakeOverLink moves an unfinished session to the browser of browserHash at
@@ -207,17 +197,9 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 // ECONFLICT; past the deadline the session is expired and ECONFLICT
 // "expired" returned.
 func (s *Store) TakeOverLink(ctx context.Context, token string, browserHash []byte) (app.LinkSession, error) {
-	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "token_hash", app.HashToken(token))
-		if err != nil {
-			return err
-		}
-		defer func() { out = ls.LinkSession }()
-		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepTakeover}, stepData{BrowserHash: browserHash})
-		return err
-	})
-	return out, unwrapCommit(err)
+	ls, err := s.runStep(ctx, byColumn("token_hash", app.HashToken(token)), app.StepInput{Step: app.StepTakeover},
+		stepData{BrowserHash: browserHash})
+	return ls.LinkSession, err
 }
 
 // StartAuthorization records the user's brand choice and the OAuth state
@@ -238,20 +220,8 @@ func (s *Store) choose(ctx context.Context, sessionID string, kind app.SessionKi
 	if kind == app.KindSupplierSelect {
 		choice = d.SupplierID
 	}
-	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "id", sessionID)
-		if err != nil {
-			return err
-		}
-		if ls.Kind != kind {
-			return app.Errorf(app.ENOTFOUND, "link session not found")
-		}
-		defer func() { out = ls.LinkSession }()
-		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepChoose, Choice: choice}, d)
-		return err
-	})
-	return out, unwrapCommit(err)
+	ls, err := s.runStep(ctx, ofKind(sessionID, kind), app.StepInput{Step: app.StepChoose, Choice: choice}, d)
+	return ls.LinkSession, err
 }
 
 func nonNil(ids []string) []string {
@@ -304,17 +274,17 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 // (app.StepFail: expired when past the deadline); a session that already
 // ended is left as it is. It returns the session.
 func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail string) (app.LinkSession, error) {
-	var out app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ls, err := lockSession(ctx, tx, "id", sessionID)
-		if err != nil {
-			return err
-		}
-		defer func() { out = ls.LinkSession }()
-		_, err = step(ctx, tx, &ls, app.StepInput{Step: app.StepFail, Reason: reason, Detail: detail}, stepData{})
-		return err
-	})
-	return out, err
+	ls, err := s.runStep(ctx, byColumn("id", sessionID), app.StepInput{Step: app.StepFail, Reason: reason, Detail: detail}, stepData{})
+	return ls.LinkSession, err
+}
+
+// CancelLink ends an unfinished session at the user's request
+// (app.StepCancel): from the browser that holds it, or from any browser
+// before the first choice bound it; another browser is EFORBIDDEN and
+// changes nothing. An ended session is returned as it is.
+func (s *Store) CancelLink(ctx context.Context, sessionID string, browserHash []byte) (app.LinkSession, error) {
+	ls, err := s.runStep(ctx, byColumn("id", sessionID), app.StepInput{Step: app.StepCancel}, stepData{BrowserHash: browserHash})
+	return ls.LinkSession, err
 }
 
 // CompleteConnection finishes a claimed session in one transaction

@@ -143,7 +143,46 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 	return nil
 }
 
-// step locks nothing: it decides step for the locked session and writes
+// locker locks the session a step is for, in tx.
+type locker func(ctx context.Context, tx *sqlx.Tx) (lockedSession, error)
+
+// byColumn locks the session whose column equals key.
+func byColumn(column string, key any) locker {
+	return func(ctx context.Context, tx *sqlx.Tx) (lockedSession, error) {
+		return lockSession(ctx, tx, column, key)
+	}
+}
+
+// ofKind locks the session by id when it is of kind; another kind is
+// ENOTFOUND.
+func ofKind(sessionID string, kind app.SessionKind) locker {
+	return func(ctx context.Context, tx *sqlx.Tx) (lockedSession, error) {
+		ls, err := lockSession(ctx, tx, "id", sessionID)
+		if err == nil && ls.Kind != kind {
+			return lockedSession{}, app.Errorf(app.ENOTFOUND, "link session not found")
+		}
+		return ls, err
+	}
+}
+
+// runStep runs one step in its own transaction: lock the session, decide,
+// write. It returns the session as the step left it (as locked when the
+// step was refused) and the step's error.
+func (s *Store) runStep(ctx context.Context, lock locker, in app.StepInput, d stepData) (lockedSession, error) {
+	var out lockedSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer func() { out = ls }()
+		_, err = step(ctx, tx, &ls, in, d)
+		return err
+	})
+	return out, unwrapCommit(err)
+}
+
+// step decides in for the locked session and writes
 // the transition. It returns the transition; its Err is returned wrapped in
 // errCommit when the transition wrote something (an expiry recorded before
 // the step is refused), so inTx commits it.

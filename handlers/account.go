@@ -211,7 +211,7 @@ func (h *Handler) startCustomerLink(c *fiber.Ctx, brand string) error {
 	if sess, _, err = h.store.OpenLinkSession(c.UserContext(), token, nil); err != nil {
 		return err
 	}
-	return h.startAuthorization(c, sess, token, brand)
+	return h.chooseAndSignIn(c, sess, token, app.Choice{Brand: brand})
 }
 
 // connectDevice starts the hosted flow for a new device.

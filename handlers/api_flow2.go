@@ -98,9 +98,7 @@ func (h *Handler) supplierSelectorURL(token string) string {
 	return strings.TrimRight(h.cfg.Server.PublicURL, "/") + "/select-supplier?token=" + token
 }
 
-func (h *Handler) supplierReturnURL() string {
-	return strings.TrimRight(h.cfg.Server.PublicURL, "/") + "/connect/supplier/return"
-}
+func (h *Handler) supplierReturnURL() string { return h.links.SupplierReturnURL() }
 
 // postLoginRequest is the body of POST /post-login-redirect.
 type postLoginRequest struct {

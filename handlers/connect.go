@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/oauth2"
 
 	"noxportal/app"
 )
@@ -297,43 +296,44 @@ func (h *Handler) selectBrand(c *fiber.Ctx) error {
 	if !m.Selectable() {
 		return h.renderBrandPage(c, sess, token, "", h.tr.T(sess.Language, "brand.unavailable", m.Name))
 	}
-	return h.startAuthorization(c, sess, token, brand)
+	return h.chooseAndSignIn(c, sess, token, app.Choice{Brand: brand})
 }
 
-// startAuthorization records the brand with a fresh one-time state and PKCE
-// verifier and sends the browser to the manufacturer's login.
-func (h *Handler) startAuthorization(c *fiber.Ctx, sess app.LinkSession, token, brand string) error {
-	state := app.RandomToken(43)
-	verifier := oauth2.GenerateVerifier()
-	updated, err := h.store.StartAuthorization(c.UserContext(), sess.ID, h.browserHash(c, true), brand, state, verifier)
+// chooseAndSignIn records the user's choice (a brand, or a supplier in flow
+// 2) and sends the browser to its login page; a session that ended shows
+// the ended page, one in use in another browser the in-use page.
+func (h *Handler) chooseAndSignIn(c *fiber.Ctx, sess app.LinkSession, token string, choice app.Choice) error {
+	u, updated, err := h.links.Choose(c.UserContext(), sess, choice, h.browserHash(c, true))
 	switch app.ErrorCode(err) {
 	case "":
+		return c.Redirect(u, fiber.StatusSeeOther)
 	case app.ECONFLICT:
 		return h.showEndedPage(c, updated.OrElse(sess), token)
 	case app.EFORBIDDEN:
 		return h.showInUsePage(c, sess, token)
-	default:
-		return err
 	}
-	u, err := h.manufacturers.AuthCodeURL(brand, state, verifier, sess.Language)
-	if err != nil {
-		return err
-	}
-	return c.Redirect(u, fiber.StatusSeeOther)
+	return err
 }
 
-// cancelLink ends the session at the user's request and returns to the supplier.
+// cancelLink ends the session at the user's request and returns to the
+// supplier; a link held by another browser shows the in-use page instead.
 func (h *Handler) cancelLink(c *fiber.Ctx) error {
-	sess, err := h.currentSession(c, c.FormValue("token"))
+	token := c.FormValue("token")
+	sess, err := h.currentSession(c, token)
 	if app.IsNotFound(err) {
 		return h.linkNotFound(c)
 	} else if err != nil {
 		return err
 	}
 	if !sess.Status.Final() {
-		if sess, err = h.store.FailLinkSession(c.UserContext(), sess.ID, app.ReasonCancelled, "cancelled by user"); err != nil {
+		updated, err := h.store.CancelLink(c.UserContext(), sess.ID, h.browserHash(c, true))
+		if app.ErrorCode(err) == app.EFORBIDDEN {
+			c.Locals("lang", sess.Language)
+			return h.showInUsePage(c, sess, token)
+		} else if err != nil {
 			return err
 		}
+		sess = updated
 	}
 	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
 }
@@ -354,75 +354,31 @@ func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
 	return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
 }
 
-// handleOAuthCallback finishes the manufacturer login: it claims the session
-// by its one-time state (a replay changes nothing), exchanges the code with
-// the PKCE verifier, fetches the devices, stores the connection in one
-// transaction and sends the user back to the supplier. Every failure ends
-// the session with a reason and returns to the supplier with it.
+// handleOAuthCallback finishes the manufacturer login (app.LinkFlow.FinishCallback)
+// and sends the user back to the supplier with the outcome.
 func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 	brand := c.Params("brand")
 	cb, ok := app.ParseOAuthCallback(c.Query("state"), c.Query("code"), c.Query("error"), c.Query("error_description"))
 	if !ok || !h.manufacturers.Has(brand) {
 		return h.badCallback(c)
 	}
-	sess, verifier, err := h.store.ClaimCallback(c.UserContext(), brand, cb.State, cb.Granted, h.browserHash(c, false), h.cfg.Link.CallbackLease())
+	done, err := h.links.FinishCallback(c.UserContext(), brand, cb, h.browserHash(c, false))
+	return h.finishSignIn(c, done, err)
+}
+
+// finishSignIn answers the end of a sign-in at a manufacturer or supplier:
+// the redirect back with the outcome, or the page of a refusal.
+func (h *Handler) finishSignIn(c *fiber.Ctx, done app.Finished, err error) error {
 	switch app.ErrorCode(err) {
 	case "":
+		return c.Redirect(done.Redirect, fiber.StatusSeeOther)
 	case app.ENOTFOUND:
 		return h.badCallback(c)
 	case app.EFORBIDDEN:
-		c.Locals("lang", sess.Language)
+		c.Locals("lang", done.Session.Language)
 		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
-	case app.ECONFLICT:
-		reason := app.ErrorReason(err)
-		// A callback retried after its session failed (say, the instance
-		// died during the token exchange and the sweeper ended it) learns
-		// the real reason; any other replay is already_used.
-		if reason == app.ReasonAlreadyUsed && sess.Status != app.StatusFailed {
-			return c.Redirect(sess.FailureRedirect(app.ReasonAlreadyUsed), fiber.StatusSeeOther)
-		}
-		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
-	default:
-		return err
 	}
-	ctx := c.UserContext()
-	fail := func(reason, detail string) error {
-		ended, err := h.store.FailLinkSession(ctx, sess.ID, reason, detail)
-		if err != nil {
-			return err
-		}
-		return c.Redirect(ended.SupplierRedirect(), fiber.StatusSeeOther)
-	}
-	if !cb.Granted {
-		if cb.Error == "access_denied" {
-			return fail(app.ReasonAccessDenied, "user denied access at "+brand)
-		}
-		return fail(app.ReasonManufacturerError, cb.Detail)
-	}
-	tokens, err := h.manufacturers.Exchange(ctx, brand, cb.Code, verifier)
-	if err != nil {
-		h.log.WarnContext(c.UserContext(), "token exchange failed", "brand", brand, "session", sess.ID, "err", err)
-		return fail(app.ReasonManufacturerError, "token exchange failed")
-	}
-	devices, err := h.manufacturers.Devices(ctx, brand, tokens)
-	if err != nil {
-		h.log.WarnContext(c.UserContext(), "devices fetch failed", "brand", brand, "session", sess.ID, "err", err)
-		return fail(app.ReasonManufacturerError, "device list failed")
-	}
-	if len(devices) == 0 {
-		return fail(app.ReasonNoDevices, "the account has no devices")
-	}
-	done, err := h.store.CompleteConnection(ctx, app.Connection{
-		SessionID: sess.ID, SupplierID: sess.SupplierID, SupplierUserID: sess.SupplierUserID,
-		ManufacturerID: brand, Devices: devices, Tokens: tokens,
-	})
-	if app.ErrorCode(err) == app.ECONFLICT {
-		return c.Redirect(done.OrElse(sess).SupplierRedirect(), fiber.StatusSeeOther)
-	} else if err != nil {
-		h.log.ErrorContext(c.UserContext(), "complete connection failed", "session", sess.ID, "err", err)
-		return fail(app.ReasonManufacturerError, "could not store the connection")
-	}
-	return c.Redirect(done.SupplierRedirect(), fiber.StatusSeeOther)
+	return err
 }
 
 func (h *Handler) badCallback(c *fiber.Ctx) error {

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"noxportal/app"
 	"noxportal/handlers/handlertest"
 )
 
@@ -134,4 +135,31 @@ func TestTakeoverNeedsTheCSRFToken(t *testing.T) {
 	if n := count(t, s, `SELECT count(*) FROM link_events WHERE type = 'browser_takeover'`); n != 0 {
 		t.Errorf("takeover events: got %d, want 0", n)
 	}
+}
+
+// TestCancelFromAnotherBrowserChangesNothing: a browser that does not hold
+// the link cannot end it; the one that holds it still can.
+func TestCancelFromAnotherBrowserChangesNothing(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	first, second := s.Client(), s.Client()
+	link := s.MustCreateLink(t, "cust-1")
+	linkURL := link["link_url"].(string)
+	selectBrand(t, s, first, openLink(t, first, linkURL), "sandbox-heatpump")
+
+	_, vals := handlertest.Get(t, second, linkURL).FormValues(t, "/connect/takeover")
+	p := handlertest.PostForm(t, second, s.URL+"/connect/cancel", vals)
+	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "in use in another browser") {
+		t.Errorf("cancel from another browser: got %d to %q, want 409 with the in-use page", p.Status, p.Location)
+	}
+	if sess := sessionOf(t, s, tokenOf(t, linkURL)); sess.Status != app.StatusAuthorizing {
+		t.Errorf("status after another browser's cancel: got %s, want authorizing", sess.Status)
+	}
+	if n := count(t, s, `SELECT count(*) FROM link_events WHERE type = 'failed'`); n != 0 {
+		t.Errorf("failed events after another browser's cancel: got %d, want 0", n)
+	}
+
+	action, vals := openLink(t, first, linkURL).FormValues(t, "/connect/cancel")
+	done := handlertest.PostForm(t, first, s.URL+action, vals)
+	wantRedirect(t, s, done.Location, map[string]string{"connection_status": "failed", "error": "cancelled"})
 }

@@ -127,24 +127,7 @@ func (h *Handler) selectSupplier(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	state := app.RandomToken(43)
-	updated, err := h.store.StartSupplierLogin(c.UserContext(), sess.ID, h.browserHash(c, true), sup.ID, state)
-	switch app.ErrorCode(err) {
-	case "":
-	case app.ECONFLICT:
-		return h.showEndedPage(c, updated.OrElse(sess), token)
-	case app.EFORBIDDEN:
-		return h.showInUsePage(c, sess, token)
-	default:
-		return err
-	}
-	u := app.AppendQuery(h.cfg.ResolveURL(sup.AuthorizeURL), [][2]string{
-		{"client_id", sup.ClientID},
-		{"redirect_uri", h.supplierReturnURL()},
-		{"state", state},
-		{"ui_locales", sess.Language},
-	})
-	return c.Redirect(u, fiber.StatusSeeOther)
+	return h.chooseAndSignIn(c, sess, token, app.Choice{Supplier: sup})
 }
 
 func (h *Handler) isHiddenSupplier(id string) bool {
@@ -160,17 +143,6 @@ func (h *Handler) returnFromSupplier(c *fiber.Ctx) error {
 	if !ok {
 		return h.badCallback(c)
 	}
-	sess, err := h.store.ClaimSupplierReturn(c.UserContext(), ret.State, h.browserHash(c, false), ret.Error)
-	switch app.ErrorCode(err) {
-	case "":
-		return c.Redirect(sess.SupplierRedirect(), fiber.StatusSeeOther)
-	case app.ENOTFOUND:
-		return h.badCallback(c)
-	case app.EFORBIDDEN:
-		c.Locals("lang", sess.Language)
-		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
-	case app.ECONFLICT:
-		return c.Redirect(sess.FailureRedirect(app.ReasonAlreadyUsed), fiber.StatusSeeOther)
-	}
-	return err
+	done, err := h.links.ReturnFromSupplier(c.UserContext(), ret, h.browserHash(c, false))
+	return h.finishSignIn(c, done, err)
 }

@@ -28,6 +28,8 @@ type Handler struct {
 	store         *db.Store
 	reads         *db.Reads
 	manufacturers *app.Manufacturers
+	// links runs the steps of the hosted link flows.
+	links         *app.LinkFlow
 	tr            *app.Translator
 	signer        *app.Signer
 	tokens        *app.SessionTokens
@@ -94,6 +96,7 @@ func New(d Deps) *fiber.App {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.links = &app.LinkFlow{Store: d.Store, OAuth: d.Manufacturers, Config: d.Config, Log: h.log}
 	if h.metrics == nil {
 		h.metrics = metric.New()
 	}
