@@ -26,7 +26,7 @@ func (s *Store) ListSuppliers(ctx context.Context) ([]app.SupplierSettings, erro
 	if err := s.db.SelectContext(ctx, &rows, `
 		SELECT s.id, s.name, s.created_at, coalesce(w.url, '') AS webhook_url,
 		       coalesce(s.login_authorize_url, '') AS login_authorize_url, coalesce(s.login_client_id, '') AS login_client_id,
-		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri) AS uris,
+		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.position, u.uri) AS uris,
 		       (SELECT count(*) FROM supplier_mappings m WHERE m.supplier_id = s.id) AS mappings,
 		       (SELECT count(*) FROM api_keys k WHERE k.supplier_id = s.id AND k.revoked_at IS NULL
 		          AND (k.expires_at IS NULL OR k.expires_at > now())) AS active_keys
@@ -60,7 +60,7 @@ func (s *Store) GetSupplierSettings(ctx context.Context, id string) (app.Supplie
 	err := s.db.GetContext(ctx, &row, `
 		SELECT s.id, s.name, s.created_at, coalesce(w.url, '') AS webhook_url,
 		       coalesce(s.login_authorize_url, '') AS login_authorize_url, coalesce(s.login_client_id, '') AS login_client_id,
-		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri) AS uris,
+		       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.position, u.uri) AS uris,
 		       0 AS mappings, 0 AS active_keys
 		FROM suppliers s LEFT JOIN webhook_endpoints w ON w.supplier_id = s.id WHERE s.id = $1`, id)
 	if err != nil {
@@ -89,7 +89,7 @@ func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, crea
 			row := tx.QueryRowxContext(ctx, `
 				SELECT s.id, s.name, coalesce((SELECT url FROM webhook_endpoints w WHERE w.supplier_id = s.id), ''),
 				       coalesce(s.login_authorize_url, ''), coalesce(s.login_client_id, ''),
-				       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.created_at, u.uri), s.created_at
+				       array(SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = s.id ORDER BY u.position, u.uri), s.created_at
 				FROM suppliers s WHERE s.id = $1 FOR UPDATE`, sup.ID)
 			if err := row.Scan(&cur.ID, &cur.Name, &cur.WebhookURL, &cur.OAuthLoginURL, &cur.OAuthClientID, &uris, &cur.CreatedAt); err != nil {
 				return fmt.Errorf("db: save supplier: %w", notFound(err, "supplier %q not found", sup.ID))
@@ -117,11 +117,11 @@ func (s *Store) SaveSupplier(ctx context.Context, sup app.SupplierSettings, crea
 			return fmt.Errorf("db: prune redirect uris: %w", err)
 		}
 		for i, u := range sup.RedirectURIs {
-			// created_at keeps the admin's order: the first URI is the one support links use.
+			// position keeps the admin's order: the first URI is the one support links use.
 			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO supplier_redirect_uris (supplier_id, uri, created_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-				ON CONFLICT (supplier_id, uri) DO UPDATE SET created_at = EXCLUDED.created_at`,
-				sup.ID, u, float64(i)/1000); err != nil {
+				INSERT INTO supplier_redirect_uris (supplier_id, uri, position) VALUES ($1, $2, $3)
+				ON CONFLICT (supplier_id, uri) DO UPDATE SET position = EXCLUDED.position`,
+				sup.ID, u, i); err != nil {
 				return fmt.Errorf("db: insert redirect uri: %w", err)
 			}
 		}

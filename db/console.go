@@ -200,7 +200,7 @@ func (s *Store) GetMapping(ctx context.Context, supplierID, supplierUserID strin
 		return out, fmt.Errorf("db: mapping: %w", err)
 	}
 	if err := s.db.GetContext(ctx, &out.RedirectURI, `
-		SELECT coalesce((SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY created_at, uri LIMIT 1), '')`,
+		SELECT coalesce((SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY position, uri LIMIT 1), '')`,
 		supplierID); err != nil {
 		return out, fmt.Errorf("db: mapping redirect uri: %w", err)
 	}
@@ -375,7 +375,7 @@ const queueSessionCols = `l.id, l.kind, coalesce(l.supplier_id, '') AS supplier_
 func (s *Store) SupplierRedirectURI(ctx context.Context, supplierID string) (string, error) {
 	var uri string
 	err := s.db.GetContext(ctx, &uri, `
-		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY created_at, uri LIMIT 1`, supplierID)
+		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY position, uri LIMIT 1`, supplierID)
 	if err != nil {
 		return "", fmt.Errorf("db: supplier redirect uri: %w", notFound(err, "supplier %q has no redirect URI", supplierID))
 	}
@@ -430,7 +430,7 @@ func createRelinkTx(ctx context.Context, tx *sqlx.Tx, r app.Relink, token string
 	var sess app.LinkSession
 	var uri string
 	err := tx.GetContext(ctx, &uri, `
-		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY created_at, uri LIMIT 1`, r.SupplierID)
+		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY position, uri LIMIT 1`, r.SupplierID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return sess, app.ReasonErrorf(app.ECONFLICT, app.ReasonNoRedirectURI,

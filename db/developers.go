@@ -144,7 +144,9 @@ func (s *Store) AddRedirectURI(ctx context.Context, supplierID, uri string, e ap
 		return err
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO supplier_redirect_uris (supplier_id, uri) VALUES ($1, $2)
+		// A URI added on its own goes last.
+		res, err := tx.ExecContext(ctx, `INSERT INTO supplier_redirect_uris (supplier_id, uri, position)
+			SELECT $1, $2, coalesce(max(position) + 1, 0) FROM supplier_redirect_uris WHERE supplier_id = $1
 			ON CONFLICT (supplier_id, uri) DO NOTHING`, supplierID, uri)
 		if err != nil {
 			return fmt.Errorf("db: add redirect uri: %w", err)

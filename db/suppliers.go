@@ -29,9 +29,11 @@ func (s *Store) UpsertSupplier(ctx context.Context, sup app.Supplier) error {
 			sup.ID, pq.Array(sup.RedirectURIs)); err != nil {
 			return fmt.Errorf("db: prune redirect uris: %w", err)
 		}
+		// The URIs keep the order given (the first occurrence of a repeat).
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO supplier_redirect_uris (supplier_id, uri)
-			SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+			INSERT INTO supplier_redirect_uris (supplier_id, uri, position)
+			SELECT DISTINCT ON (u) $1, u, n - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x(u, n) ORDER BY u, n
+			ON CONFLICT (supplier_id, uri) DO UPDATE SET position = EXCLUDED.position`,
 			sup.ID, pq.Array(sup.RedirectURIs)); err != nil {
 			return fmt.Errorf("db: insert redirect uris: %w", err)
 		}

@@ -90,7 +90,7 @@ func consoleDemo(ctx context.Context, s *db.Store, brands []string) error {
 			        status, failure_reason, manufacturer_id, brand_preselected, nox_user_id, created_at, opened_at,
 			        brand_selected_at, authorizing_at, callback_at, finished_at, expires_at)
 			 SELECT x.id, sha256(convert_to('seed:' || x.id, 'UTF8')), 'supplier_link', x.sup, x.suid,
-			        (SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = x.sup ORDER BY created_at, uri LIMIT 1),
+			        (SELECT uri FROM supplier_redirect_uris u WHERE u.supplier_id = x.sup ORDER BY position, uri LIMIT 1),
 			        (ARRAY['en', 'nl', 'de', 'fr', 'es'])[x.g % 5 + 1], x.initiator,
 			        CASE x.outcome WHEN 'open' THEN 'opened' ELSE x.outcome END, NULLIF(x.reason, ''),
 			        CASE WHEN x.reason IN ('cancelled', 'manufacturer_unavailable') AND x.g % 8 <> 0 THEN NULL

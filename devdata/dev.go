@@ -45,8 +45,8 @@ func Dev(ctx context.Context, s *db.Store, extraRedirectURIs ...string) error {
 	// Every other supplier (the sandbox supplier among them) gets the demo
 	// redirect URIs, so support can create a link for any seeded customer.
 	if _, err := s.DB().ExecContext(ctx, `
-		INSERT INTO supplier_redirect_uris (supplier_id, uri)
-		SELECT s.id, u FROM suppliers s, unnest($1::text[]) u
+		INSERT INTO supplier_redirect_uris (supplier_id, uri, position)
+		SELECT s.id, u, n - 1 FROM suppliers s, unnest($1::text[]) WITH ORDINALITY AS x(u, n)
 		WHERE NOT EXISTS (SELECT 1 FROM supplier_redirect_uris r WHERE r.supplier_id = s.id)
 		ON CONFLICT DO NOTHING`, pq.Array(app.DevRedirectURIs)); err != nil {
 		return fmt.Errorf("db: seed redirect uris: %w", err)

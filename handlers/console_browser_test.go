@@ -42,10 +42,7 @@ func TestBrowserAgentFixesAFailedLinkAndRunsABulkRelink(t *testing.T) {
 	if err := s.Store.UpsertSupplier(ctx, app.Supplier{ID: s.SupplierID, Name: "Test Energy", RedirectURIs: []string{back, s.RedirectURI}}); err != nil {
 		t.Fatal(err)
 	}
-	// Relinks use the supplier's first (oldest) redirect URI.
-	if _, err := s.Store.DB().ExecContext(ctx, `UPDATE supplier_redirect_uris SET created_at = now() - interval '1 day' WHERE uri = $1`, back); err != nil {
-		t.Fatal(err)
-	}
+	// Relinks use the supplier's first redirect URI (back).
 	for _, decision := range []string{"allow", "deny"} {
 		r := s.API(t, "POST", "/users/anna-4711/link", s.APIKey, `{"redirect_uri":"`+back+`","language":"en"}`)
 		s.Walk(t, s.Client(), r.Data()["link_url"].(string), "sandbox-heatpump", "user_good", "pass_good", decision)
