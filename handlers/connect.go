@@ -66,6 +66,9 @@ func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, fo
 	} else if err != nil {
 		return sess, token, false, false, err
 	}
+	if err := h.switchLinkLanguage(c, &sess, elsewhere); err != nil {
+		return sess, token, false, false, err
+	}
 	c.Locals("lang", sess.Language)
 	return sess, token, true, elsewhere, nil
 }

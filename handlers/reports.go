@@ -131,8 +131,12 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var d reportData
 	var suppliers, brands []app.ReportOption
+	var asked []db.BrandRequestRow
 	if err := h.read(c, func(s *db.Store) (err error) {
 		if d, err = loadReport(ctx, s, q.Filter); err != nil {
+			return err
+		}
+		if asked, err = s.ReportBrandRequests(ctx, q.Filter, h.reportLoc.String()); err != nil {
 			return err
 		}
 		suppliers, brands, err = s.ReportOptions(ctx)
@@ -178,6 +182,7 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 		"Freshness": h.freshness(c, lang),
 		"Empty":     d.Funnel.Created == 0,
 		"Export":    v.exportURLs(),
+		"Asked":     asked,
 	}
 	// The address bar names exactly the report on screen, whatever stale
 	// dates the form sent, so a reload or a shared link shows these numbers.

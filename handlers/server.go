@@ -243,6 +243,7 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/connect/brands", h.limitPages, h.filterBrands)
 	f.Post("/connect/brand", h.limitPages, h.requireCSRF, h.selectBrand)
 	f.Post("/connect/cancel", h.limitPages, h.requireCSRF, h.cancelLink)
+	f.Post("/connect/brand-request", h.limitPages, h.requireCSRF, h.requestBrand)
 	f.Post("/connect/takeover", h.limitPages, h.requireCSRF, h.takeOverLink)
 	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
 	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
