@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,15 +54,55 @@ func MustDatabase(tb testing.TB) string {
 	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tpl); err != nil {
 		tb.Fatalf("dbtest: create database: %v", err)
 	}
-	tb.Cleanup(func() {
+	tb.Cleanup(func() { drop(name) })
+	return withDB(AdminURL(), name)
+}
+
+// drops tracks the databases of finished tests that are being dropped in
+// the background (Main).
+var drops struct {
+	sync.Mutex
+	background bool
+	wg         sync.WaitGroup
+}
+
+// drop drops the database name: at once, or in the background under Main.
+// DROP DATABASE waits for a Postgres checkpoint, which can take a second
+// on a busy server; in the background the next test need not wait for it,
+// and the drops of tests ending together share one checkpoint.
+func drop(name string) {
+	dropNow := func() {
 		a, err := sqlx.Open("postgres", AdminURL())
 		if err != nil {
 			return
 		}
 		defer a.Close()
 		a.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
-	})
-	return withDB(AdminURL(), name)
+	}
+	drops.Lock()
+	background := drops.background
+	if background {
+		drops.wg.Go(dropNow)
+	}
+	drops.Unlock()
+	if !background {
+		dropNow()
+	}
+}
+
+// Main runs the tests of a package with the databases of finished tests
+// dropped in the background, and returns once every drop is done:
+// func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }.
+func Main(m *testing.M) int {
+	drops.Lock()
+	drops.background = true
+	drops.Unlock()
+	code := m.Run()
+	drops.Lock()
+	drops.background = false
+	drops.Unlock()
+	drops.wg.Wait()
+	return code
 }
 
 // MustStore returns a Store over a fresh database. Password hashes made

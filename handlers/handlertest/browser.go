@@ -22,19 +22,25 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"noxportal/db/dbtest"
 )
 
 // BrowserTimeout bounds everything one test does with its browser: when it
-// passes, the browser is killed and every later action fails. A test takes
-// a few seconds on an idle machine; the bound is generous for busy ones.
+// passes, the test's tab is closed and every later action fails. A test
+// takes a few seconds on an idle machine; the bound is generous for busy
+// ones.
 const BrowserTimeout = 2 * time.Minute
 
-// NewBrowser starts a headless Chromium for this test with a fresh profile
-// and returns the chromedp context to run actions with. The browser reaches
-// loopback addresses only: a page that requests anything else fails the
-// test, and so does an uncaught exception, a console.error or a browser
-// error such as a Content-Security-Policy violation. The browser dies after
-// BrowserTimeout, and is closed and its profile removed when the test ends.
+// NewBrowser opens a tab for this test in a browser context of its own
+// (cookies, storage and cache are the test's alone, as in a fresh profile)
+// and returns the chromedp context to run actions with. The tabs of a test
+// binary share one headless Chromium, started by the first NewBrowser and
+// stopped by CloseBrowser (Main). The browser reaches loopback addresses
+// only: a page that requests anything else fails the test, and so does an
+// uncaught exception, a console.error or a browser error such as a
+// Content-Security-Policy violation. The tab closes after BrowserTimeout,
+// and when the test ends.
 //
 // Without Chromium the test is skipped, except when CI=true, where a
 // missing browser fails the test.
@@ -48,39 +54,30 @@ func NewBrowser(tb testing.TB) context.Context {
 		}
 		tb.Skip(msg)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(tb.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		chromedp.Flag("no-proxy-server", true),
-		// Any host name fails to resolve, so a page that reaches beyond
-		// loopback breaks the test instead of waiting on the network.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1280, 900),
-	}
-	timeout, cancelTimeout := context.WithTimeout(context.Background(), BrowserTimeout)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(timeout, opts...)
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
-	tb.Cleanup(func() {
-		cancel()
-		cancelAlloc()
+	var ctx context.Context
+	// A browser that died (a crash, or killed by a busy machine) is
+	// started again once.
+	for attempt := 0; ; attempt++ {
+		browser, err := sharedBrowser(exe)
+		if err != nil {
+			tb.Fatalf("start %s: %v", exe, err)
+		}
+		timeout, cancelTimeout := context.WithTimeout(browser, BrowserTimeout)
+		tab, cancelTab := chromedp.NewContext(timeout, chromedp.WithNewBrowserContext())
+		if err = chromedp.Do(tab); err == nil {
+			tb.Cleanup(func() {
+				cancelTab()
+				cancelTimeout()
+			})
+			ctx = tab
+			break
+		}
+		cancelTab()
 		cancelTimeout()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		tb.Fatalf("start %s: %v", exe, err)
+		if attempt == 1 {
+			tb.Fatalf("open a tab in %s: %v", exe, err)
+		}
+		closeBrowser(browser)
 	}
 	w := &pageWatch{}
 	err := chromedp.Listen(ctx, w.see)
@@ -107,6 +104,92 @@ func NewBrowser(tb testing.TB) context.Context {
 		}
 	})
 	return ctx
+}
+
+// browserProc is the Chromium the tests of this binary share.
+var browserProc struct {
+	mu     sync.Mutex
+	ctx    context.Context // its first tab; nil until started
+	cancel func()          // stops it and removes its profile
+}
+
+// sharedBrowser returns the context of the shared browser, starting it
+// when none runs.
+func sharedBrowser(exe string) (context.Context, error) {
+	browserProc.mu.Lock()
+	defer browserProc.mu.Unlock()
+	if browserProc.ctx != nil && browserProc.ctx.Err() == nil {
+		return browserProc.ctx, nil
+	}
+	dir, err := os.MkdirTemp("", "noxportal-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(dir),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		chromedp.Flag("no-proxy-server", true),
+		// Any host name fails to resolve, so a page that reaches beyond
+		// loopback breaks the test instead of waiting on the network.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1280, 900),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+	stop := func() {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	if err := chromedp.Do(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	browserProc.ctx, browserProc.cancel = ctx, stop
+	return ctx, nil
+}
+
+// closeBrowser stops the shared browser if ctx is still it.
+func closeBrowser(ctx context.Context) {
+	browserProc.mu.Lock()
+	defer browserProc.mu.Unlock()
+	if browserProc.ctx == ctx && browserProc.cancel != nil {
+		browserProc.cancel()
+		browserProc.ctx, browserProc.cancel = nil, nil
+	}
+}
+
+// CloseBrowser stops the shared browser, if one runs, and removes its
+// profile. Main calls it once the tests have run.
+func CloseBrowser() {
+	browserProc.mu.Lock()
+	ctx := browserProc.ctx
+	browserProc.mu.Unlock()
+	if ctx != nil {
+		closeBrowser(ctx)
+	}
+}
+
+// Main runs the tests of a package that uses this package: test databases
+// are dropped in the background (dbtest.Main), and the shared browser is
+// stopped at the end. func TestMain(m *testing.M) { os.Exit(handlertest.Main(m)) }.
+func Main(m *testing.M) int {
+	defer CloseBrowser()
+	return dbtest.Main(m)
 }
 
 // pageWatch collects what a test must not see: requests beyond loopback,
