@@ -230,13 +230,13 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 		c.Status(fiber.StatusConflict)
 	}
 	data := fiber.Map{
-		"Lang": sess.Language, "Supplier": supplier, "Token": token, "Query": q,
+		"Lang": sess.Language, "Pick": "brand", "SearchURL": "/connect/brands", "Party": supplier, "Token": token, "Query": q,
 		"Brands": tiles, "Error": errMsg,
 	}
 	if key != "" {
-		return h.renderShell(c, key, "pages/connect/brands", data)
+		return h.renderShell(c, key, "pages/connect/select", data)
 	}
-	return h.render(c, "pages/connect/brands", data, "partials/brand_tiles")
+	return h.render(c, "pages/connect/select", data, "partials/brand_tiles")
 }
 
 // brandShellKey names the brand page of a supplier in a language with

@@ -305,18 +305,10 @@ func (h *Handler) switchLanguage(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-// renderPortal renders page in the portal frame (partials/head with .Portal:
+// renderPortal is render in the portal frame (partials/head with .Portal:
 // navigation with the signed-in user, role links and the language
-// switcher), or its fragment for an HTMX fragment request.
+// switcher).
 func (h *Handler) renderPortal(c *fiber.Ctx, page string, data fiber.Map, fragment ...string) error {
-	c.Vary(htmx.HeaderRequest)
-	if _, ok := data["Lang"]; !ok {
-		data["Lang"] = pageLang(c)
-	}
-	if _, ok := data["CSRF"]; !ok {
-		data["CSRF"] = h.csrfToken(c)
-	}
-	data["Languages"] = languagesFor(data["Lang"].(string))
 	u := portalUser(c)
 	if u.ID != 0 {
 		data["User"] = u
@@ -325,10 +317,7 @@ func (h *Handler) renderPortal(c *fiber.Ctx, page string, data fiber.Map, fragme
 	data["Here"] = string(c.Request().URI().RequestURI())
 	data["Portal"] = true
 	data["TZ"] = h.customerZone(c)
-	if len(fragment) > 0 && isFragmentRequest(c) {
-		return c.Render(fragment[0], data)
-	}
-	return c.Render(page, data)
+	return h.render(c, page, data, fragment...)
 }
 
 // navLink is one link of the portal navigation.

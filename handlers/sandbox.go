@@ -91,7 +91,8 @@ func (h *Handler) showSandboxLogin(c *fiber.Ctx) error {
 
 func (h *Handler) renderSandbox(c *fiber.Ctx, page string, a db.SandboxAuthorization, m app.ManufacturerConfig, username, errKey string) error {
 	// Site: the page is the manufacturer's, so the layout shows its name and not NOX Energy's.
-	data := fiber.Map{"Lang": a.Language, "Brand": m.Name, "BrandID": m.ID, "Auth": a.ID, "Username": username, "Site": m.Name}
+	data := fiber.Map{"Lang": a.Language, "Brand": m.Name, "BrandID": m.ID, "Auth": a.ID, "Username": username, "Site": m.Name,
+		"LoginClass": "sandbox", "Texts": "sandbox", "LoginName": m.Name, "Action": "/sandbox/" + m.ID + "/login"}
 	if errKey != "" {
 		data["Error"] = h.tr.T(a.Language, errKey)
 	}

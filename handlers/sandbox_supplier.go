@@ -51,12 +51,13 @@ func (h *Handler) showSandboxSupplierLogin(c *fiber.Ctx) error {
 	if err := h.store.CreateSandboxAuthorization(c.UserContext(), a, sandboxLoginTTL); err != nil {
 		return err
 	}
-	return h.renderSandboxSupplier(c, "pages/sandbox_supplier/login", a, "", "")
+	return h.renderSandboxSupplier(c, "pages/sandbox/login", a, "", "")
 }
 
 func (h *Handler) renderSandboxSupplier(c *fiber.Ctx, page string, a db.SandboxAuthorization, username, errKey string) error {
-	data := fiber.Map{"Lang": a.Language, "Supplier": h.cfg.Sandbox.Supplier.Name, "Auth": a.ID, "Username": username,
-		"Title": h.cfg.Sandbox.Supplier.Name}
+	name := h.cfg.Sandbox.Supplier.Name
+	data := fiber.Map{"Lang": a.Language, "Supplier": name, "Auth": a.ID, "Username": username, "Title": name,
+		"LoginClass": "sandbox-supplier", "Texts": "sbxsupplier", "LoginName": name, "Intro": true, "Action": "/sandbox-supplier/login"}
 	if errKey != "" {
 		data["Error"] = h.tr.T(a.Language, errKey)
 	}
@@ -76,7 +77,7 @@ func (h *Handler) submitSandboxSupplierLogin(c *fiber.Ctx) error {
 	username := c.FormValue("username")
 	if _, ok := app.CheckSandboxSupplierLogin(username, c.FormValue("password")); !ok {
 		c.Status(fiber.StatusUnauthorized)
-		return h.renderSandboxSupplier(c, "pages/sandbox_supplier/login", a, username, "sbxsupplier.wrong_password")
+		return h.renderSandboxSupplier(c, "pages/sandbox/login", a, username, "sbxsupplier.wrong_password")
 	}
 	if err := h.store.SetSandboxUser(c.UserContext(), a.ID, username); err != nil {
 		return err

@@ -71,13 +71,13 @@ func (h *Handler) renderSupplierSelector(c *fiber.Ctx, sess app.LinkSession, tok
 		c.Status(fiber.StatusConflict)
 	}
 	data := fiber.Map{
-		"Lang": sess.Language, "Title": h.tr.T(sess.Language, "supplier.title"), "Manufacturer": m.Name,
-		"Token": token, "Query": q, "Suppliers": suppliers, "Error": errMsg,
+		"Lang": sess.Language, "Title": h.tr.T(sess.Language, "supplier.title"), "Pick": "supplier",
+		"SearchURL": "/select-supplier/list", "Party": m.Name, "Token": token, "Query": q, "Suppliers": suppliers, "Error": errMsg,
 	}
 	if key != "" {
-		return h.renderShell(c, key, "pages/select_supplier/index", data)
+		return h.renderShell(c, key, "pages/connect/select", data)
 	}
-	return h.render(c, "pages/select_supplier/index", data, "partials/supplier_tiles")
+	return h.render(c, "pages/connect/select", data, "partials/supplier_tiles")
 }
 
 // supplierShellKey names the supplier selector of a manufacturer in a
