@@ -15,7 +15,7 @@ import (
 
 // pageEngine is the server's fiber.Views: gofiber/template/html/v2 over
 // views/, every template named by its path without ".html"
-// ("pages/connect/brands", "partials/head"), all parsed into one set.
+// ("pages/connect/select", "partials/head"), all parsed into one set.
 //
 // It refuses layouts. In v2.1.3 a render with a layout holds the engine's
 // exclusive mutex for the whole render, so every page would be served one at
