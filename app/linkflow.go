@@ -19,6 +19,9 @@ type LinkStore interface {
 	ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (LinkSession, error)
 	FailLinkSession(ctx context.Context, sessionID, reason, detail string) (LinkSession, error)
 	CompleteConnection(ctx context.Context, c Connection) (LinkSession, error)
+	// TakenOver reports whether the session moved to another browser at
+	// the user's request.
+	TakenOver(ctx context.Context, sessionID string) (bool, error)
 }
 
 // OAuthClient is the manufacturers' side of a sign-in (Manufacturers).
@@ -112,7 +115,7 @@ func (f *LinkFlow) FinishCallback(ctx context.Context, brand string, cb OAuthCal
 		}
 		return Finished{Session: sess, Redirect: sess.SupplierRedirect()}, nil
 	default:
-		return Finished{Session: sess}, err
+		return Finished{Session: sess}, f.whyOtherBrowser(ctx, sess, err)
 	}
 	fail := func(reason, detail string) (Finished, error) {
 		ended, err := f.Store.FailLinkSession(ctx, sess.ID, reason, detail)
@@ -169,5 +172,20 @@ func (f *LinkFlow) ReturnFromSupplier(ctx context.Context, ret SupplierReturn, b
 	case ECONFLICT:
 		return Finished{Session: sess, Redirect: sess.FailureRedirect(ReasonAlreadyUsed)}, nil
 	}
-	return Finished{Session: sess}, err
+	return Finished{Session: sess}, f.whyOtherBrowser(ctx, sess, err)
+}
+
+// whyOtherBrowser turns ErrWrongBrowser into ErrTakenOver when the user
+// moved the session to another browser: the browser left behind is told
+// so, not that it is the wrong one.
+func (f *LinkFlow) whyOtherBrowser(ctx context.Context, sess LinkSession, err error) error {
+	if ErrorReason(err) != ErrWrongBrowser.Reason || sess.ID == "" {
+		return err
+	}
+	if moved, terr := f.Store.TakenOver(ctx, sess.ID); terr != nil {
+		return terr
+	} else if moved {
+		return ErrTakenOver
+	}
+	return err
 }

@@ -179,6 +179,10 @@ func (t Transition) Changes() bool {
 var (
 	// ErrWrongBrowser: the session is in use in another browser.
 	ErrWrongBrowser = ReasonErrorf(EFORBIDDEN, "wrong_browser", "This link is in use in another browser.")
+	// ErrTakenOver: the session moved to another browser at the user's
+	// request ("continue here instead"), so this browser's sign-in cannot
+	// finish.
+	ErrTakenOver = ReasonErrorf(EFORBIDDEN, "taken_over", "This link was continued in another browser.")
 	// ErrUnknownCallback: a manufacturer callback whose state is unknown or
 	// belongs to another brand.
 	ErrUnknownCallback = ReasonErrorf(ENOTFOUND, "unknown_state", "This sign-in response does not belong to any link.")

@@ -278,6 +278,20 @@ func (s *Store) FailLinkSession(ctx context.Context, sessionID, reason, detail s
 	return ls.LinkSession, err
 }
 
+// TakenOver reports whether the session moved to another browser at the
+// user's request (a browser_takeover event; the bound of its creation lets
+// the planner skip older months).
+func (s *Store) TakenOver(ctx context.Context, sessionID string) (bool, error) {
+	var moved bool
+	if err := s.db.GetContext(ctx, &moved, `
+		SELECT EXISTS (SELECT 1 FROM link_events WHERE session_id = $1 AND type = $2
+			AND created_at >= (SELECT created_at - interval '1 day' FROM link_sessions WHERE id = $1))`,
+		sessionID, app.EventBrowserTakeover); err != nil {
+		return false, fmt.Errorf("db: taken over: %w", err)
+	}
+	return moved, nil
+}
+
 // CancelLink ends an unfinished session at the user's request
 // (app.StepCancel): from the browser that holds it, or from any browser
 // before the first choice bound it; another browser is EFORBIDDEN and

@@ -379,6 +379,9 @@ func (h *Handler) finishSignIn(c *fiber.Ctx, done app.Finished, err error) error
 		return h.badCallback(c)
 	case app.EFORBIDDEN:
 		c.Locals("lang", done.Session.Language)
+		if app.ErrorReason(err) == app.ErrTakenOver.Reason {
+			return h.renderMessage(c, fiber.StatusForbidden, "link.taken_over")
+		}
 		return h.renderMessage(c, fiber.StatusForbidden, "link.wrong_browser")
 	}
 	return err

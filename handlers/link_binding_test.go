@@ -112,6 +112,8 @@ func TestContinueHereMovesTheLinkAndIsRecorded(t *testing.T) {
 	}
 	if p := handlertest.Get(t, first, callback); p.Status != http.StatusForbidden {
 		t.Errorf("first browser's callback after the takeover: got %d to %q, want 403", p.Status, p.Location)
+	} else if !strings.Contains(p.Body, "continue this link in another browser") || strings.Contains(p.Body, "Continue in the same browser") {
+		t.Errorf("first browser's callback after the takeover should say the link moved on, got:\n%s", p.Body)
 	}
 	if p := handlertest.Get(t, first, linkURL); p.Status != http.StatusConflict {
 		t.Errorf("first browser after the takeover: got %d, want 409 (in use in another browser)", p.Status)
