@@ -126,16 +126,6 @@ func (s *Store) DisconnectDevice(ctx context.Context, noxUserID string, deviceID
 	return d, err
 }
 
-// DeviceEvents returns a device's events, oldest first.
-func (s *Store) DeviceEvents(ctx context.Context, deviceID int64) ([]app.DeviceEvent, error) {
-	var out []app.DeviceEvent
-	if err := s.db.SelectContext(ctx, &out, `SELECT id, device_id, type, detail, created_at FROM device_events
-		WHERE device_id = $1 ORDER BY id`, deviceID); err != nil {
-		return nil, fmt.Errorf("db: device events: %w", err)
-	}
-	return out, nil
-}
-
 // CreateDashboardLink stores a one-time dashboard URL token for a
 // supplier's user, valid for ttl, and returns the token (only its hash is
 // stored) and its expiry.

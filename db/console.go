@@ -163,21 +163,6 @@ func (s *Store) MatchingSuppliers(ctx context.Context, q string) ([]string, erro
 	return out, nil
 }
 
-// ExplainSearch returns Postgres' plan (EXPLAIN ANALYZE) of the search the
-// console runs for f.
-func (s *Store) ExplainSearch(ctx context.Context, f app.MappingFilter, limit int) (string, error) {
-	sups, err := s.MatchingSuppliers(ctx, f.Q)
-	if err != nil {
-		return "", err
-	}
-	q, args := SearchMappingsSQL(f, sups, nil, limit)
-	var lines []string
-	if err := s.db.SelectContext(ctx, &lines, "EXPLAIN (ANALYZE, COSTS OFF) "+q, args...); err != nil {
-		return "", fmt.Errorf("db: explain search: %w", err)
-	}
-	return strings.Join(lines, "\n"), nil
-}
-
 // GetMapping returns what support sees of one supplier user: its mapping
 // (when it has one), the nox user's other mappings, devices and the
 // timeline of every link session of the supplier user. ENOTFOUND when the
@@ -370,18 +355,6 @@ const queueSessionCols = `l.id, l.kind, coalesce(l.supplier_id, '') AS supplier_
 	l.initiator, l.status, l.failure_reason, l.manufacturer_id, l.brand_preselected, l.nox_user_id, l.created_at,
 	l.opened_at, l.brand_selected_at, l.authorizing_at, l.callback_at, l.finished_at, l.expires_at`
 
-// SupplierRedirectURI returns the supplier's first allowed redirect URI
-// (the oldest; ties by URI), used for links support creates.
-func (s *Store) SupplierRedirectURI(ctx context.Context, supplierID string) (string, error) {
-	var uri string
-	err := s.db.GetContext(ctx, &uri, `
-		SELECT uri FROM supplier_redirect_uris WHERE supplier_id = $1 ORDER BY position, uri LIMIT 1`, supplierID)
-	if err != nil {
-		return "", fmt.Errorf("db: supplier redirect uri: %w", notFound(err, "supplier %q has no redirect URI", supplierID))
-	}
-	return uri, nil
-}
-
 // CreateRelink creates a link session for a supplier user on behalf of
 // support (initiator "agent", the brand preselected when given, the
 // supplier's first redirect URI) and, when r.Email is set, queues an email
@@ -519,17 +492,6 @@ func (s *Store) SendEmails(ctx context.Context, n int, lease time.Duration, maxA
 		}
 	}
 	return sent, nil
-}
-
-// OutboxEmails returns the newest queued emails with ref (a session id).
-func (s *Store) OutboxEmails(ctx context.Context, ref string) ([]app.Email, error) {
-	out := []app.Email{}
-	if err := s.db.SelectContext(ctx, &out, `
-		SELECT id, to_address, subject, body, kind, ref, attempts, created_at FROM email_outbox
-		WHERE ref = $1 ORDER BY id DESC LIMIT 20`, ref); err != nil {
-		return nil, fmt.Errorf("db: outbox emails: %w", err)
-	}
-	return out, nil
 }
 
 // MarkRelinkRequired sets a device of a supplier user's nox user to

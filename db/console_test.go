@@ -204,7 +204,7 @@ func TestSearchPlanUsesTrigramAndPrefixIndexes(t *testing.T) {
 	}
 	var report strings.Builder
 	for _, tt := range tests {
-		plan, err := s.ExplainSearch(ctx, app.MappingFilter{Q: tt.q}, 25)
+		plan, err := dbtest.ExplainSearch(ctx, s, app.MappingFilter{Q: tt.q}, 25)
 		if err != nil {
 			t.Fatal(err)
 		}

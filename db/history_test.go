@@ -399,7 +399,7 @@ func TestTokenLookupIsOneIndexProbeWithMonthsOfHistory(t *testing.T) {
 	if err := s.DB().Get(&sessCreated, `SELECT created_at FROM link_sessions WHERE id = 'ls_hist_100'`); err != nil {
 		t.Fatal(err)
 	}
-	events, err := s.SessionEvents(ctx, "ls_hist_100")
+	events, err := dbtest.SessionEvents(ctx, s, "ls_hist_100")
 	if err != nil || len(events) != 2 {
 		t.Errorf("timeline: %d events (%v), want 2", len(events), err)
 	}

@@ -149,21 +149,6 @@ func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkS
 	return sess, nil
 }
 
-// SessionEvents returns a session's timeline, oldest first. Its events are
-// written at or after its creation: bounding them by it (with a day's
-// margin) reads only the months from the session's on.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string) ([]app.LinkEvent, error) {
-	var out []app.LinkEvent
-	err := s.db.SelectContext(ctx, &out, `
-		SELECT id, session_id, type, detail, created_at FROM link_events
-		WHERE session_id = $1 AND created_at >= (SELECT created_at - interval '1 day' FROM link_sessions WHERE id = $1)
-		ORDER BY id`, sessionID)
-	if err != nil {
-		return nil, fmt.Errorf("db: session events: %w", err)
-	}
-	return out, nil
-}
-
 // OpenLinkSession records that the link was opened: created → opened, with
 // one "opened" event. It never binds the session to a browser — that
 // happens at the user's first deliberate step (app.StepChoose) — so a mail
@@ -429,39 +414,6 @@ func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID strin
 		return fmt.Errorf("db: store grant: %w", err)
 	}
 	return nil
-}
-
-// ManufacturerTokens returns the decrypted tokens of a nox user's grant.
-func (s *Store) ManufacturerTokens(ctx context.Context, noxUserID, manufacturerID string) (app.OAuthTokens, error) {
-	var row struct {
-		Access  []byte     `db:"access_token_enc"`
-		Refresh []byte     `db:"refresh_token_enc"`
-		Expiry  *time.Time `db:"token_expires_at"`
-	}
-	err := s.db.GetContext(ctx, &row, `
-		SELECT access_token_enc, refresh_token_enc, token_expires_at FROM manufacturer_grants
-		WHERE nox_user_id = $1 AND manufacturer_id = $2`, noxUserID, manufacturerID)
-	if err != nil {
-		return app.OAuthTokens{}, fmt.Errorf("db: grant: %w", notFound(err, "no grant"))
-	}
-	aad := []byte("grant:" + noxUserID + ":" + manufacturerID)
-	var t app.OAuthTokens
-	a, err := s.cipher.Open(row.Access, aad)
-	if err != nil {
-		return t, fmt.Errorf("db: decrypt access token: %w", err)
-	}
-	t.AccessToken = string(a)
-	if row.Refresh != nil {
-		r, err := s.cipher.Open(row.Refresh, aad)
-		if err != nil {
-			return t, fmt.Errorf("db: decrypt refresh token: %w", err)
-		}
-		t.RefreshToken = string(r)
-	}
-	if row.Expiry != nil {
-		t.Expiry = *row.Expiry
-	}
-	return t, nil
 }
 
 // SweepExpiredSessions expires every unfinished session past its deadline,

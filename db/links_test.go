@@ -119,7 +119,7 @@ func TestSweepExpiredSessionsExpiresOnlyOverdueUnfinishedSessions(t *testing.T) 
 		if got.Status != tt.status || got.Reason() != tt.reason {
 			t.Errorf("%s: got %s/%s, want %s/%s", got.SupplierUserID, got.Status, got.Reason(), tt.status, tt.reason)
 		}
-		events, err := s.SessionEvents(ctx, tt.id)
+		events, err := dbtest.SessionEvents(ctx, s, tt.id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +275,7 @@ func TestCompleteConnectionReplacesTheDevicesAndStoresTokensEncrypted(t *testing
 	if got, want := fmt.Sprint(ids), "[DEV-B DEV-C]"; got != want {
 		t.Errorf("devices: got %s, want %s", got, want)
 	}
-	tokens, err := s.ManufacturerTokens(ctx, *b.NoxUserID, brand)
+	tokens, err := dbtest.ManufacturerTokens(ctx, s, *b.NoxUserID, brand)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestBrandPageShowsCatalogueChangesAtOnce(t *testing.T) {
 		t.Fatalf("brand: got %+v, want enabled and ok", m)
 	}
 	read() // from the cache
-	if err := s.SetManufacturerStatus(ctx, brand, true, "down", "Back at noon"); err != nil {
+	if err := dbtest.SetManufacturerStatus(ctx, s, brand, true, "down", "Back at noon"); err != nil {
 		t.Fatal(err)
 	}
 	if _, m := read(); m.Status != "down" || m.StatusMessage != "Back at noon" {

@@ -262,34 +262,6 @@ func auditJSON(v any) (*string, error) {
 	return &s, nil
 }
 
-// AuditEntries returns the newest audit entries (at most limit) about one
-// object, or about every object when objectType is "".
-func (s *Store) AuditEntries(ctx context.Context, objectType, objectID string, limit int) ([]app.AuditEntry, error) {
-	var rows []struct {
-		app.AuditEntry
-		BeforeJSON *string `db:"before"`
-		AfterJSON  *string `db:"after"`
-	}
-	err := s.db.SelectContext(ctx, &rows, `
-		SELECT id, actor_id, action, object_type, object_id, before::text AS before, after::text AS after, ip, created_at
-		FROM audit_log WHERE ($1 = '' OR (object_type = $1 AND object_id = $2))
-		ORDER BY id DESC LIMIT $3`, objectType, objectID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("db: audit entries: %w", err)
-	}
-	out := make([]app.AuditEntry, len(rows))
-	for i, r := range rows {
-		out[i] = r.AuditEntry
-		if r.BeforeJSON != nil {
-			out[i].Before = json.RawMessage(*r.BeforeJSON)
-		}
-		if r.AfterJSON != nil {
-			out[i].After = json.RawMessage(*r.AfterJSON)
-		}
-	}
-	return out, nil
-}
-
 func truncateStr(s string, n int) string {
 	if len(s) > n {
 		return s[:n]

@@ -82,20 +82,6 @@ func (s *Store) InsertAPIKey(ctx context.Context, owner app.APIKeyOwner, name, k
 	return nil
 }
 
-// RevokeAPIKey revokes a key of the given supplier; ENOTFOUND if it has no such key.
-func (s *Store) RevokeAPIKey(ctx context.Context, supplierID string, keyID int64) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE api_keys SET revoked_at = now()
-		WHERE id = $1 AND supplier_id = $2 AND revoked_at IS NULL`, keyID, supplierID)
-	if err != nil {
-		return fmt.Errorf("db: revoke api key: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return app.Errorf(app.ENOTFOUND, "api key not found")
-	}
-	return nil
-}
-
 // AuthenticateAPIKeyAndCount finds the active key with this plaintext and
 // counts the request in the key's own rate-limit bucket ("api:" and the key
 // id): it returns the owner (with its supplier's redirect URIs), whether
@@ -238,21 +224,6 @@ func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacture
 		return m, fmt.Errorf("db: get manufacturer: %w", notFound(err, "manufacturer %q not found", id))
 	}
 	return m, nil
-}
-
-// SetManufacturerStatus sets a brand's availability as users see it.
-func (s *Store) SetManufacturerStatus(ctx context.Context, id string, enabled bool, status, message string) error {
-	defer s.catalog.invalidate()
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE manufacturers SET enabled = $2, status = $3, status_message = $4, updated_at = now()
-		WHERE id = $1`, id, enabled, status, message)
-	if err != nil {
-		return fmt.Errorf("db: set manufacturer status: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return app.Errorf(app.ENOTFOUND, "manufacturer %q not found", id)
-	}
-	return nil
 }
 
 // Allow counts one request against bucket in the current fixed window and

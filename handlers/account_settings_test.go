@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -250,7 +251,7 @@ func TestCustomerSeesOnlyTheirOwnSuppliersAndComfortBounds(t *testing.T) {
 	if err != nil || ab.IndoorMinC != 18 || ab.Version != 1 {
 		t.Errorf("a's bounds after b saved: got %+v %v, want 18 °C version 1", ab, err)
 	}
-	if entries, err := s.Store.AuditEntries(ctx, "nox_user", b.NoxUserID, 10); err != nil || len(entries) != 1 ||
+	if entries, err := dbtest.AuditEntries(ctx, s.Store, "nox_user", b.NoxUserID, 10); err != nil || len(entries) != 1 ||
 		entries[0].Action != "comfort_bounds.update" || entries[0].ActorID == nil || *entries[0].ActorID != b.ID {
 		t.Errorf("audit of b's save: got %+v %v, want one comfort_bounds.update by b", entries, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -178,16 +179,16 @@ func TestDisconnectDeletesTokensWhenTheLastDeviceGoesAndWritesEvents(t *testing.
 		if done.Status != http.StatusSeeOther || !strings.HasPrefix(s.Local(done.Location), "/account?done=disconnected") {
 			t.Fatalf("disconnect: got %d → %q", done.Status, done.Location)
 		}
-		_, err := s.Store.ManufacturerTokens(ctx, u.NoxUserID, "sandbox-heatpump")
+		_, err := dbtest.ManufacturerTokens(ctx, s.Store, u.NoxUserID, "sandbox-heatpump")
 		if last := i == len(cards)-1; last != app.IsNotFound(err) {
 			t.Errorf("after disconnecting %d of %d devices: tokens deleted = %v, want %v", i+1, len(cards), app.IsNotFound(err), last)
 		}
 		n, _ := strconv.ParseInt(id, 10, 64)
-		events, err := s.Store.DeviceEvents(ctx, n)
+		events, err := dbtest.DeviceEvents(ctx, s.Store, n)
 		if err != nil || len(events) != 1 || events[0].Type != app.DeviceEventDisconnected {
 			t.Errorf("device %s events: got %+v (%v), want one disconnected event", id, events, err)
 		}
-		audit, err := s.Store.AuditEntries(ctx, "device", id, 5)
+		audit, err := dbtest.AuditEntries(ctx, s.Store, "device", id, 5)
 		if err != nil || len(audit) != 1 || audit[0].Action != "device.disconnect" || audit[0].ActorID == nil || *audit[0].ActorID != u.ID {
 			t.Errorf("device %s audit: got %+v (%v), want device.disconnect by the customer", id, audit, err)
 		}

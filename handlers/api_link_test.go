@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -73,7 +74,7 @@ func TestCreateLinkRefusesBadRequestsWithoutWritingASession(t *testing.T) {
 	if err := s.Store.DB().Get(&revokedID, `SELECT id FROM api_keys WHERE key_hash = $1`, app.HashToken(revoked)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Store.RevokeAPIKey(ctx, s.SupplierID, revokedID); err != nil {
+	if err := dbtest.RevokeAPIKey(ctx, s.Store, s.SupplierID, revokedID); err != nil {
 		t.Fatal(err)
 	}
 	body := func(redirectURI string) string { return `{"redirect_uri":"` + redirectURI + `","language":"en"}` }

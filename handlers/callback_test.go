@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -333,7 +334,7 @@ func TestManufacturerTokensAreStoredEncrypted(t *testing.T) {
 	final := s.Walk(t, s.Client(), s.MustCreateLink(t, "cust-1")["link_url"].(string), "sandbox-heatpump", "user_good", app.SandboxPassword, "allow")
 	noxUserID := query(t, final).Get("nox_user_id")
 	ctx := context.Background()
-	tokens, err := s.Store.ManufacturerTokens(ctx, noxUserID, "sandbox-heatpump")
+	tokens, err := dbtest.ManufacturerTokens(ctx, s.Store, noxUserID, "sandbox-heatpump")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +369,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	final := handlertest.Get(t, c, callback)
 	wantRedirect(t, s, final.Location, map[string]string{"connection_status": "connected"})
 	s.Walk(t, s.Client(), s.MustCreateLink(t, "cust-2")["link_url"].(string), "sandbox-heatpump", "user_token_error", app.SandboxPassword, "allow")
-	tokens, err := s.Store.ManufacturerTokens(context.Background(), query(t, final.Location).Get("nox_user_id"), "sandbox-heatpump")
+	tokens, err := dbtest.ManufacturerTokens(context.Background(), s.Store, query(t, final.Location).Get("nox_user_id"), "sandbox-heatpump")
 	if err != nil {
 		t.Fatal(err)
 	}

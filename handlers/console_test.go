@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -189,7 +190,7 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantURI, _ := s.Store.SupplierRedirectURI(ctx, s.SupplierID)
+	wantURI, _ := dbtest.SupplierRedirectURI(ctx, s.Store, s.SupplierID)
 	if sess.Initiator != app.InitiatorAgent || sess.Brand() != "sandbox-heatpump" || !sess.Preselected ||
 		sess.SupplierUserID != suid || sess.RedirectURI != wantURI {
 		t.Errorf("relink session: got initiator=%s brand=%s preselected=%v user=%s redirect=%s, want agent, sandbox-heatpump, true, %s, %s",
@@ -205,7 +206,7 @@ func TestAgentFindsAFailedLinkAndRelinksTheCustomer(t *testing.T) {
 	if err := s.Store.DB().Get(&relinks, `SELECT count(*) FROM link_sessions WHERE supplier_user_id = $1 AND initiator = 'agent'`, suid); err != nil || relinks != 1 {
 		t.Errorf("relink sessions after sending the form twice: %d (%v), want 1", relinks, err)
 	}
-	mails, err := s.Store.OutboxEmails(ctx, sess.ID)
+	mails, err := dbtest.OutboxEmails(ctx, s.Store, sess.ID)
 	if err != nil || len(mails) != 1 || mails[0].To != "customer4711@example.com" || !strings.Contains(mails[0].Body, linkURL) {
 		t.Errorf("outbox: got %+v (%v), want one email to the customer with the link", mails, err)
 	}
@@ -374,7 +375,7 @@ func TestAdminManagesSuppliersKeysAndManufacturers(t *testing.T) {
 	if sup, _ := s.Store.GetSupplierSettings(ctx, "acme"); sup.OAuthLoginURL != "https://acme.example/oauth/authorize" || sup.OAuthClientID != "nox" {
 		t.Errorf("flow-2 login page: got %q / %q", sup.OAuthLoginURL, sup.OAuthClientID)
 	}
-	if uri, _ := s.Store.SupplierRedirectURI(ctx, "acme"); uri != "https://acme.example/cb" {
+	if uri, _ := dbtest.SupplierRedirectURI(ctx, s.Store, "acme"); uri != "https://acme.example/cb" {
 		t.Errorf("first redirect URI: got %q, want the first one entered", uri)
 	}
 

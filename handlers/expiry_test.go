@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -48,7 +49,7 @@ func wantEnded(t *testing.T, s *handlertest.Server, token string, status app.Ses
 	if sess.NoxUserID != nil {
 		t.Errorf("session got nox user %s, want none", *sess.NoxUserID)
 	}
-	events, err := s.Store.SessionEvents(context.Background(), sess.ID)
+	events, err := dbtest.SessionEvents(context.Background(), s.Store, sess.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -172,12 +173,12 @@ func TestSupplierReturnOutcomes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before, _ := s.Store.SessionEvents(t.Context(), sess.ID)
+		before, _ := dbtest.SessionEvents(t.Context(), s.Store, sess.ID)
 		again := handlertest.Get(t, c, s.URL+"/connect/supplier/return?state="+login.State)
 		if _, q := mustQuery(t, again.Location); again.Status != 303 || q.Get("error") != "already_used" {
 			t.Errorf("second return: got %d %s, want 303 with error=already_used", again.Status, again.Location)
 		}
-		after, _ := s.Store.SessionEvents(t.Context(), sess.ID)
+		after, _ := dbtest.SessionEvents(t.Context(), s.Store, sess.ID)
 		if now, _ := s.Store.LinkSessionByToken(t.Context(), link["link_token"].(string)); now.Status != "connected" || len(after) != len(before) {
 			t.Errorf("second return changed the session: %s, %d events, want connected, %d", now.Status, len(after), len(before))
 		}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"noxportal/db/dbtest"
 	"noxportal/handlers/handlertest"
 )
 
@@ -41,7 +42,7 @@ func TestBrandPageShowsABrandStatusChangeAtOnce(t *testing.T) {
 	link := s.MustCreateLink(t, "u-shell-status")
 	c := s.Client()
 	openLink(t, c, link["link_url"].(string))
-	if err := s.Store.SetManufacturerStatus(context.Background(), "sandbox-heatpump", true, "down", "Maintenance"); err != nil {
+	if err := dbtest.SetManufacturerStatus(context.Background(), s.Store, "sandbox-heatpump", true, "down", "Maintenance"); err != nil {
 		t.Fatal(err)
 	}
 	p := openLink(t, c, link["link_url"].(string))

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/devdata"
 	"noxportal/handlers/handlertest"
 )
@@ -320,7 +321,7 @@ func TestLogoutEverywhereRevokesEverySession(t *testing.T) {
 	if p := handlertest.Get(t, laptop, s.URL+"/account"); p.Status != http.StatusSeeOther {
 		t.Errorf("other browser after logout everywhere: got %d, want 303 to login", p.Status)
 	}
-	entries, err := s.Store.AuditEntries(context.Background(), "", "", 10)
+	entries, err := dbtest.AuditEntries(context.Background(), s.Store, "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +464,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			t.Errorf("%s: succeeded, want refused", q)
 		}
 	}
-	got, err := s.Store.AuditEntries(ctx, "thing", "1", 5)
+	got, err := dbtest.AuditEntries(ctx, s.Store, "thing", "1", 5)
 	if err != nil || len(got) != 1 || string(got[0].After.(json.RawMessage)) != `{"n": 2}` {
 		t.Errorf("audit entries: got %+v (%v), want the one entry with after {\"n\": 2}", got, err)
 	}

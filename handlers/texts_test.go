@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 
 	"noxportal/app"
+	"noxportal/db/dbtest"
 	"noxportal/handlers"
 	"noxportal/handlers/handlertest"
 )
@@ -19,7 +20,7 @@ func TestBrandStatusMessageIsShownAsEnteredAndMarked(t *testing.T) {
 	t.Parallel()
 	s := handlertest.Start(t)
 	const entered = "Storing tot 12:00 — <b>excuses</b>"
-	if err := s.Store.SetManufacturerStatus(context.Background(), "sandbox-heatpump", true, "degraded", entered); err != nil {
+	if err := dbtest.SetManufacturerStatus(context.Background(), s.Store, "sandbox-heatpump", true, "degraded", entered); err != nil {
 		t.Fatal(err)
 	}
 	link := s.MustCreateLink(t, "u-status", `,"language":"de"`)
