@@ -65,6 +65,9 @@ func (h *Handler) renderSupplier(c *fiber.Ctx, sup app.SupplierSettings, formErr
 		return err
 	}
 	data["Saved"] = c.Query("saved") != ""
+	if data["Branding"], err = h.brandingView(c, sup.ID); err != nil {
+		return err
+	}
 	if err := h.takeShownOnce(c, data, "NewKey", "WebhookSecret"); err != nil {
 		return err
 	}

@@ -88,7 +88,11 @@ func (h *Handler) showContinuePage(c *fiber.Ctx, sess app.LinkSession, token str
 	if err != nil {
 		return err
 	}
-	return h.render(c, "pages/connect/continue", fiber.Map{"Lang": sess.Language, "Token": token,
+	cb, err := h.coBrandFor(c, sess, sup.Name)
+	if err != nil {
+		return err
+	}
+	return h.render(c, "pages/connect/continue", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb,
 		"Supplier": sup.Name, "Brand": m.ID, "BrandName": m.Name})
 }
 
@@ -175,13 +179,17 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 	// The link's own lifetime (supplier links 15 minutes, dashboard links
 	// their own), in whole minutes.
 	minutes := wholeMinutes(sess.ExpiresAt.Sub(sess.CreatedAt))
-	shell := shellKey("ended", sess.Language, key, strconv.FormatBool(connected), strconv.Itoa(minutes), sup.Name)
+	cb, err := h.coBrandFor(c, sess, sup.Name)
+	if err != nil {
+		return err
+	}
+	shell := shellKey("ended", sess.Language, key, strconv.FormatBool(connected), strconv.Itoa(minutes), sup.Name, coBrandKey(cb))
 	if h.serveShell(c, shell, token) {
 		return nil
 	}
 	return h.renderShell(c, shell, "pages/connect/ended", fiber.Map{
 		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
-		"Connected": connected, "Minutes": minutes,
+		"Connected": connected, "Minutes": minutes, "CoBrand": cb,
 	})
 }
 
@@ -216,11 +224,15 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	if err != nil {
 		return err
 	}
+	cb, err := h.coBrandFor(c, sess, supplier)
+	if err != nil {
+		return err
+	}
 	// The page of a plain view is the same for every link of this supplier
-	// in this language while the brands do not change.
+	// in this language while the brands and co-branding do not change.
 	var key string
 	if q == "" && errMsg == "" && !isFragmentRequest(c) {
-		key = brandShellKey(sess.Language, supplier, ms)
+		key = brandShellKey(sess.Language, supplier, ms) + "\x00" + coBrandKey(cb)
 		if h.serveShell(c, key, token) {
 			return nil
 		}
@@ -231,7 +243,7 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	}
 	data := fiber.Map{
 		"Lang": sess.Language, "Pick": "brand", "SearchURL": "/connect/brands", "Party": supplier, "Token": token, "Query": q,
-		"Brands": tiles, "Error": errMsg,
+		"Brands": tiles, "Error": errMsg, "CoBrand": cb,
 	}
 	if key != "" {
 		return h.renderShell(c, key, "pages/connect/select", data)

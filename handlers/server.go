@@ -44,6 +44,8 @@ type Handler struct {
 	supplierRoutes []string
 	// zones caches the customer time zones browsers reported, by name.
 	zones sync.Map
+	// brandings caches suppliers' co-branding for brandingTTL, by id.
+	brandings sync.Map
 	// shells keeps the rendered pages of opened links (page_shells.go).
 	shells pageShells
 	// draining reports whether the server is shutting down (nil: never).
@@ -306,6 +308,9 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/admin/suppliers/:id/keys/:key/revoke", h.limitPages, admin, h.requireCSRF, h.revokeKey)
 	f.Post("/admin/suppliers/:id/keys/:key/rotate", h.limitPages, admin, h.requireCSRF, h.rotateKey)
 	f.Post("/admin/suppliers/:id/invitations", h.limitPages, admin, h.requireCSRF, h.inviteSupplierMember)
+	f.Post("/admin/suppliers/:id/branding", h.limitPages, admin, h.requireCSRF, h.saveSupplierBranding)
+	f.Get("/brand-assets/suppliers/:id/logo", h.serveSupplierLogo)
+	f.Get("/brand-assets/suppliers/:id/theme.css", h.serveSupplierTheme)
 	f.Get("/admin/manufacturers", h.limitPages, admin, h.showManufacturers)
 	f.Post("/admin/manufacturers/:id", h.limitPages, admin, h.requireCSRF, h.updateManufacturer)
 	f.Get("/admin/audit", h.limitPages, admin, h.showAudit)
