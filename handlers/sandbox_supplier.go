@@ -57,7 +57,9 @@ func (h *Handler) showSandboxSupplierLogin(c *fiber.Ctx) error {
 func (h *Handler) renderSandboxSupplier(c *fiber.Ctx, page string, a db.SandboxAuthorization, username, errKey string) error {
 	name := h.cfg.Sandbox.Supplier.Name
 	data := fiber.Map{"Lang": a.Language, "Supplier": name, "Auth": a.ID, "Username": username, "Title": name,
-		"LoginClass": "sandbox-supplier", "Texts": "sbxsupplier", "LoginName": name, "Intro": true, "Action": "/sandbox-supplier/login"}
+		"LoginClass": "sandbox-supplier", "Texts": "sbxsupplier", "LoginName": name, "Intro": true, "Action": "/sandbox-supplier/login",
+		// Site: the page is the supplier's, so the layout shows its name, not NOX Energy's.
+		"Site": name}
 	if errKey != "" {
 		data["Error"] = h.tr.T(a.Language, errKey)
 	}
