@@ -86,7 +86,9 @@ func (h *Handler) serveSupplierLogo(c *fiber.Ctx) error {
 
 // serveSupplierTheme serves the style sheet with a supplier's accent.
 func (h *Handler) serveSupplierTheme(c *fiber.Ctx) error {
-	b, err := h.supplierBranding(c, c.Params("id"))
+	// Straight from the store: any id can be asked for, and only the
+	// suppliers of opened links belong in the memory cache.
+	b, err := h.store.SupplierBranding(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
 	}
