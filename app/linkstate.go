@@ -243,15 +243,24 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		if s.Status.Final() || !s.Expired(in.Now) || s.CallbackAt != nil {
 			return Transition{}
 		}
-		return end(StatusExpired, ReasonExpired, "deadline passed")
+		return SweepExpiry
 	case StepLeaseExpire:
 		if s.Status != StatusAuthorizing || s.CallbackAt == nil {
 			return Transition{}
 		}
-		return end(StatusFailed, ReasonManufacturerError, "the sign-in was not finished in time (callback lease ran out)")
+		return SweepLeaseExpiry
 	}
 	return Transition{Err: fmt.Errorf("app: unknown link step %q", in.Step)}
 }
+
+// SweepExpiry and SweepLeaseExpiry are what StepExpire and StepLeaseExpire
+// do to a session they apply to. The sweepers write them to many sessions
+// in one statement (status, reason, event), so these are shared values:
+// never change them.
+var (
+	SweepExpiry      = end(StatusExpired, ReasonExpired, "deadline passed")
+	SweepLeaseExpiry = end(StatusFailed, ReasonManufacturerError, "the sign-in was not finished in time (callback lease ran out)")
+)
 
 // end is the transition that ends a session with status and reason; the
 // event's detail is detail, or the reason when detail is empty.

@@ -416,7 +416,7 @@ func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID strin
 	return nil
 }
 
-// SweepExpiredSessions expires every unfinished session past its deadline,
+// SweepExpiredSessions expires (app.SweepExpiry) every unfinished session past its deadline,
 // in batches, skipping rows another instance is working on; each expiry is
 // written with its link.expired webhook in one transaction. It returns how
 // many it expired.
@@ -425,9 +425,10 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 	for {
 		var expired []app.LinkSession
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			tr := app.SweepExpiry
 			if err := tx.SelectContext(ctx, &expired, `
 				WITH x AS (
-					UPDATE link_sessions SET status = 'expired', failure_reason = 'expired', finished_at = now()
+					UPDATE link_sessions SET status = $1, failure_reason = $2, finished_at = now()
 					WHERE id IN (
 						SELECT id FROM link_sessions
 						WHERE status IN `+unfinishedSQL+` AND expires_at <= now()
@@ -435,13 +436,13 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
 					RETURNING `+sessionCols+`
 				), e AS (
-					INSERT INTO link_events (session_id, type, detail) SELECT id, 'expired', 'deadline passed' FROM x
+					INSERT INTO link_events (session_id, type, detail) SELECT id, $3::text, $4::text FROM x
 				)
-				SELECT * FROM x`); err != nil {
+				SELECT * FROM x`, tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
 				return fmt.Errorf("db: sweep sessions: %w", err)
 			}
 			for _, ls := range expired {
-				app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(app.StatusExpired), app.ReasonExpired)
+				app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
 				if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkExpired, nil); err != nil {
 					return err
 				}
@@ -458,26 +459,26 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 	}
 }
 
-// FailAbandonedCallbacks fails, with reason manufacturer_error and one
+// FailAbandonedCallbacks fails (app.SweepLeaseExpiry), with reason manufacturer_error and one
 // link.failed webhook each, every session whose claimed callback's lease
 // ran out without an outcome, skipping rows another instance is working
 // on. It returns how many it failed.
 func (s *Store) FailAbandonedCallbacks(ctx context.Context) (int, error) {
 	var failed []app.LinkSession
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		tr := app.SweepLeaseExpiry
 		if err := tx.SelectContext(ctx, &failed, `
 			WITH x AS (
-				UPDATE link_sessions SET status = 'failed', failure_reason = 'manufacturer_error', finished_at = now()
+				UPDATE link_sessions SET status = $1, failure_reason = $2, finished_at = now()
 				WHERE id IN (
 					SELECT id FROM link_sessions
-					WHERE status = 'authorizing' AND callback_lease_until IS NOT NULL AND callback_lease_until <= now()
+					WHERE status = $5 AND callback_lease_until IS NOT NULL AND callback_lease_until <= now()
 					ORDER BY callback_lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
 				RETURNING `+sessionCols+`
 			), e AS (
-				INSERT INTO link_events (session_id, type, detail)
-				SELECT id, 'failed', 'the sign-in was not finished in time (callback lease ran out)' FROM x
+				INSERT INTO link_events (session_id, type, detail) SELECT id, $3::text, $4::text FROM x
 			)
-			SELECT * FROM x`); err != nil {
+			SELECT * FROM x`, tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail, app.StatusAuthorizing); err != nil {
 			return fmt.Errorf("db: fail abandoned callbacks: %w", err)
 		}
 		for _, ls := range failed {
