@@ -58,6 +58,7 @@ func focused(b *handlertest.ConsoleBrowser, js, want string) string {
 // keyboard focus where the outcome is, continues a connection left
 // half-way and finds support — on a laptop and on a phone.
 func TestBrowserCustomerDashboardSpeaksTheCustomersLanguage(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			s := handlertest.Start(t)

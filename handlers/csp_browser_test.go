@@ -53,6 +53,7 @@ const noInlineStyle = `htmx.config.includeIndicatorStyles === false && document.
 // none (NewBrowser fails the test on any), and the cause, htmx's inline
 // indicator styles, stays off: on a laptop and on a phone.
 func TestBrowserHTMXSwapsKeepTheCSP(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			s := handlertest.Start(t)
