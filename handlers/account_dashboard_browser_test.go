@@ -61,6 +61,7 @@ func TestBrowserCustomerDashboardSpeaksTheCustomersLanguage(t *testing.T) {
 	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			ctx := context.Background()
 			email := "zone-" + strconv.FormatInt(width, 10) + "@example.test"

@@ -299,6 +299,7 @@ func TestComfortEditorShowsStaleVersionWithTheFreshValues(t *testing.T) {
 	for _, htmx := range []bool{true, false} {
 		name := map[bool]string{true: "htmx", false: "plain form"}[htmx]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			u, c := s.MustLogin(t, "stale@example.test", app.RoleCustomer)
 			here := handlertest.Get(t, c, s.URL+"/account")

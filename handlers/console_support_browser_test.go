@@ -32,6 +32,7 @@ func TestBrowserAdminFixesARelinkBlockedByAMissingRedirectURI(t *testing.T) {
 	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			linkCustomer(t, s, "nr-b", "sandbox-heatpump", "user_good", "deny")
 			if _, err := s.Store.DB().ExecContext(context.Background(), `DELETE FROM supplier_redirect_uris WHERE supplier_id = $1`, s.SupplierID); err != nil {
@@ -68,6 +69,7 @@ func TestBrowserAgentReadsQueueRowsAndBulkFailures(t *testing.T) {
 	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			ctx := context.Background()
 			linkCustomer(t, s, "bf-1", "sandbox-heatpump", "user_good", "allow")

@@ -20,6 +20,7 @@ func TestBrowserConsoleBackAfterSearchKeepsTheCSP(t *testing.T) {
 	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			for _, suid := range []string{"csp-1", "csp-2"} {
 				linkCustomer(t, s, suid, "sandbox-heatpump", "user_good", "allow")
@@ -56,6 +57,7 @@ func TestBrowserHTMXSwapsKeepTheCSP(t *testing.T) {
 	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			linkCustomer(t, s, "csp-swap", "sandbox-heatpump", "user_good", "allow")
 			b := handlertest.NewConsoleBrowser(t)

@@ -64,6 +64,7 @@ func TestBrowserNoPageOfAnyRoleOverflowsAPhone(t *testing.T) {
 	}
 	for _, role := range pages {
 		t.Run(role.email, func(t *testing.T) {
+			t.Parallel() // each role browses the same server in a tab of its own
 			tab := handlertest.NewConsoleBrowser(t)
 			if role.email != "" {
 				consoleSignIn(tab, s.URL, role.email)

@@ -96,6 +96,7 @@ func TestLoginIsThrottledPerAccountAndPerIP(t *testing.T) {
 		{"per IP", 100, 3, []string{"a@example.test", "b@example.test", "c@example.test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t, func(c *app.Config) {
 				c.Portal.LoginMaxPerAccount, c.Portal.LoginMaxPerIP = tc.maxAccount, tc.maxIP
 			})

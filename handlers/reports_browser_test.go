@@ -24,7 +24,10 @@ import (
 func TestBrowserManagerFiltersReportAndDownloadsCSV(t *testing.T) {
 	t.Parallel()
 	for _, clock := range []time.Time{time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC), time.Date(2027, 3, 28, 12, 0, 0, 0, time.UTC)} {
-		t.Run(clock.Format(time.RFC3339), func(t *testing.T) { browseReports(t, clock) })
+		t.Run(clock.Format(time.RFC3339), func(t *testing.T) {
+			t.Parallel()
+			browseReports(t, clock)
+		})
 	}
 }
 
