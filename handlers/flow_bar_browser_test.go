@@ -19,8 +19,10 @@ import (
 // the asked-for brand counted for that supplier — on a laptop and on a
 // phone.
 func TestBrowserHostedFlowStepsLanguageAndMissingBrand(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			ctx := context.Background()
 			site := handlertest.StartSupplierSite(t)
