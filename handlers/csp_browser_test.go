@@ -26,7 +26,7 @@ func TestBrowserConsoleBackAfterSearchKeepsTheCSP(t *testing.T) {
 				linkCustomer(t, s, suid, "sandbox-heatpump", "user_good", "allow")
 				linkCustomer(t, s, suid, "sandbox-heatpump", "user_good", "deny")
 			}
-			b := handlertest.NewConsoleBrowser(t)
+			b := handlertest.NewOwnConsoleBrowser(t)
 			signInAs(t, s, b, "agent@csp.test", app.RoleAgent)
 			b.Resize(width)
 			b.Do(cdp.Navigate(s.URL+"/console"), cdp.WaitVisible(cdp.CSS("#q")),
@@ -60,7 +60,7 @@ func TestBrowserHTMXSwapsKeepTheCSP(t *testing.T) {
 			t.Parallel()
 			s := handlertest.Start(t)
 			linkCustomer(t, s, "csp-swap", "sandbox-heatpump", "user_good", "allow")
-			b := handlertest.NewConsoleBrowser(t)
+			b := handlertest.NewOwnConsoleBrowser(t)
 			b.Resize(width)
 			want := func(where string) {
 				t.Helper()

@@ -46,6 +46,20 @@ const BrowserTimeout = 2 * time.Minute
 // missing browser fails the test.
 func NewBrowser(tb testing.TB) context.Context {
 	tb.Helper()
+	return newBrowser(tb, false)
+}
+
+// NewOwnBrowser is NewBrowser in a Chromium of the test's own, started for
+// it and stopped when it ends, its tab in the browser's default context:
+// for the tests of Back and Forward, whose history steps timed out now and
+// then in a browser context of the shared browser.
+func NewOwnBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	return newBrowser(tb, true)
+}
+
+func newBrowser(tb testing.TB, own bool) context.Context {
+	tb.Helper()
 	exe, names := findBrowser()
 	if exe == "" {
 		msg := fmt.Sprintf("no Chromium found (looked for %v in PATH); install it with apt-get install chromium", names)
@@ -55,9 +69,23 @@ func NewBrowser(tb testing.TB) context.Context {
 		tb.Skip(msg)
 	}
 	var ctx context.Context
+	if own {
+		timeout, cancelTimeout := context.WithTimeout(context.Background(), BrowserTimeout)
+		alloc, cancelAlloc := chromedp.NewExecAllocator(timeout, browserOptions(exe, tb.TempDir())...)
+		tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+		tb.Cleanup(func() {
+			cancelTab()
+			cancelAlloc()
+			cancelTimeout()
+		})
+		if err := chromedp.Do(tab); err != nil {
+			tb.Fatalf("start %s: %v", exe, err)
+		}
+		ctx = tab
+	}
 	// A browser that died (a crash, or killed by a busy machine) is
 	// started again once.
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ctx == nil; attempt++ {
 		browser, err := sharedBrowser(exe)
 		if err != nil {
 			tb.Fatalf("start %s: %v", exe, err)
@@ -125,7 +153,24 @@ func sharedBrowser(exe string) (context.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []chromedp.ExecAllocatorOption{
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), browserOptions(exe, dir)...)
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+	stop := func() {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	if err := chromedp.Do(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	browserProc.ctx, browserProc.cancel = ctx, stop
+	return ctx, nil
+}
+
+// browserOptions are the flags of a test Chromium with its profile in dir.
+func browserOptions(exe, dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(dir),
 		chromedp.Headless,
@@ -148,19 +193,6 @@ func sharedBrowser(exe string) (context.Context, error) {
 		chromedp.Flag("lang", "en-US"),
 		chromedp.WindowSize(1280, 900),
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
-	stop := func() {
-		cancel()
-		cancelAlloc()
-		os.RemoveAll(dir)
-	}
-	if err := chromedp.Do(ctx); err != nil {
-		stop()
-		return nil, err
-	}
-	browserProc.ctx, browserProc.cancel = ctx, stop
-	return ctx, nil
 }
 
 // closeBrowser stops the shared browser if ctx is still it.

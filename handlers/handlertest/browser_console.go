@@ -30,6 +30,15 @@ func NewConsoleBrowser(tb testing.TB) *ConsoleBrowser {
 	return b
 }
 
+// NewOwnConsoleBrowser is NewConsoleBrowser in a Chromium of the test's own
+// (NewOwnBrowser), for tests that go Back and Forward.
+func NewOwnConsoleBrowser(tb testing.TB) *ConsoleBrowser {
+	tb.Helper()
+	b := &ConsoleBrowser{tb: tb, ctx: NewOwnBrowser(tb)}
+	b.start()
+	return b
+}
+
 // NewTab opens a tab in a fresh browser context (no shared cookies).
 func (b *ConsoleBrowser) NewTab() *ConsoleBrowser {
 	b.tb.Helper()
