@@ -45,8 +45,10 @@ func writeLogo(t *testing.T, dir string, w, h int) string {
 // buttons with text that keeps a readable contrast — on a laptop and on a
 // phone.
 func TestBrowserSupplierCoBrandingOnHostedPages(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			dir := t.TempDir()
 			logo := writeLogo(t, dir, 120, 40)

@@ -15,8 +15,10 @@ import (
 // see your manufacturer password") is there while the user types the
 // supplier's password — on a laptop and on a phone.
 func TestBrowserSandboxSupplierPagesLookLikeTheSupplier(t *testing.T) {
+	t.Parallel()
 	for _, width := range browserWidths {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			t.Parallel()
 			s := handlertest.Start(t)
 			mfr := handlertest.StartManufacturerApp(t)
 			link := s.MustCreateSupplierLink(t, "look-"+strconv.FormatInt(width, 10), mfr.CallbackURL, "HP-L1")
