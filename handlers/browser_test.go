@@ -189,8 +189,8 @@ func TestBrowserUserDeniesAndReturnsFailedAccessDenied(t *testing.T) {
 	}
 }
 
+// Serial: the flow must reach the consent page within the 5 s TTL.
 func TestBrowserAllowAfterSessionExpiredReturnsFailedExpired(t *testing.T) {
-	t.Parallel()
 	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(5 * time.Second) })
 	site := handlertest.StartSupplierSite(t)
 	ctx := handlertest.NewBrowser(t)
