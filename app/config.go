@@ -263,6 +263,9 @@ type LogConfig struct {
 	Level string `yaml:"level"`
 	// Format is json or text; empty picks json in production, text elsewhere.
 	Format string `yaml:"format"`
+	// APIRequests keeps the suppliers' API request log (the developer
+	// dashboard's Requests page); false records nothing.
+	APIRequests bool `yaml:"api_requests"`
 }
 
 // LogFormat returns the log format in effect: log.format, or json in
@@ -336,7 +339,7 @@ func DefaultConfig() Config {
 		},
 		Reports: ReportsConfig{Timezone: "Europe/Amsterdam", FoldInterval: Duration(time.Second)},
 		Dev:     DevConfig{SeedHistory: true},
-		Log:     LogConfig{Level: "info"},
+		Log:     LogConfig{Level: "info", APIRequests: true},
 		Jobs: JobsConfig{PollInterval: Duration(time.Second), Lease: Duration(time.Minute),
 			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute), BulkBatch: 10},
 		Retention: RetentionConfig{Interval: Duration(10 * time.Minute), IdempotencyKeys: Duration(72 * time.Hour),

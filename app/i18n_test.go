@@ -17,7 +17,7 @@ var untranslated = map[string]map[string]bool{
 	"*": {"home.title": true, "portal.lang.en": true, "portal.lang.nl": true, "portal.lang.de": true,
 		"portal.lang.fr": true, "portal.lang.es": true},
 	"nl": {"portal.devices.model": true, "portal.nav.via": true, "portal.role.manager": true,
-		"developers.delivery.payload": true, "developers.tab.team": true, "developers.tab.webhooks": true, "developers.webhooks.endpoint": true, "developers.requests.route": true,
+		"developers.delivery.payload": true, "developers.tab.team": true, "apiref.params": true, "developers.tab.webhooks": true, "developers.webhooks.endpoint": true, "developers.requests.route": true,
 		"console.branding.title": true, "console.branding.logo": true},
 	"de": {"kind.thermostat": true, "console.branding.logo": true, "portal.role.admin": true, "portal.role.manager": true,
 		"developers.tab.team": true, "developers.tab.webhooks": true, "developers.requests.route": true},

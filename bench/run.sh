@@ -110,6 +110,18 @@ curl -fs "http://$app_addr/readyz" >/dev/null || { tail -n 30 "$work/server.log"
 key=nox_sk_demo_0000000000000000000000000000000000
 app() { ./bin/bench-load -url "http://$app_addr" -key "$key" -pid "$app_pid" -c "$conns" -d "$dur" "$@"; }
 
+# The same server with the API request log off (log.api_requests: false),
+# for the POST /link before/after line.
+nolog_addr=127.0.0.1:$((app_port + 3))
+env NOX_DATABASE_URL="$dburl" NOX_SERVER_ADDR=$nolog_addr NOX_SERVER_PUBLIC_URL="http://$nolog_addr" \
+  NOX_SANDBOX_ENABLED=true NOX_DEV_SEED=false NOX_LOG_FORMAT=json NOX_LOG_API_REQUESTS=false \
+  NOX_SECURITY_API_RATE_LIMIT=1000000000 NOX_SECURITY_PAGE_RATE_LIMIT=1000000000 \
+  ./bin/noxportal >"$work/server-nolog.log" 2>&1 &
+nolog_pid=$!
+pids+=("$nolog_pid")
+for _ in $(seq 100); do curl -fs "http://$nolog_addr/readyz" >/dev/null && break; sleep 0.1; done
+curl -fs "http://$nolog_addr/readyz" >/dev/null || { tail -n 30 "$work/server-nolog.log"; exit 1; }
+
 # The POST /link reference: the durable writes a link creation cannot avoid,
 # one session row and its "created" event, into copies of link_sessions and
 # link_events with the same columns, defaults, checks and indexes, and the
@@ -137,6 +149,9 @@ for r in $(seq "$rounds"); do
   psql "$dburl" -qc "TRUNCATE bench_free_events, bench_free_sessions"
   say "Round $r/$rounds: POST /users/{id}/link ($conns connections, $dur)"
   app -mode link -id "link_r$r" -name 'POST /users/{id}/link' -out "$work/link_r$r.json"
+  say "Round $r/$rounds: POST /users/{id}/link with the API request log off ($conns connections, $dur)"
+  ./bin/bench-load -url "http://$nolog_addr" -key "$key" -pid "$nolog_pid" -c "$conns" -d "$dur" \
+    -mode link -id "link_nolog_r$r" -name 'POST /users/{id}/link, API request log off (before)' -out "$work/link_nolog_r$r.json"
   say "Round $r/$rounds: pgbench prepared SELECT by unique token hash ($conns clients, $dur)"
   tps=$(pgb "select_r$r" bench/pgbench/select.sql -D ntokens=$ntokens | tail -n1)
   ./bin/bench-load -mode pgbench -id "pg_select_r$r" -name "pgbench prepared SELECT by token hash (ceiling)" -c "$conns" \
@@ -174,6 +189,7 @@ measure_admin_search
 measure_reports
 
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+kill "$nolog_pid"; wait "$nolog_pid" 2>/dev/null || true
 psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions"
 
 cat >"$work/head.md" <<EOF

@@ -134,7 +134,9 @@ func New(d Deps) *fiber.App {
 	fapp.Use(requestid.New())
 	fapp.Use(h.boundRequest)
 	fapp.Use(h.logRequests)
-	fapp.Use(h.recordAPIRequests)
+	if d.Config.Log.APIRequests {
+		fapp.Use(h.recordAPIRequests)
+	}
 	fapp.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -191,6 +193,8 @@ func (h *Handler) templateFuncs() template.FuncMap {
 		// localTime shows a time on a customer page in the customer's zone (.TZ).
 		"localTime": customerTime,
 		"idBreaks":  idBreaks,
+		"prose":     prose,
+		"lower":     strings.ToLower,
 	}
 }
 
@@ -213,6 +217,8 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/healthz", h.showHealth)
 	f.Get("/readyz", h.showReadiness)
 	f.Use("/static", h.serveStatic)
+	f.Get("/openapi.json", h.showOpenAPI)
+	f.Get("/docs/api", h.limitPages, h.showAPIReference)
 
 	// Link API for suppliers (JSON, x-api-key).
 	api := f.Group("/users", h.requireAPIKey)
@@ -239,7 +245,9 @@ func (h *Handler) routes(f *fiber.App) {
 	hooks.Get("/deliveries/:id", h.showWebhookDelivery)
 	hooks.Post("/deliveries/:id/replay", h.replayWebhookDelivery)
 
-	// Hosted link flow.
+	// Hosted link flow; opened by nox-link.js it runs in a popup.
+	f.Use("/connect", h.linkPopup)
+	f.Use("/oauth/callback", h.linkPopup)
 	f.Get("/", h.showHome)
 	f.Get("/connect", h.limitPages, h.showBrandPage)
 	f.Get("/connect/brands", h.limitPages, h.filterBrands)
@@ -329,6 +337,8 @@ func (h *Handler) routes(f *fiber.App) {
 		// Before the sandbox brands' routes, whose /sandbox/:brand prefix
 		// would take it.
 		f.Get(DemoSupplierAppPath, h.limitPages, h.showDemoSupplierCallback)
+		// The sandbox brands' sign-in keeps a popup's opener too.
+		f.Use("/sandbox", h.linkPopup)
 		h.sandboxRoutes(f)
 	}
 	if h.cfg.Sandbox.SupplierActive() {
@@ -343,6 +353,11 @@ func (h *Handler) serveStatic(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	if name == "nox-link.js" {
+		// Supplier pages load it from their own origin, with an SRI hash.
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		c.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	}
 	c.Type(name[strings.LastIndexByte(name, '.')+1:])
 	return c.Send(b)
 }

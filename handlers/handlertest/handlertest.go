@@ -49,6 +49,8 @@ type Server struct {
 	// Metrics are the server's metrics (scrape them with Metrics.Handler).
 	Metrics *metric.Metrics
 	logs    *syncBuffer
+	// tb is the test of Start, which contract failures of Client fail.
+	tb testing.TB
 }
 
 // RepoRoot returns the repository's root folder.
@@ -82,6 +84,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		tb.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
+	serverHosts.Store(ln.Addr().String(), true)
 	cfg, err := app.LoadConfig(filepath.Join(RepoRoot(), "config.yaml"), []string{
 		"NOX_ENV=test",
 		"NOX_SERVER_PUBLIC_URL=" + base,
@@ -113,7 +116,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		tb.Fatal(err)
 	}
 	s := &Server{URL: base, Config: cfg, Store: store, SupplierID: "supplier_test",
-		RedirectURI: "https://supplier.example/callback?src=nox", Now: now, logs: &syncBuffer{}}
+		RedirectURI: "https://supplier.example/callback?src=nox", Now: now, logs: &syncBuffer{}, tb: tb}
 	if err := store.UpsertSupplier(ctx, app.Supplier{ID: s.SupplierID, Name: "Test Energy",
 		RedirectURIs: []string{s.RedirectURI, "http://127.0.0.1:3000/callback"}}); err != nil {
 		tb.Fatal(err)
@@ -178,6 +181,14 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 	return s
 }
 
+// apiTransport carries the API calls of every test server: a transport of
+// its own, so a test binary that validates http.DefaultTransport's traffic
+// (ContractTransport) does not check these answers twice.
+var (
+	apiTransport = http.DefaultTransport.(*http.Transport).Clone()
+	apiClient    = &http.Client{Transport: apiTransport}
+)
+
 // Logs returns everything the server logged so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
@@ -186,6 +197,7 @@ func (s *Server) Logs() string { return s.logs.String() }
 func (s *Server) Client() *http.Client {
 	return &http.Client{
 		Jar:           newJar(),
+		Transport:     ContractTransport(s.tb, apiTransport, strings.TrimPrefix(s.URL, "http://")),
 		Timeout:       20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -223,12 +235,16 @@ func (s *Server) API(tb testing.TB, method, path, key, body string, headers ...s
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if problems := CheckContract(req, resp.StatusCode, resp.Header, raw); len(problems) > 0 {
+		tb.Errorf("%s %s → %d breaks the API contract (openapi/openapi.yaml):\n  %s\n  body: %.400s",
+			method, path, resp.StatusCode, strings.Join(problems, "\n  "), raw)
+	}
 	r := APIResult{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {

@@ -1,0 +1,63 @@
+package handlers_test
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"testing"
+
+	"noxportal/handlers/handlertest"
+	"noxportal/openapi"
+)
+
+// TestMain validates every API answer of the package's tests against the
+// published contract (openapi/openapi.yaml): Server.API and Server.Client
+// do it per test; here http.DefaultTransport does it for the tests that
+// call the server with the standard client. After a run of the whole
+// package (no -run, -skip or -short) every error code the document lists
+// must have been answered by at least one test, so the document cannot
+// list codes the server no longer sends.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	http.DefaultTransport = handlertest.ContractTransport(nil, http.DefaultTransport)
+	code := m.Run()
+	if v := handlertest.ContractViolations(); len(v) > 0 {
+		for _, s := range v {
+			fmt.Fprintln(os.Stderr, s)
+		}
+		code = 1
+	}
+	if missing := unproducedErrorCodes(); !wholeRun() && testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "contract: error codes this run did not produce: %v\n", missing)
+	} else if code == 0 && wholeRun() {
+		if len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: documented error codes no test produced: %v\n"+
+				"(produce each in a test, or remove it from openapi/openapi.yaml if the server never sends it)\n", missing)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func wholeRun() bool {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return !testing.Short()
+}
+
+func unproducedErrorCodes() []string {
+	seen := handlertest.ErrorCodesSeen()
+	var missing []string
+	for _, c := range openapi.ErrorCodes() {
+		if seen[c] == 0 {
+			missing = append(missing, c)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
