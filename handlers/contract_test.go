@@ -14,14 +14,14 @@ import (
 
 // TestMain validates every API answer of the package's tests against the
 // published contract (openapi/openapi.yaml): Server.API and Server.Client
-// do it per test; here http.DefaultTransport does it for the tests that
-// call the server with the standard client. After a run of the whole
+// do it per test; here http.DefaultClient does it for the tests that call
+// the server with the standard client (http.Get, http.DefaultClient.Do). After a run of the whole
 // package (no -run, -skip or -short) every error code the document lists
 // must have been answered by at least one test, so the document cannot
 // list codes the server no longer sends.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	http.DefaultTransport = handlertest.ContractTransport(nil, http.DefaultTransport)
+	http.DefaultClient.Transport = handlertest.ContractTransport(nil, http.DefaultTransport)
 	code := m.Run()
 	if v := handlertest.ContractViolations(); len(v) > 0 {
 		for _, s := range v {

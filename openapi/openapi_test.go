@@ -35,7 +35,7 @@ func TestDocumentIsValidOpenAPI31(t *testing.T) {
 		for _, e := range verrs {
 			t.Errorf("%s: %s", e.Message, e.Reason)
 			for _, se := range e.SchemaValidationErrors {
-				t.Errorf("  %s at %s", se.Reason, se.Location)
+				t.Errorf("  %s at %s", se.Reason, se.KeywordLocation)
 			}
 		}
 	}

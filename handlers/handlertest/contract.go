@@ -177,7 +177,7 @@ func describe(e *verrors.ValidationError) string {
 		s += ": " + e.Reason
 	}
 	for _, se := range e.SchemaValidationErrors {
-		s += fmt.Sprintf("\n    %s (at %s)", se.Reason, se.Location)
+		s += fmt.Sprintf("\n    %s (at %s, schema %s)", se.Reason, se.FieldPath, se.KeywordLocation)
 	}
 	return s
 }

@@ -182,7 +182,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 }
 
 // apiTransport carries the API calls of every test server: a transport of
-// its own, so a test binary that validates http.DefaultTransport's traffic
+// its own, so a test binary that validates http.DefaultClient's traffic
 // (ContractTransport) does not check these answers twice.
 var (
 	apiTransport = http.DefaultTransport.(*http.Transport).Clone()
