@@ -12,7 +12,9 @@ import (
 	"noxportal/openapi"
 )
 
-// TestMain validates every API answer of the package's tests against the
+// TestMain drops the tests' databases in the background and stops the
+// Chromium the browser tests share once they have run (handlertest.Main).
+// It also validates every API answer of the package's tests against the
 // published contract (openapi/openapi.yaml): Server.API and Server.Client
 // do it per test; here http.DefaultClient does it for the tests that call
 // the server with the standard client (http.Get, http.DefaultClient.Do). After a run of the whole
@@ -22,7 +24,7 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	http.DefaultClient.Transport = handlertest.ContractTransport(nil, http.DefaultTransport)
-	code := m.Run()
+	code := handlertest.Main(m) // test databases dropped in the background, the shared browser stopped
 	if v := handlertest.ContractViolations(); len(v) > 0 {
 		for _, s := range v {
 			fmt.Fprintln(os.Stderr, s)
