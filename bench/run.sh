@@ -10,7 +10,8 @@
 #   BENCH_ROUNDS     rounds of ceiling + app for POST /link and the brand page (default 3)
 #   BENCH_CONNS      concurrent connections (default 64)
 #   BENCH_PG_PORT    Postgres port (default 54339)
-#   BENCH_APP_PORT   port of the server under test (default 18089; the bare Fiber ceiling uses the next one)
+#   BENCH_APP_PORT   port of the server under test (default 18089; the bare Fiber ceiling uses the
+#                    next one, the server with the request log off +3, its metrics +4)
 #   BENCH_RELOAD=0   keep the loaded database of the last run when its scale matches
 #   BENCH_PPROF=1    serve pprof on 127.0.0.1:18091 during the run
 set -euo pipefail
@@ -115,6 +116,7 @@ app() { ./bin/bench-load -url "http://$app_addr" -key "$key" -pid "$app_pid" -c 
 nolog_addr=127.0.0.1:$((app_port + 3))
 env NOX_DATABASE_URL="$dburl" NOX_SERVER_ADDR=$nolog_addr NOX_SERVER_PUBLIC_URL="http://$nolog_addr" \
   NOX_SANDBOX_ENABLED=true NOX_DEV_SEED=false NOX_LOG_FORMAT=json NOX_LOG_API_REQUESTS=false \
+  NOX_SERVER_METRICS_ADDR=127.0.0.1:$((app_port + 4)) \
   NOX_SECURITY_API_RATE_LIMIT=1000000000 NOX_SECURITY_PAGE_RATE_LIMIT=1000000000 \
   ./bin/noxportal >"$work/server-nolog.log" 2>&1 &
 nolog_pid=$!
