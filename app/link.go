@@ -3,6 +3,7 @@ package app
 import (
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +24,9 @@ const (
 	StatusExpired     SessionStatus = "expired"
 )
 
-// Final reports whether no transition leaves s.
+// Final reports whether no transition leaves s: it is one of EndedStatuses.
 func (s SessionStatus) Final() bool {
-	return s == StatusConnected || s == StatusFailed || s == StatusExpired
+	return slices.Contains(EndedStatuses, s)
 }
 
 // Failure reasons recorded on failed/expired sessions and sent to the
