@@ -200,6 +200,40 @@ func createLink(url, key, user string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// TestSIGTERMDoesNotWaitForUnusedConnections opens connections that never
+// send a request, as browsers and load balancers do when they connect ahead
+// of need, and checks that the shutdown closes them instead of waiting for
+// them until server.shutdown_timeout runs out (which exits non-zero).
+func TestSIGTERMDoesNotWaitForUnusedConnections(t *testing.T) {
+	dbURL := dbtest.MustDatabase(t)
+	p := startProcess(t, dbURL, "NOX_SERVER_DRAIN_DELAY=100ms", "NOX_SERVER_SHUTDOWN_TIMEOUT=8s")
+	addr := strings.TrimPrefix(p.URL, "http://")
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	// One keep-alive connection that has served a request and sits idle.
+	resp, err := http.Get(p.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 20*time.Second); err != nil {
+		t.Errorf("exit: %v, want status 0", err)
+	}
+	if !strings.Contains(p.out.String(), "msg=stopped") {
+		t.Errorf("no \"stopped\" line in the output")
+	}
+}
+
 // TestSIGTERMDrainsFinishesInFlightRequestsAndExitsZero runs the binary,
 // keeps clients sending until /readyz turns 503 (as a load balancer would),
 // holds one request in flight across the shutdown, and checks that every
