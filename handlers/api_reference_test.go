@@ -149,5 +149,38 @@ func TestPostLoginReportAfterTheDeadlineIsExpired(t *testing.T) {
 	if r := s.API(t, "POST", "/post-login-redirect", key, `{"state":"`+l.State+`","supplier_user_id":"late-1"}`); r.Status != 409 || r.ErrorCode() != "expired" {
 		t.Errorf("report after the deadline: %d %s, want 409 expired", r.Status, r.Raw)
 	}
+}
 
+// TestPostLoginReportOfAnAccountOfAnotherCustomerIsAlreadyLinked: a
+// customer links the energy supplier from the dashboard, and the
+// supplier's server reports a supplier user id that already belongs to
+// another NOX user. The answer is 409 already_linked; nothing is mapped and
+// the session fails with that reason.
+func TestPostLoginReportOfAnAccountOfAnotherCustomerIsAlreadyLinked(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	key, supplier := s.Config.Sandbox.Supplier.APIKey, s.Config.Sandbox.Supplier.ID
+	first, c1 := s.MustLogin(t, "first@example.test", app.RoleCustomer)
+	linkSupplierFromDashboard(t, s, c1, "user_good", "accept")
+	taken := s.API(t, "GET", "/users/SE-1001", key, "")
+	if taken.Status != 200 || taken.Data()["nox_user_id"] != first.NoxUserID {
+		t.Fatalf("SE-1001 after the first customer linked: %d %s", taken.Status, taken.Raw)
+	}
+
+	second, c2 := s.MustLogin(t, "second@example.test", app.RoleCustomer)
+	dash := handlertest.Get(t, c2, s.URL+"/account")
+	action, vals := dash.FormValues(t, "/account/suppliers/link")
+	start := handlertest.PostForm(t, c2, s.URL+action, vals)
+	l := s.WalkToSupplierTerms(t, c2, start.Location, supplier, "user_other")
+	r := s.API(t, "POST", "/post-login-redirect", key, `{"state":"`+l.State+`","supplier_user_id":"SE-1001"}`)
+	if r.Status != 409 || r.ErrorCode() != "already_linked" {
+		t.Fatalf("report of another customer's supplier account: %d %s, want 409 already_linked", r.Status, r.Raw)
+	}
+	if again := s.API(t, "GET", "/users/SE-1001", key, ""); again.Data()["nox_user_id"] != first.NoxUserID {
+		t.Errorf("SE-1001 after the refused report: %s, want still %s", again.Raw, first.NoxUserID)
+	}
+	var mapped int
+	if err := s.Store.DB().Get(&mapped, `SELECT count(*) FROM supplier_mappings WHERE nox_user_id = $1`, second.NoxUserID); err != nil || mapped != 0 {
+		t.Errorf("second customer's supplier mappings: %d %v, want none", mapped, err)
+	}
 }
