@@ -170,48 +170,6 @@ func linkedParties(ctx context.Context, tx *sqlx.Tx, noxUserID string) ([]linked
 	return out, nil
 }
 
-// SetDeviceStatus moves one of a nox user's devices to status
-// (relink_required, disconnected or connected) and, for the first two,
-// writes a device.relink_required or device.disconnected webhook for every
-// party linked to the user, in the same transaction. ENOTFOUND when the user
-// has no such device.
-func (s *Store) SetDeviceStatus(ctx context.Context, noxUserID, manufacturerID, externalID, status string) error {
-	var typ string
-	switch status {
-	case app.DeviceRelinkRequired:
-		typ = app.EventDeviceRelinkRequired
-	case app.DeviceDisconnected:
-		typ = app.EventDeviceDisconnected
-	case app.DeviceConnected:
-	default:
-		return app.Errorf(app.EINVALID, "unknown device status %q", status)
-	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE devices SET status = $4, updated_at = now()
-			WHERE nox_user_id = $1 AND manufacturer_id = $2 AND external_id = $3 AND status <> $4`,
-			noxUserID, manufacturerID, externalID, status)
-		if err != nil {
-			return fmt.Errorf("db: set device status: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var exists bool
-			if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM devices
-				WHERE nox_user_id = $1 AND manufacturer_id = $2 AND external_id = $3)`, noxUserID, manufacturerID, externalID); err != nil {
-				return fmt.Errorf("db: find device: %w", err)
-			}
-			if !exists {
-				return app.Errorf(app.ENOTFOUND, "No device %q of %s for this user.", externalID, manufacturerID)
-			}
-			return nil
-		}
-		if typ == "" {
-			return nil
-		}
-		return enqueueDeviceEvent(ctx, tx, noxUserID, manufacturerID, externalID, status)
-	})
-}
-
 // enqueueDeviceEvent writes device.relink_required or device.disconnected
 // (by status) for every party linked to the nox user, in tx.
 func enqueueDeviceEvent(ctx context.Context, tx *sqlx.Tx, noxUserID, manufacturerID, externalID, status string) error {

@@ -219,10 +219,17 @@ func TestSupplierLinkedReachesSupplierAndManufacturer(t *testing.T) {
 func TestDeviceStatusChangesReachEveryLinkedParty(t *testing.T) {
 	t.Parallel()
 	p := linkedThreeWays(t)
-	if err := p.s.Store.SetDeviceStatus(t.Context(), p.noxUserID, "sandbox-heatpump", "HP-1", app.DeviceRelinkRequired); err != nil {
+	// Support marks the device for relinking (console), then the customer
+	// disconnects it (dashboard): the two store writes behind those pages.
+	var deviceID int64
+	if err := p.s.Store.DB().GetContext(t.Context(), &deviceID, `SELECT id FROM devices
+		WHERE nox_user_id = $1 AND manufacturer_id = 'sandbox-heatpump' AND external_id = 'HP-1'`, p.noxUserID); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.s.Store.SetDeviceStatus(t.Context(), p.noxUserID, "sandbox-heatpump", "HP-1", app.DeviceDisconnected); err != nil {
+	if err := p.s.Store.MarkRelinkRequired(t.Context(), p.s.Config.Sandbox.Supplier.ID, "SE-1001", deviceID, app.AuditEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.s.Store.DisconnectDevice(t.Context(), p.noxUserID, deviceID, app.AuditEntry{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, r := range map[string]*handlertest.Receiver{"supplier": p.supplier, "heat-pump maker": p.heatpump, "thermostat maker": p.thermostat} {
