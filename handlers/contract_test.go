@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"noxportal/handlers/handlertest"
@@ -62,4 +63,38 @@ func unproducedErrorCodes() []string {
 	}
 	slices.Sort(missing)
 	return missing
+}
+
+// TestWebhookContractCheckRefusesWhatTheDocumentDoesNotAllow: the check
+// every Receiver applies passes a conforming webhook and names each way
+// a body or its headers can break the webhooks section.
+func TestWebhookContractCheckRefusesWhatTheDocumentDoesNotAllow(t *testing.T) {
+	t.Parallel()
+	sig := "t=1700000000,v1=" + strings.Repeat("ab", 32)
+	good := `{"id":"evt_1","type":"link.connected","created_at":1700000000,` +
+		`"data":{"session_id":"ls_1","flow":"supplier","status":"connected","at":1700000000}}`
+	for _, tc := range []struct {
+		name, event, signature, body, want string
+	}{
+		{"conforms", "link.connected", sig, good, ""},
+		{"unknown event", "link.exploded", sig, good, "not in the webhooks section"},
+		{"type and header disagree", "link.failed", sig, good, "is not the Nox-Event-Type header"},
+		{"malformed signature", "link.connected", "sha256=abc", good, "Nox-Signature"},
+		{"undocumented field", "link.connected", sig, strings.Replace(good, `"at":`, `"secret_token":"x","at":`, 1), "secret_token"},
+		{"missing field", "link.connected", sig, strings.Replace(good, `"session_id":"ls_1",`, "", 1), "session_id"},
+		{"wrong type of field", "link.connected", sig, strings.Replace(good, `"at":1700000000}`, `"at":"yesterday"}`, 1), "$.data.at"},
+	} {
+		req, _ := http.NewRequest("POST", "http://receiver.test/hooks", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Nox-Event-Type", tc.event)
+		req.Header.Set("Nox-Delivery-Id", "whd_1")
+		req.Header.Set("Nox-Signature", tc.signature)
+		got := strings.Join(handlertest.CheckWebhook(req, []byte(tc.body)), "\n")
+		if tc.want == "" && got != "" {
+			t.Errorf("%s: got problems %s, want none", tc.name, got)
+		}
+		if tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %q, want a problem naming %q", tc.name, got, tc.want)
+		}
+	}
 }

@@ -16,6 +16,9 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
+	"github.com/pb33f/libopenapi-validator/parameters"
+	"github.com/pb33f/libopenapi-validator/requests"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"noxportal/openapi"
 )
@@ -180,4 +183,68 @@ func describe(e *verrors.ValidationError) string {
 		s += fmt.Sprintf("\n    %s (at %s, schema %s)", se.Reason, se.FieldPath, se.KeywordLocation)
 	}
 	return s
+}
+
+// webhookContract checks the webhooks NOX sends against the webhooks
+// section of the contract: each event's headers (parameters) and its body
+// (the request body schema).
+type webhookContract struct {
+	mu      sync.Mutex
+	model   *v3.Document
+	bodies  requests.RequestBodyValidator
+	headers parameters.ParameterValidator
+}
+
+var webhooks = sync.OnceValues(func() (*webhookContract, error) {
+	doc, err := libopenapi.NewDocument(openapi.JSON())
+	if err != nil {
+		return nil, err
+	}
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		return nil, err
+	}
+	return &webhookContract{model: &m.Model, bodies: requests.NewRequestBodyValidator(&m.Model),
+		headers: parameters.NewParameterValidator(&m.Model)}, nil
+})
+
+// CheckWebhook validates one webhook request a receiver got (its headers
+// and raw body) against the event of its Nox-Event-Type header in the
+// contract's webhooks section; it returns what is wrong, nothing when it
+// conforms.
+func CheckWebhook(req *http.Request, body []byte) []string {
+	w, err := webhooks()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	event := req.Header.Get("Nox-Event-Type")
+	item := w.model.Webhooks.GetOrZero(event)
+	if item == nil {
+		return []string{fmt.Sprintf("event type %q is not in the webhooks section", event)}
+	}
+	var out []string
+	var env struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return []string{"the body is not JSON: " + err.Error()}
+	}
+	if env.Type != event {
+		out = append(out, fmt.Sprintf("the body's type %q is not the Nox-Event-Type header %q", env.Type, event))
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ok, errs := w.headers.ValidateHeaderParamsWithPathItem(r, item, event); !ok {
+		for _, e := range errs {
+			out = append(out, describe(e))
+		}
+	}
+	if ok, errs := w.bodies.ValidateRequestBodyWithPathItem(r, item, event); !ok {
+		for _, e := range errs {
+			out = append(out, describe(e))
+		}
+	}
+	return out
 }

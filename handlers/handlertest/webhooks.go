@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,10 +26,15 @@ type Webhook struct {
 	SignatureOK bool
 	// Status is what the receiver answered.
 	Status int
+	// Contract lists how the request breaks the webhooks section of the
+	// published contract (openapi/openapi.yaml); empty when it conforms.
+	Contract []string
 }
 
-// Receiver is a webhook endpoint on loopback that records every request and
-// checks its signature with the endpoint's secret.
+// Receiver is a webhook endpoint on loopback that records every request,
+// checks its signature with the endpoint's secret and validates its headers
+// and body against the contract's webhooks section: the test fails when
+// one it got does not conform.
 type Receiver struct {
 	URL     string
 	mu      sync.Mutex
@@ -45,6 +51,16 @@ func NewReceiver(tb testing.TB, respond func(n int) int) *Receiver {
 		respond = func(int) int { return http.StatusNoContent }
 	}
 	r := &Receiver{respond: respond}
+	// Registered before srv.Close, so it runs after the server has
+	// finished every request it got.
+	tb.Cleanup(func() {
+		for _, w := range r.Got() {
+			if len(w.Contract) > 0 {
+				tb.Errorf("webhook %s (delivery %s) breaks the contract's webhooks section (openapi/openapi.yaml):\n  %s\n  body: %.400s",
+					w.EventType, w.DeliveryID, strings.Join(w.Contract, "\n  "), w.Body)
+			}
+		}
+	})
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	tb.Cleanup(srv.Close)
 	r.URL = srv.URL + "/hooks"
@@ -57,6 +73,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		Signature: req.Header.Get(app.WebhookSignatureHeader), Body: body}
 	json.Unmarshal(body, &wh.Event)
 	wh.Data, _ = wh.Event["data"].(map[string]any)
+	wh.Contract = CheckWebhook(req, body)
 	r.mu.Lock()
 	wh.SignatureOK = app.VerifyWebhookSignature(r.secret, wh.Signature, body, time.Now(), 5*time.Minute) == nil
 	wh.Status = r.respond(len(r.got) + 1)
