@@ -104,6 +104,22 @@ func TestBrowserSupplierCoBrandingOnHostedPages(t *testing.T) {
 			}
 			user.WantNoOverflow()
 			user.Screenshot("flow-cobranded-" + strconv.FormatInt(width, 10))
+
+			// The user picks a brand (the link is now this browser's); the
+			// same link opened in another browser says it is in use, in
+			// the supplier's colours too.
+			user.Do(cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)), cdp.WaitVisible(cdp.CSS(`#username`)))
+			other := user.NewTab()
+			other.Resize(width)
+			other.Do(cdp.Navigate(linkURL), cdp.WaitVisible(cdp.CSS(`form[action="/connect/takeover"]`)),
+				cdp.WaitVisible(cdp.CSS(`img[data-cobrand-logo]`)),
+				cdp.Poll[cdp.Void](`document.querySelector("img[data-cobrand-logo]").naturalWidth === 120`))
+			got = other.Eval(`(() => { const s = getComputedStyle(document.querySelector('form[action="/connect/takeover"] button')); return s.backgroundColor + "|" + s.color; })()`)
+			if got != "rgb(245, 213, 71)|rgb(0, 0, 0)" {
+				t.Errorf("in-use page button colours %q, want the accent with black text", got)
+			}
+			other.WantNoOverflow()
+			other.Screenshot("flow-in-use-cobranded-" + strconv.FormatInt(width, 10))
 		})
 	}
 }

@@ -76,8 +76,16 @@ func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, fo
 // showInUsePage tells a browser that the link is in use in another one and
 // offers to continue here instead.
 func (h *Handler) showInUsePage(c *fiber.Ctx, sess app.LinkSession, token string) error {
+	sup, err := h.sessionParty(c, sess)
+	if err != nil {
+		return err
+	}
+	cb, err := h.coBrandFor(c, sess, sup.Name)
+	if err != nil {
+		return err
+	}
 	c.Status(fiber.StatusConflict)
-	return h.render(c, "pages/connect/in_use", fiber.Map{"Lang": sess.Language, "Token": token})
+	return h.render(c, "pages/connect/in_use", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb})
 }
 
 // showContinuePage asks the user of a link with a preselected brand to

@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/csv"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +83,16 @@ func TestBrowserHostedFlowStepsLanguageAndMissingBrand(t *testing.T) {
 			row := manager.Eval(`[...document.querySelectorAll('#table-asked tr[data-asked-supplier="` + s.SupplierID + `"] > *')].map(c => c.textContent).join("|")`)
 			if !strings.Contains(row, "Test Energy") || !strings.Contains(row, "Vaillant aroTHERM") || !strings.HasSuffix(row, "|1") {
 				t.Errorf("brands asked for: row %q, want Test Energy, Vaillant aroTHERM, 1", row)
+			}
+			// The same table as a CSV file, downloaded with the manager's cookie.
+			csvText := manager.Fetch(manager.Eval(`document.querySelector('a[data-export="asked"]').href`))
+			recs, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+			if err != nil {
+				t.Fatalf("asked-for CSV does not parse: %v\n%s", err, csvText)
+			}
+			want := [][]string{{"Supplier", "Identifier", "Brand", "Requests"}, {"Test Energy", s.SupplierID, "Vaillant aroTHERM", "1"}}
+			if fmt.Sprint(recs) != fmt.Sprint(want) {
+				t.Errorf("asked-for CSV: got %q, want %q", recs, want)
 			}
 			manager.WantNoOverflow()
 		})

@@ -23,7 +23,7 @@ func csvSafe(cell string) string {
 }
 
 // reportTables are the tables a report exports as CSV.
-var reportTables = []string{"funnel", "failures", "brands", "suppliers", "trend", "devices"}
+var reportTables = []string{"funnel", "failures", "brands", "suppliers", "trend", "devices", "asked"}
 
 // exportReport streams one report table as CSV with the filters in the URL
 // applied; rows are written as they are formatted, not buffered as a file.
@@ -99,6 +99,20 @@ func reportCSV(c *fiber.Ctx, s *db.Store, table string, q reportQuery, v reportV
 		}
 	}
 	switch table {
+	case "asked":
+		rows, err := s.ReportBrandRequests(ctx, f, v.h.reportLoc.String())
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		head("supplier", "id", "brand", "requests")
+		return header, len(rows), func(i int) []string {
+			r := rows[i]
+			name := r.SupplierName
+			if r.SupplierID == "" {
+				name = v.t("reports.asked.own_dashboard")
+			}
+			return []string{name, r.SupplierID, r.Brand, i64(r.Count)}
+		}, nil
 	case "funnel", "failures":
 		fr, err := s.ReportFunnel(ctx, f)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +195,11 @@ func (b *ConsoleBrowser) SetTimeZone(zone string) {
 func (b *ConsoleBrowser) Eval(js string) string {
 	b.tb.Helper()
 	return b.run(chromedp.Evaluate[string](js))
+}
+
+// Fetch returns the body of a GET of url made by the page (with its
+// cookies), as a download link would fetch it.
+func (b *ConsoleBrowser) Fetch(url string) string {
+	b.tb.Helper()
+	return b.run(chromedp.Evaluate[string](`fetch(`+strconv.Quote(url)+`).then(r => r.text())`, chromedp.EvalAwaitPromise))
 }
