@@ -46,16 +46,8 @@ done
 
 # Ceilings on the fleet's primary: the writes a link creation must make
 # durable (trigger-free copies of the tables), and a read by token hash.
-psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions" \
-  -c "CREATE TABLE bench_free_sessions (LIKE link_sessions INCLUDING ALL)" \
-  -c "CREATE TABLE bench_free_events (LIKE link_events INCLUDING ALL)"
 ntokens=20000
-psql "$dburl" -qc "
-  INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator, expires_at,
-      status, failure_reason, finished_at)
-  SELECT 'pgt_' || n, sha256(convert_to('pgb-token-' || n, 'UTF8')), 'supplier_link', 'supplier_demo', 'pgbench-' || n,
-      'http://localhost:3000/callback', 'nl', 'api', now() - interval '1 day', 'expired', 'expired', now() - interval '1 day'
-  FROM generate_series(1, $ntokens) n ON CONFLICT DO NOTHING" -c "ANALYZE link_sessions"
+psql "$dburl" -q -v ON_ERROR_STOP=1 -v ntokens=$ntokens -f bench/pgbench/setup.sql
 pgb() { # id script extra-args...
   local id=$1 script=$2; shift 2
   pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" "$@" -f "$root/$script" "$dburl" >"$work/pgbench_$id.out" 2>&1

@@ -88,14 +88,10 @@ for _ in $(seq 50); do curl -fs "http://$ceiling_addr/" >/dev/null && break; sle
   -out "$work/fiber.json"
 kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
 
-# Known tokens for the SELECT ceiling.
+# What the ceilings read and write: known tokens for the SELECT ceiling, and
+# trigger-free copies of the tables a link creation writes.
 ntokens=100000
-psql "$dburl" -qc "
-  INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator, expires_at,
-      status, failure_reason, finished_at)
-  SELECT 'pgt_' || n, sha256(convert_to('pgb-token-' || n, 'UTF8')), 'supplier_link', 'supplier_demo', 'pgbench-' || n,
-      'http://localhost:3000/callback', 'nl', 'api', now() - interval '1 day', 'expired', 'expired', now() - interval '1 day'
-  FROM generate_series(1, $ntokens) n ON CONFLICT DO NOTHING" -c "ANALYZE link_sessions"
+psql "$dburl" -q -v ON_ERROR_STOP=1 -v ntokens=$ntokens -f bench/pgbench/setup.sql
 
 say "noxportal on $app_addr"
 pprof_env=()
@@ -123,17 +119,6 @@ nolog_pid=$!
 pids+=("$nolog_pid")
 for _ in $(seq 100); do curl -fs "http://$nolog_addr/readyz" >/dev/null && break; sleep 0.1; done
 curl -fs "http://$nolog_addr/readyz" >/dev/null || { tail -n 30 "$work/server-nolog.log"; exit 1; }
-
-# The POST /link reference: the durable writes a link creation cannot avoid,
-# one session row and its "created" event, into copies of link_sessions and
-# link_events with the same columns, defaults, checks and indexes, and the
-# two foreign keys such an insert checks (the session's supplier, the
-# event's session), but no triggers: no report work on the write path.
-psql "$dburl" -qc "DROP TABLE IF EXISTS bench_free_events, bench_free_sessions" \
-  -c "CREATE TABLE bench_free_sessions (LIKE link_sessions INCLUDING ALL)" \
-  -c "CREATE TABLE bench_free_events (LIKE link_events INCLUDING ALL)" \
-  -c "ALTER TABLE bench_free_sessions ADD FOREIGN KEY (supplier_id) REFERENCES suppliers (id)" \
-  -c "ALTER TABLE bench_free_events ADD FOREIGN KEY (session_id) REFERENCES bench_free_sessions (id)"
 
 # Each app measurement runs right after its ceilings, in $rounds rounds; the
 # table shows the median of the rounds' ratios, so a change in the machine's

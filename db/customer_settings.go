@@ -54,7 +54,7 @@ func (s *Store) ChooseTimeZone(ctx context.Context, portalUserID int64, zone, br
 // for another user's link or one that has ended or expired.
 func (s *Store) ReissueCustomerLink(ctx context.Context, portalUserID int64, sessionID string) (string, error) {
 	token := app.RandomToken(48)
-	res, err := s.db.ExecContext(ctx, `UPDATE link_sessions SET token_hash = $3
+	res, err := s.db.ExecContext(ctx, `UPDATE `+sessionsOpen+` SET token_hash = $3
 		WHERE id = $1 AND portal_user_id = $2 AND status IN `+unfinishedSQL+`
 		  AND expires_at > now()`, sessionID, portalUserID, app.HashToken(token))
 	if err != nil {

@@ -154,7 +154,19 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // inTx runs fn in a transaction, committing when it returns nil or an
 // errCommit (which it then returns), and rolling back on any other error.
+//
+// A transaction that met a link session the mover took from under it
+// (isMovedRow) wrote nothing; it runs once more and finds the session in
+// its month.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	err := s.inTxOnce(ctx, fn)
+	if isMovedRow(err) {
+		err = s.inTxOnce(ctx, fn)
+	}
+	return err
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)

@@ -65,6 +65,7 @@ func (s *Store) MaintainHistory(ctx context.Context, now time.Time, r HistoryRet
 				UNION SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date FROM webhook_deliveries_default
 				UNION SELECT date_trunc('month', delivery_created_at AT TIME ZONE 'UTC')::date FROM webhook_attempts_default
 				UNION SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date FROM report_deltas_default
+				UNION SELECT history_month FROM link_sessions_default
 			) months`, now, HistoryMonthsAhead); err != nil {
 			return fmt.Errorf("db: make history partitions: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 
+	"noxportal/app"
 	"noxportal/db"
 	"noxportal/db/dbtest"
 	"noxportal/migrations"
@@ -42,6 +43,12 @@ func historySums(t *testing.T, q sqlx.Queryer) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for table, cols := range map[string]string{
+		// The brand_selected status left with migration 00141: a session
+		// resting in it (none should) is carried over as opened.
+		"link_sessions": `id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator,
+			CASE WHEN status = 'brand_selected' THEN 'opened' ELSE status END, failure_reason, manufacturer_id, brand_preselected,
+			nox_user_id, state_hash, pkce_verifier_enc, browser_hash, created_at, opened_at, brand_selected_at, authorizing_at,
+			callback_at, finished_at, expires_at, portal_user_id, manufacturer_user_id, device_ids, callback_lease_until, created_xid`,
 		"link_events":        "id, session_id, type, detail, created_at",
 		"webhook_deliveries": "id, endpoint_id, event_id, event_type, body, status, attempts, next_attempt_at, leased_until, last_code, last_error, replay_of, created_at, finished_at",
 		"webhook_attempts":   "id, delivery_id, attempt, outcome, status_code, latency_ms, error, signature, created_at",
@@ -74,6 +81,8 @@ func seedHistory(t *testing.T, q sqlx.Execer, now time.Time, partitioned bool) {
 		SELECT 'ls_hist_' || i, sha256(('tok-' || i)::bytea), 'supplier_link', 'sup_hist', 'u' || (i % 50), 'https://h.example/cb',
 			'en', 'api', $1::timestamptz - make_interval(hours => i), $1::timestamptz - make_interval(hours => i) + interval '30 minutes'
 		FROM generate_series(1, 5800) i;
+		UPDATE link_sessions SET status = 'failed', failure_reason = 'cancelled', finished_at = created_at + interval '5 minutes'
+		WHERE id LIKE 'ls_hist_%' AND substring(id FROM 9)::int % 10 <> 0;
 		INSERT INTO link_events (session_id, type, detail, created_at)
 		SELECT s.id, e.type, 'api', s.created_at + e.after
 		FROM link_sessions s, (VALUES ('created', interval '0'), ('opened', interval '2 minutes')) e(type, after)
@@ -133,13 +142,13 @@ func TestMigrationMovesHistoryIntoMonthPartitions(t *testing.T) {
 	}
 	defer d.Close()
 
-	// Every migration but the partitioning one: the previous version
-	// (whatever came after it in number is already applied, as on a
-	// database that gets 00140 out of order).
+	// Every migration but the partitioning ones (history, then link
+	// sessions): the previous version (whatever came after them in number
+	// is already applied, as on a database that gets them out of order).
 	before := fstest.MapFS{}
 	names, _ := fs.Glob(migrations.FS, "*.sql")
 	for _, n := range names {
-		if strings.HasPrefix(n, "00140_") {
+		if strings.HasPrefix(n, "00140_") || strings.HasPrefix(n, "00141_") {
 			continue
 		}
 		b, _ := fs.ReadFile(migrations.FS, n)
@@ -158,6 +167,9 @@ func TestMigrationMovesHistoryIntoMonthPartitions(t *testing.T) {
 	}
 	now := time.Now()
 	seedHistory(t, d, now, false)
+	if _, err := d.Exec(`UPDATE link_sessions SET status = 'brand_selected', brand_selected_at = created_at WHERE id = 'ls_hist_20'`); err != nil {
+		t.Fatal(err)
+	}
 	var maxEvent int64
 	if err := d.Get(&maxEvent, `SELECT max(id) FROM link_events`); err != nil {
 		t.Fatal(err)
@@ -168,13 +180,13 @@ func TestMigrationMovesHistoryIntoMonthPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 1 || !strings.Contains(applied[0], "00140_") {
-		t.Fatalf("applied %v, want the partitioning migration alone", applied)
+	if len(applied) != 2 || !strings.Contains(applied[0], "00140_") || !strings.Contains(applied[1], "00141_") {
+		t.Fatalf("applied %v, want the two partitioning migrations alone", applied)
 	}
 	if got := historySums(t, d); !maps(got, want) {
 		t.Errorf("history after the migration differs:\n got %v\nwant %v", got, want)
 	}
-	for _, table := range []string{"link_events", "webhook_deliveries", "webhook_attempts", "report_deltas"} {
+	for _, table := range []string{"link_sessions", "link_events", "webhook_deliveries", "webhook_attempts", "report_deltas"} {
 		if err := d.Get(&kind, `SELECT relkind::text FROM pg_class WHERE oid = $1::regclass`, table); err != nil || kind != "p" {
 			t.Errorf("%s is %q (%v), want partitioned", table, kind, err)
 		}
@@ -197,6 +209,8 @@ func TestMigrationMovesHistoryIntoMonthPartitions(t *testing.T) {
 	var misplaced int
 	if err := d.Get(&misplaced, `
 		SELECT (SELECT count(*) FROM link_events WHERE tableoid::regclass::text <> 'link_events_p' || to_char(created_at AT TIME ZONE 'UTC', 'YYYYMM'))
+		     + (SELECT count(*) FROM link_sessions WHERE tableoid::regclass::text <> CASE WHEN finished_at IS NULL THEN 'link_sessions_open'
+		        ELSE 'link_sessions_p' || to_char(created_at AT TIME ZONE 'UTC', 'YYYYMM') END)
 		     + (SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
 		        WHERE a.delivery_created_at <> d.created_at
 		           OR a.tableoid::regclass::text <> 'webhook_attempts_p' || to_char(d.created_at AT TIME ZONE 'UTC', 'YYYYMM'))`); err != nil || misplaced != 0 {
@@ -372,15 +386,48 @@ func TestTokenLookupIsOneIndexProbeWithMonthsOfHistory(t *testing.T) {
 	if _, err := s.MaintainHistory(ctx, now, db.HistoryRetention{}); err != nil {
 		t.Fatal(err)
 	}
+	// Nine sessions in ten are finished: they move into their months.
+	if n, err := s.MoveFinishedSessions(ctx, now.Add(time.Hour)); err != nil || n != 5220 {
+		t.Fatalf("moved %d finished sessions (%v), want 5220", n, err)
+	}
 	if _, err := s.DB().Exec(`ANALYZE link_sessions, link_events, webhook_deliveries, webhook_attempts`); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(partitionsOf(t, s.DB(), "link_events")); n < 10 {
-		t.Fatalf("link_events has %d partitions, want months of history", n)
+	for _, table := range []string{"link_sessions", "link_events"} {
+		if n := len(partitionsOf(t, s.DB(), table)); n < 10 {
+			t.Fatalf("%s has %d partitions, want months of history", table, n)
+		}
 	}
-	got := planNodes(t, s, `SELECT id, status FROM link_sessions WHERE token_hash = sha256('tok-4000'::bytea)`)
-	if want := []string{"Index Scan link_sessions link_sessions_token_hash_key"}; !slices.Equal(got, want) {
+	if n := count(t, s, `SELECT count(*) FROM link_sessions_open`); n != 580 {
+		t.Errorf("the open partition holds %d sessions, want the 580 unfinished", n)
+	}
+	// The server looks a token up in the open partition first: one probe
+	// of its token index, whatever the months of history.
+	got := planNodes(t, s, `SELECT id, status FROM link_sessions_open WHERE token_hash = sha256('tok-4000'::bytea)`)
+	if want := []string{"Index Scan link_sessions_open link_sessions_open_token_hash_history_month_key"}; !slices.Equal(got, want) {
 		t.Errorf("token lookup plan: %v, want %v", got, want)
+	}
+	open, err := s.LinkSessionByToken(ctx, "tok-4000")
+	if err != nil || open.ID != "ls_hist_4000" || open.Status != app.StatusCreated {
+		t.Errorf("open session by token: %s %s (%v), want ls_hist_4000 created", open.ID, open.Status, err)
+	}
+	// A finished session's token (an old link opened again) misses it and
+	// takes one probe of each month's token index: never a scan of a
+	// partition of more than a page (which the planner reads whole).
+	got = planNodes(t, s, `SELECT id, status FROM link_sessions WHERE token_hash = sha256('tok-4001'::bytea)`)
+	for _, n := range got[1:] {
+		if strings.HasPrefix(n, "Seq Scan ") &&
+			count(t, s, `SELECT relpages FROM pg_class WHERE oid = $1::regclass`, strings.TrimPrefix(n, "Seq Scan ")) <= 1 {
+			continue
+		}
+		if !strings.HasPrefix(n, "Index Scan link_sessions_") || !strings.HasSuffix(n, "_token_hash_history_month_key") {
+			t.Errorf("finished token lookup plan: %v, want an index probe per partition", got)
+			break
+		}
+	}
+	done, err := s.LinkSessionByToken(ctx, "tok-4001")
+	if err != nil || done.ID != "ls_hist_4001" || done.Status != app.StatusFailed {
+		t.Errorf("finished session by token: %s %s (%v), want ls_hist_4001 failed", done.ID, done.Status, err)
 	}
 	var created time.Time
 	if err := s.DB().Get(&created, `SELECT created_at FROM webhook_deliveries WHERE id = 'whd_hist_1000'`); err != nil {

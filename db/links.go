@@ -122,7 +122,7 @@ func (s *Store) idempotentSession(ctx context.Context, tx *sqlx.Tx, supplierID, 
 	if err != nil {
 		return sess, "", false, fmt.Errorf("db: idempotency token: %w", err)
 	}
-	err = tx.GetContext(ctx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, row.SessionID)
+	err = openFirst(ctx, tx, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, row.SessionID)
 	if err != nil {
 		return sess, "", false, fmt.Errorf("db: idempotent session: %w", err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) idempotentSession(ctx context.Context, tx *sqlx.Tx, supplierID, 
 // GetLinkSession returns a session by id or ENOTFOUND.
 func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
+	err := openFirst(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE id = $1`, id)
 	if err != nil {
 		return sess, fmt.Errorf("db: get link session: %w", notFound(err, "link session not found"))
 	}
@@ -142,7 +142,7 @@ func (s *Store) GetLinkSession(ctx context.Context, id string) (app.LinkSession,
 // LinkSessionByToken returns the session a link token belongs to, or ENOTFOUND.
 func (s *Store) LinkSessionByToken(ctx context.Context, token string) (app.LinkSession, error) {
 	var sess app.LinkSession
-	err := sqlx.GetContext(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	err := openFirst(ctx, s.prep, &sess, `SELECT `+sessionCols+` FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return sess, fmt.Errorf("db: session by token: %w", notFound(err, "link not found"))
 	}
@@ -163,7 +163,7 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 	// session): answer those from one plain read, without the transaction
 	// and row lock (and the commit flush) a change needs.
 	var seen lockedSession
-	err := sqlx.GetContext(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, NULL AS pkce_verifier_enc, now() AS db_now
+	err := openFirst(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, NULL AS pkce_verifier_enc, now() AS db_now
 		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
 	if err != nil {
 		return app.LinkSession{}, false, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
@@ -428,9 +428,9 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 			tr := app.SweepExpiry
 			if err := tx.SelectContext(ctx, &expired, `
 				WITH x AS (
-					UPDATE link_sessions SET status = $1, failure_reason = $2, finished_at = now()
+					UPDATE `+sessionsOpen+` SET status = $1, failure_reason = $2, finished_at = now()
 					WHERE id IN (
-						SELECT id FROM link_sessions
+						SELECT id FROM `+sessionsOpen+`
 						WHERE status IN `+unfinishedSQL+` AND expires_at <= now()
 							AND callback_lease_until IS NULL
 						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
@@ -469,9 +469,9 @@ func (s *Store) FailAbandonedCallbacks(ctx context.Context) (int, error) {
 		tr := app.SweepLeaseExpiry
 		if err := tx.SelectContext(ctx, &failed, `
 			WITH x AS (
-				UPDATE link_sessions SET status = $1, failure_reason = $2, finished_at = now()
+				UPDATE `+sessionsOpen+` SET status = $1, failure_reason = $2, finished_at = now()
 				WHERE id IN (
-					SELECT id FROM link_sessions
+					SELECT id FROM `+sessionsOpen+`
 					WHERE status = $5 AND callback_lease_until IS NOT NULL AND callback_lease_until <= now()
 					ORDER BY callback_lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
 				RETURNING `+sessionCols+`

@@ -23,11 +23,16 @@ type lockedSession struct {
 	BrowserHash []byte    `db:"browser_hash"`
 	VerifierEnc []byte    `db:"pkce_verifier_enc"`
 	Now         time.Time `db:"db_now"`
+	// Open: the row is in the open partition (not moved into history).
+	Open bool `db:"session_open"`
 }
 
+// lockSession locks the session whose column equals key, looking in the
+// open partition first (session_history.go).
 func lockSession(ctx context.Context, tx *sqlx.Tx, column string, key any) (lockedSession, error) {
 	var ls lockedSession
-	err := tx.GetContext(ctx, &ls, `SELECT `+sessionCols+`, browser_hash, pkce_verifier_enc, now() AS db_now
+	err := openFirst(ctx, tx, &ls, `SELECT `+sessionCols+`, browser_hash, pkce_verifier_enc, now() AS db_now,
+		history_month = 'infinity' AS session_open
 		FROM link_sessions WHERE `+column+` = $1 FOR UPDATE`, key)
 	if err != nil {
 		return ls, fmt.Errorf("db: lock session: %w", notFound(err, "link session not found"))
@@ -117,7 +122,11 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 		set = append(set, "failure_reason = "+arg(tr.Reason))
 	}
 	if len(set) > 0 {
-		if err := tx.GetContext(ctx, &ls.LinkSession, `UPDATE link_sessions SET `+strings.Join(set, ", ")+
+		table := "link_sessions"
+		if ls.Open {
+			table = sessionsOpen
+		}
+		if err := tx.GetContext(ctx, &ls.LinkSession, `UPDATE `+table+` SET `+strings.Join(set, ", ")+
 			` WHERE id = $1 RETURNING `+sessionCols, args...); err != nil {
 			return fmt.Errorf("db: link session step: %w", err)
 		}

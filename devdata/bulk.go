@@ -172,11 +172,11 @@ func Bulk(ctx context.Context, s *db.Store, o BulkOptions) (BulkStats, error) {
 		{"link_sessions", []string{"id", "token_hash", "kind", "supplier_id", "supplier_user_id", "redirect_uri", "language", "initiator",
 			"status", "failure_reason", "manufacturer_id", "brand_preselected", "nox_user_id", "state_hash", "pkce_verifier_enc", "browser_hash",
 			"created_at", "opened_at", "brand_selected_at", "authorizing_at", "callback_at", "finished_at", "expires_at",
-			"manufacturer_user_id"}, o.Sessions, g.sessionRow, &st.Sessions},
+			"manufacturer_user_id", "history_month"}, o.Sessions, g.sessionRow, &st.Sessions},
 		{"link_events", []string{"session_id", "type", "detail", "created_at"}, o.Sessions - g.eventFrom, g.events, &st.Events},
 	}
-	// The events' months get their partitions first, so no row of the load
-	// lands in the default partition.
+	// The events' and finished sessions' months get their partitions
+	// first, so no row of the load lands in a default partition.
 	if _, err := tx.ExecContext(ctx, `SELECT history_ensure_month(m::date) FROM generate_series(
 		date_trunc('month', ($1::timestamptz - make_interval(days => $2)) AT TIME ZONE 'UTC'),
 		date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'), interval '1 month') m`, g.now, o.Days); err != nil {
@@ -185,7 +185,7 @@ func Bulk(ctx context.Context, s *db.Store, o BulkOptions) (BulkStats, error) {
 	for _, step := range steps {
 		t := time.Now()
 		opts := copyOpts
-		if step.table == "link_events" {
+		if step.table == "link_events" || step.table == "link_sessions" {
 			opts = "" // COPY FREEZE cannot load a partitioned table
 		}
 		n, err := copyRows(ctx, tx, step.table, step.cols, opts, step.items, step.gen)
@@ -773,7 +773,17 @@ func (g *bulkGen) sessionRow(i int, emit func(...any)) {
 		s.status, nullString(s.reason), nullString(s.brand), s.preselected, nullString(s.noxUser),
 		nullBytes(s.stateHash), nullBytes(s.verifierEnc), nullBytes(s.browserHash),
 		tsText(s.created), nullTime(s.opened), nullTime(s.brandAt), nullTime(s.authAt), nullTime(s.callbackAt), nullTime(s.finished),
-		tsText(s.expires), s.manufacturerUser)
+		tsText(s.expires), s.manufacturerUser, g.historyMonth(s))
+}
+
+// historyMonth is where the server would keep the session: in its creation
+// month once it finished longer than db.FinishedSessionsStayOpen ago, else
+// in the open partition.
+func (g *bulkGen) historyMonth(s bulkSession) string {
+	if s.finished == nil || s.finished.After(g.now.Add(-db.FinishedSessionsStayOpen)) {
+		return "infinity"
+	}
+	return s.created.UTC().Format("2006-01") + "-01"
 }
 
 // events writes the timeline of the sessions of the last EventDays days,

@@ -81,6 +81,15 @@ func JobKinds(d Deps) map[string]app.JobKind {
 			if n > 0 {
 				d.Logger.InfoContext(ctx, "expired link sessions", "count", n)
 			}
+			if err != nil {
+				return err
+			}
+			// Sessions finished a while ago leave the open partition for
+			// their month (docs/scaling.md).
+			moved, err := d.Store.MoveFinishedSessions(ctx, time.Now().Add(-db.FinishedSessionsStayOpen))
+			if moved > 0 {
+				d.Logger.DebugContext(ctx, "moved finished link sessions into history", "count", moved)
+			}
 			return err
 		}},
 		app.JobPrune: {Every: c.Retention.Interval.D(), Run: func(ctx context.Context, _ app.Job, _ func(int, int) error) error {

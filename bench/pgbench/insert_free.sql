@@ -1,8 +1,7 @@
 -- The POST /link ceiling: one link session row and its "created" event as
 -- the request writes them (prepared, one statement, one commit), into
--- trigger-free copies of link_sessions and link_events (same columns,
--- defaults, checks and indexes, and the two foreign keys this insert checks;
--- bench/run.sh creates them).
+-- trigger-free copies of link_sessions and link_events, partitioned as they
+-- are (bench/pgbench/setup.sql makes them).
 WITH s AS (
     INSERT INTO bench_free_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
         language, initiator, manufacturer_id, brand_preselected, expires_at)
