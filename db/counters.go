@@ -6,13 +6,12 @@ import (
 	"time"
 )
 
-// Rate-limit counters are shared by every instance, so they live in
-// Postgres; but one busy key or client IP makes its counter a hot row that
-// every request would update in turn. countMerger merges the increments of
-// one counter that arrive while an update of it is in flight into the next
-// update (count = count + n), and hands each request its own position in
-// the sum, exactly as if they had been counted one by one. A request that
-// finds no update in flight runs its own at once.
+// countMerger merges the requests of one key that arrive while a statement
+// for that key is in flight into the next statement (for a counter: count =
+// count + n), and hands each request its own position in the sum, exactly
+// as if they had been run one by one. A request that finds no statement in
+// flight runs its own at once. The API key lookups use it so that one busy
+// key is read once per round trip, not once per request.
 
 // countMergeTimeout bounds one merged update: it runs for several callers,
 // so none of their contexts may cancel it.
@@ -21,17 +20,11 @@ const countMergeTimeout = 10 * time.Second
 type countMerger struct {
 	mu       sync.Mutex
 	counters map[string]*counterState
-	// last is each counter's value after its latest update, for estimate.
-	last map[string]int
 }
 
-// lastMax bounds last (one entry per counter key and window).
-const lastMax = 100000
-
 type counterState struct {
-	running  bool
-	inFlight int // requests of the update running now
-	next     *countGroup
+	running bool
+	next    *countGroup
 }
 
 // countGroup is the requests of one merged update.
@@ -48,7 +41,7 @@ type countGroup struct {
 type countFlush func(ctx context.Context, n int) (total int, val any, err error)
 
 func newCountMerger() *countMerger {
-	return &countMerger{counters: map[string]*counterState{}, last: map[string]int{}}
+	return &countMerger{counters: map[string]*counterState{}}
 }
 
 // add counts one request against the counter key and returns its count
@@ -71,29 +64,6 @@ func (m *countMerger) add(ctx context.Context, key string, flush countFlush) (in
 	return g.total - g.n + pos, g.val, nil
 }
 
-// estimate returns the counter of key as this instance last saw it plus
-// the requests waiting for their update; ok is false before any update.
-func (m *countMerger) estimate(key string) (n int, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok = m.last[key]
-	if st := m.counters[key]; st != nil {
-		n += st.inFlight
-		if st.next != nil {
-			n += st.next.n
-		}
-	}
-	return n, ok
-}
-
-// addAsync counts one request against key like add, without waiting for the
-// update: it joins the next merged update, or starts one in the background.
-func (m *countMerger) addAsync(key string, flush countFlush) {
-	if st, g, _, lead := m.join(key); lead {
-		go m.run(key, st, g, flush)
-	}
-}
-
 // join adds one request to the group of key's next update and returns its
 // position in it; lead is true when the caller must run the update (none is
 // in flight).
@@ -113,7 +83,6 @@ func (m *countMerger) join(key string) (st *counterState, g *countGroup, pos int
 	lead = !st.running
 	if lead {
 		st.running = true
-		st.inFlight = g.n
 		st.next = nil
 	}
 	return st, g, g.n, lead
@@ -127,17 +96,7 @@ func (m *countMerger) run(key string, st *counterState, g *countGroup, flush cou
 	cancel()
 	close(g.done)
 	m.mu.Lock()
-	if g.err == nil {
-		if len(m.last) >= lastMax {
-			clear(m.last)
-		}
-		m.last[key] = g.total
-	}
-	st.inFlight = 0
 	next := st.next
-	if next != nil {
-		st.inFlight = next.n
-	}
 	st.next = nil
 	if next == nil {
 		st.running = false

@@ -31,8 +31,10 @@ type Store struct {
 	cipher *app.Cipher
 	// links batches concurrent link session inserts (link_batch.go).
 	links *linkBatcher
-	// counts merges concurrent rate-limit increments (counters.go).
+	// counts merges concurrent API key lookups (counters.go).
 	counts *countMerger
+	// limits holds this instance's reserved rate-limit blocks (ratelimit.go).
+	limits *rateBlocks
 	// catalog caches what the brand page reads (catalog_cache.go).
 	catalog *catalogCache
 	// reqlog buffers the API request log (requestlog.go).
@@ -106,7 +108,7 @@ func Cancelled(err error) bool {
 
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
-	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), catalog: newCatalogCache(),
+	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), limits: newRateBlocks(), catalog: newCatalogCache(),
 		reqlog: newRequestLog()}
 }
 

@@ -91,10 +91,10 @@ func (s *Store) InsertAPIKey(ctx context.Context, owner app.APIKeyOwner, name, k
 // The request waits for a read, not for a commit: the key is looked up by
 // a plain SELECT (the lookups of concurrent requests with one key merged
 // into one, each started after its requests arrived, so a revocation
-// counts at once), and the request is counted by Allow, which far from the
-// limit does not wait for the counter's update. last_used_at is updated at
-// most once a minute.
-func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration) (app.APIKeyOwner, bool, time.Duration, error) {
+// counts at once), and the request is counted by Allow, which mostly spends
+// a block of requests this instance has already reserved (ratelimit.go).
+// last_used_at is updated at most once a minute.
+func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (app.APIKeyOwner, bool, time.Duration, error) {
 	type keyRow struct {
 		ID             int64          `db:"id"`
 		SupplierID     *string        `db:"supplier_id"`
@@ -138,7 +138,7 @@ func (s *Store) AuthenticateAPIKeyAndCount(ctx context.Context, key string, limi
 	if row.ManufacturerID != nil {
 		owner.ManufacturerID = *row.ManufacturerID
 	}
-	ok, retry, err := s.Allow(ctx, "api:"+strconv.FormatInt(row.ID, 10), limit, window)
+	ok, retry, err := s.Allow(ctx, "api:"+strconv.FormatInt(row.ID, 10), limit, window, now)
 	if err != nil {
 		return app.APIKeyOwner{}, false, 0, err
 	}
@@ -224,36 +224,4 @@ func (s *Store) GetManufacturer(ctx context.Context, id string) (app.Manufacture
 		return m, fmt.Errorf("db: get manufacturer: %w", notFound(err, "manufacturer %q not found", id))
 	}
 	return m, nil
-}
-
-// Allow counts one request against bucket in the current fixed window and
-// reports whether it is within limit, and when the window ends. The counter
-// lives in Postgres so every instance shares it; concurrent requests of one
-// bucket are counted in one update (counters.go). Far from the limit a
-// request does not wait for its update: see the body.
-func (s *Store) Allow(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error) {
-	now := time.Now()
-	start := now.Truncate(window)
-	key := "allow\x00" + bucket + "\x00" + strconv.FormatInt(start.UnixNano(), 10)
-	flush := func(ctx context.Context, k int) (int, any, error) {
-		var total int
-		err := sqlx.GetContext(ctx, s.prep, &total, `
-			INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, $3)
-			ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + EXCLUDED.count
-			RETURNING count`, bucket, start, k)
-		return total, nil, err
-	}
-	// Far from the limit (under half of it, as this instance last saw the
-	// shared counter) the request is counted in the background, merged
-	// with others, and allowed at once; near it every request waits for
-	// the shared count.
-	if est, ok := s.counts.estimate(key); ok && est+1 <= limit/2 {
-		s.counts.addAsync(key, flush)
-		return true, start.Add(window).Sub(now), nil
-	}
-	n, _, err := s.counts.add(ctx, key, flush)
-	if err != nil {
-		return false, 0, fmt.Errorf("db: rate limit: %w", err)
-	}
-	return n <= limit, start.Add(window).Sub(now), nil
 }

@@ -99,7 +99,7 @@ func (h *Handler) requireAPIKey(c *fiber.Ctx) error {
 	if key == "" {
 		return app.ReasonErrorf(app.EUNAUTHORIZED, "missing_api_key", "The x-api-key header is required.")
 	}
-	owner, ok, retry, err := h.store.AuthenticateAPIKeyAndCount(c.UserContext(), key, h.cfg.Security.APIRateLimit, time.Minute)
+	owner, ok, retry, err := h.store.AuthenticateAPIKeyAndCount(c.UserContext(), key, h.cfg.Security.APIRateLimit, time.Minute, h.now())
 	if err != nil {
 		if app.ErrorCode(err) == app.EUNAUTHORIZED {
 			if lerr := h.limit(c, "apifail:"+c.IP(), 60, time.Minute); lerr != nil {
@@ -132,7 +132,7 @@ func requireSupplier(c *fiber.Ctx) (string, error) {
 
 // limit counts one request in bucket and returns a 429 error past limit.
 func (h *Handler) limit(c *fiber.Ctx, bucket string, limit int, window time.Duration) error {
-	ok, retry, err := h.store.Allow(c.UserContext(), bucket, limit, window)
+	ok, retry, err := h.store.Allow(c.UserContext(), bucket, limit, window, h.now())
 	if err != nil {
 		return err
 	}
