@@ -256,6 +256,10 @@ type RetentionConfig struct {
 	// LinkEvents: the monthly partitions of link_events are dropped once
 	// their month ended this long ago; 0 (the default) keeps them.
 	LinkEvents Duration `yaml:"link_events"`
+	// LinkSessions: the monthly partitions of finished link sessions are
+	// dropped once their month ended this long ago; 0 (the default) keeps
+	// them.
+	LinkSessions Duration `yaml:"link_sessions"`
 }
 
 // LogConfig is the logger.
@@ -559,7 +563,7 @@ func (c Config) Validate() error {
 	}
 	if r := c.Retention; r.Interval.D() <= 0 || r.IdempotencyKeys.D() < 24*time.Hour || r.DashboardLinks.D() < 0 ||
 		r.Sandbox.D() < 0 || r.Emails.D() < time.Hour || r.Jobs.D() < time.Hour || r.PortalSessions.D() < 0 || r.RateLimits.D() < time.Minute ||
-		r.LinkEvents.D() < 0 {
+		r.LinkEvents.D() < 0 || r.LinkSessions.D() < 0 {
 		add("retention: interval must be positive, idempotency_keys at least 24h, emails and jobs at least 1h, rate_limits at least 1m, the rest not negative")
 	}
 	switch c.Log.Format {

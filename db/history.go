@@ -18,15 +18,18 @@ const HistoryMonthsAhead = 3
 // historyTables are the tables partitioned by month (migration 00140), in
 // the order their partitions are detached: webhook_attempts before the
 // deliveries it references.
-var historyTables = []string{"webhook_attempts", "webhook_deliveries", "link_events", "report_deltas"}
+var historyTables = []string{"webhook_attempts", "webhook_deliveries", "link_events", "report_deltas", "link_sessions"}
 
-var historyPartition = regexp.MustCompile(`^(webhook_attempts|webhook_deliveries|link_events|report_deltas)_p(\d{6})$`)
+var historyPartition = regexp.MustCompile(`^(webhook_attempts|webhook_deliveries|link_events|report_deltas|link_sessions)_p(\d{6})$`)
 
 // HistoryRetention says how long each partitioned history is kept; a zero
 // keeps it.
 type HistoryRetention struct {
 	// LinkEvents: months whose end is older than this are dropped.
 	LinkEvents time.Duration
+	// LinkSessions: months of finished link sessions (by creation) whose
+	// end is older than this are dropped.
+	LinkSessions time.Duration
 	// Webhooks: a month of deliveries and their attempts is dropped once it
 	// ended this long ago, none of its deliveries is pending and none
 	// finished within this.
@@ -43,8 +46,9 @@ type HistoryChanges struct {
 // makes them from the month before now to HistoryMonthsAhead months after
 // (and for any month whose rows a default partition caught, moving them
 // in), then detaches and drops the months past their retention:
-// link_events after r.LinkEvents, webhook deliveries with their attempts
-// after r.Webhooks, and report_deltas once the fold has emptied them; the
+// link_events after r.LinkEvents, finished link sessions after
+// r.LinkSessions, webhook deliveries with their attempts after r.Webhooks,
+// and report_deltas once the fold has emptied them; the
 // current and the previous month always stay. Instances may run it at once: an advisory lock
 // serialises them, and a lock it cannot get within lock_timeout fails this
 // run rather than queue the tables' writers behind it.
@@ -86,6 +90,10 @@ func (s *Store) MaintainHistory(ctx context.Context, now time.Time, r HistoryRet
 			switch p.table {
 			case "link_events":
 				ok = r.LinkEvents > 0 && !end.After(now.Add(-r.LinkEvents))
+			case "link_sessions":
+				// A month partition holds finished sessions only (the
+				// open ones are in link_sessions_open).
+				ok = r.LinkSessions > 0 && !end.After(now.Add(-r.LinkSessions))
 			case "webhook_deliveries":
 				if r.Webhooks > 0 && !end.After(now.Add(-r.Webhooks)) {
 					if err := tx.GetContext(ctx, &ok, `SELECT NOT EXISTS (SELECT 1 FROM `+pq.QuoteIdentifier(p.name)+` WHERE status = 'pending')

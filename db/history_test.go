@@ -284,14 +284,19 @@ func TestHistoryMonthsAreMadeAheadAndDroppedPastRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ch, err := s.MaintainHistory(ctx, now, db.HistoryRetention{LinkEvents: 100 * 24 * time.Hour, Webhooks: 30 * 24 * time.Hour})
+	// Nine sessions in ten are finished: they move into their months.
+	if _, err := s.MoveFinishedSessions(ctx, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	retention := db.HistoryRetention{LinkEvents: 100 * 24 * time.Hour, LinkSessions: 100 * 24 * time.Hour, Webhooks: 30 * 24 * time.Hour}
+	ch, err := s.MaintainHistory(ctx, now, retention)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ch.Made == 0 {
 		t.Error("no partition made for the month the default partition caught")
 	}
-	for _, table := range []string{"link_events", "webhook_deliveries", "webhook_attempts", "report_deltas"} {
+	for _, table := range []string{"link_sessions", "link_events", "webhook_deliveries", "webhook_attempts", "report_deltas"} {
 		parts := partitionsOf(t, s.DB(), table)
 		for k := 0; k <= db.HistoryMonthsAhead; k++ {
 			if !slices.Contains(parts, table+"_p"+m(k)) {
@@ -312,6 +317,8 @@ func TestHistoryMonthsAreMadeAheadAndDroppedPastRetention(t *testing.T) {
 	for p, want := range map[string]bool{
 		// link events: months that ended more than 100 days ago go.
 		"link_events_p" + m(-5): true, "link_events_p" + m(-3): false, "link_events_p" + m(-1): false,
+		// finished link sessions likewise; the open partition stays.
+		"link_sessions_p" + m(-5): true, "link_sessions_p" + m(-3): false, "link_sessions_p" + m(-1): false,
 		// webhooks: month -5 goes with its attempts; -4 (a pending
 		// delivery), -3 (a delivery finished yesterday) and -1 (recent) stay.
 		"webhook_deliveries_p" + m(-5): true, "webhook_attempts_p" + m(-5): true,
@@ -335,8 +342,14 @@ func TestHistoryMonthsAreMadeAheadAndDroppedPastRetention(t *testing.T) {
 	if n := count(t, s, `SELECT count(*) FROM webhook_deliveries WHERE id = 'whd_hist_1800'`); n != 0 {
 		t.Errorf("the original of month -8 is still there")
 	}
+	if n := count(t, s, `SELECT count(*) FROM link_sessions WHERE finished_at IS NULL`); n != 580 {
+		t.Errorf("%d unfinished sessions left, want all 580", n)
+	}
+	if !slices.Contains(partitionsOf(t, s.DB(), "link_sessions"), "link_sessions_open") {
+		t.Error("the open partition was dropped")
+	}
 	// Another run changes nothing.
-	again, err := s.MaintainHistory(ctx, now, db.HistoryRetention{LinkEvents: 100 * 24 * time.Hour, Webhooks: 30 * 24 * time.Hour})
+	again, err := s.MaintainHistory(ctx, now, retention)
 	if err != nil || again.Made != 0 || len(again.Dropped) != 0 {
 		t.Errorf("second run: %+v (%v), want nothing to do", again, err)
 	}

@@ -26,8 +26,8 @@
 -- link_events, idempotency_keys and bulk_relink_items — are dropped: a
 -- reference must name the whole key, and history_month changes when the
 -- session moves. Each of those rows is written in the transaction that
--- creates or steps its session, and no session is ever deleted by the
--- server (a month partition is only ever dropped by hand).
+-- creates or steps its session, and the server deletes no session row (a
+-- month of finished sessions leaves whole, by retention.link_sessions).
 --
 -- The report triggers stay: a move changes nothing the reports count, and
 -- the mover sets noxportal.skip_report_rollups for its transaction, so the

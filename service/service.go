@@ -104,7 +104,7 @@ func JobKinds(d Deps) map[string]app.JobKind {
 			}
 			// The monthly history: partitions made ahead, months past
 			// their retention detached and dropped.
-			h, err := d.Store.MaintainHistory(ctx, time.Now(), db.HistoryRetention{LinkEvents: c.Retention.LinkEvents.D(),
+			h, err := d.Store.MaintainHistory(ctx, time.Now(), db.HistoryRetention{LinkEvents: c.Retention.LinkEvents.D(), LinkSessions: c.Retention.LinkSessions.D(),
 				Webhooks: c.Webhooks.Retention.D()})
 			if h.Made > 0 {
 				d.Logger.InfoContext(ctx, "made history partitions", "count", h.Made)
