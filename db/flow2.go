@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -117,20 +115,8 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 			_, err := step(ctx, tx, &ls, in, stepData{})
 			return err
 		}
-		var noxUserID string
-		if ls.Brand() == "" && ls.NoxUserID != nil {
-			noxUserID = *ls.NoxUserID
-			if err := mapCustomerToSupplier(ctx, tx, noxUserID, supplierID, supplierUserID); err != nil {
-				if app.ErrorReason(err) != app.ReasonAlreadyLinked {
-					return err
-				}
-				if _, err := step(ctx, tx, &ls, app.StepInput{Step: app.StepFail, Reason: app.ReasonAlreadyLinked,
-					Detail: truncateDetail(err.Error())}, stepData{}); err != nil {
-					return err
-				}
-				return errCommit{err}
-			}
-		} else if noxUserID, err = mapManufacturerUserToSupplier(ctx, tx, ls.Brand(), ls.ManufacturerUserID, supplierID, supplierUserID); err != nil {
+		noxUserID, err := mapUsers(ctx, tx, &ls, supplierID, supplierUserID)
+		if err != nil {
 			return err
 		}
 		devices := make([]app.DeviceInfo, len(deviceIDs))
@@ -152,103 +138,6 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 		return enqueueWebhook(ctx, tx, app.ManufacturerParty(ls.Brand()), app.EventSupplierLinked, data)
 	})
 	return out, unwrapCommit(err)
-}
-
-// mapCustomerToSupplier maps (supplier, supplierUserID) to the nox user of
-// a customer who linked the supplier from the dashboard. A pair already
-// mapped to another nox user, or a nox user already mapped to this supplier
-// under another id, is another person: ECONFLICT already_linked, nothing
-// changes. Linking the same pair again is a no-op.
-func mapCustomerToSupplier(ctx context.Context, tx *sqlx.Tx, noxUserID, supplierID, supplierUserID string) error {
-	var others int
-	if err := tx.GetContext(ctx, &others, `
-		SELECT count(*) FROM supplier_mappings
-		WHERE supplier_id = $1 AND (supplier_user_id = $2) <> (nox_user_id = $3)`, supplierID, supplierUserID, noxUserID); err != nil {
-		return fmt.Errorf("db: find mapping: %w", err)
-	}
-	if others > 0 {
-		return app.ReasonErrorf(app.ECONFLICT, app.ReasonAlreadyLinked,
-			"This supplier account is already linked to another NOX user, or this NOX user to another account of the supplier.")
-	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, supplierID, supplierUserID, noxUserID); err != nil {
-		return fmt.Errorf("db: create mapping: %w", err)
-	}
-	return nil
-}
-
-// mapManufacturerUserToSupplier returns the nox user that (supplier,
-// supplierUserID) is mapped to after a flow-2 login, following the rules of
-// flow 1: an existing pair keeps its nox user (the devices join it);
-// otherwise the manufacturer user's nox user is used, unless that user is
-// already mapped to this supplier under another id (a different user, so a
-// new nox user). The manufacturer mapping, once made, never changes.
-func mapManufacturerUserToSupplier(ctx context.Context, tx *sqlx.Tx, manufacturerID, manufacturerUserID, supplierID, supplierUserID string) (string, error) {
-	var pair string
-	err := tx.GetContext(ctx, &pair, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2`,
-		supplierID, supplierUserID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("db: find mapping: %w", err)
-	}
-	var mfr string
-	if err := tx.GetContext(ctx, &mfr, `
-		SELECT nox_user_id FROM manufacturer_mappings WHERE manufacturer_id = $1 AND manufacturer_user_id = $2`,
-		manufacturerID, manufacturerUserID); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("db: find manufacturer mapping: %w", err)
-	}
-	if pair != "" {
-		if mfr == "" {
-			return pair, insertManufacturerMapping(ctx, tx, manufacturerID, manufacturerUserID, pair)
-		}
-		return pair, nil
-	}
-	target := mfr
-	if target != "" {
-		var other bool
-		if err := tx.GetContext(ctx, &other, `
-			SELECT EXISTS (SELECT 1 FROM supplier_mappings WHERE nox_user_id = $1 AND supplier_id = $2)`, target, supplierID); err != nil {
-			return "", fmt.Errorf("db: find mapping: %w", err)
-		}
-		if other {
-			target = ""
-		}
-	}
-	if target == "" {
-		var err error
-		if target, err = createNoxUser(ctx, tx); err != nil {
-			return "", err
-		}
-		if mfr == "" {
-			if err := insertManufacturerMapping(ctx, tx, manufacturerID, manufacturerUserID, target); err != nil {
-				return "", err
-			}
-		}
-	}
-	if err := tx.GetContext(ctx, &pair, `
-		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id) VALUES ($1, $2, $3)
-		ON CONFLICT (supplier_id, supplier_user_id) DO UPDATE SET nox_user_id = supplier_mappings.nox_user_id
-		RETURNING nox_user_id`, supplierID, supplierUserID, target); err != nil {
-		return "", fmt.Errorf("db: create mapping: %w", err)
-	}
-	return pair, nil
-}
-
-func createNoxUser(ctx context.Context, tx *sqlx.Tx) (string, error) {
-	id := "nox_" + app.RandomToken(24)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO nox_users (id) VALUES ($1)`, id); err != nil {
-		return "", fmt.Errorf("db: create nox user: %w", err)
-	}
-	return id, nil
-}
-
-func insertManufacturerMapping(ctx context.Context, tx *sqlx.Tx, manufacturerID, manufacturerUserID, noxUserID string) error {
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO manufacturer_mappings (manufacturer_id, manufacturer_user_id, nox_user_id) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, manufacturerID, manufacturerUserID, noxUserID); err != nil {
-		return fmt.Errorf("db: create manufacturer mapping: %w", err)
-	}
-	return nil
 }
 
 // ClaimSupplierReturn handles the user's browser coming back from the

@@ -287,11 +287,10 @@ func (s *Store) CancelLink(ctx context.Context, sessionID string, browserHash []
 }
 
 // CompleteConnection finishes a claimed session in one transaction
-// (app.StepConnect): it finds or creates the nox user of (supplier,
-// supplier_user_id) — or, for a session without a supplier started from a
-// customer's account, takes the nox user the session was created for —
-// replaces that user's devices of this manufacturer with c.Devices, stores
-// the tokens encrypted, and marks the session connected. Past the deadline
+// (app.StepConnect): it maps the supplier user to its nox user
+// (app.DecideMapping, see mapUsers), replaces that user's devices of this
+// manufacturer with c.Devices, stores the tokens encrypted, and marks the
+// session connected. Past the deadline
 // the session is expired with reason expired_after_auth and nothing else is
 // written.
 func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.LinkSession, error) {
@@ -310,10 +309,8 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 			out = ls.LinkSession
 			return err
 		}
-		var noxUserID string
-		if ls.SupplierID == "" && ls.NoxUserID != nil {
-			noxUserID = *ls.NoxUserID
-		} else if noxUserID, err = mapSupplierUser(ctx, tx, ls.SupplierID, ls.SupplierUserID); err != nil {
+		noxUserID, err := mapUsers(ctx, tx, &ls, ls.SupplierID, ls.SupplierUserID)
+		if err != nil {
 			return err
 		}
 		if err := s.replaceDevices(ctx, tx, noxUserID, c); err != nil {
@@ -330,39 +327,6 @@ func (s *Store) CompleteConnection(ctx context.Context, c app.Connection) (app.L
 		return enqueueLinkEvent(ctx, tx, ls.LinkSession, app.EventLinkConnected, ids)
 	})
 	return out, unwrapCommit(err)
-}
-
-// mapSupplierUser returns the nox user of (supplierID, supplierUserID),
-// creating it when the pair is new, and holds the mapping row locked until
-// the transaction ends, so connections of the same supplier user are
-// written one after the other. The pair's primary key guarantees one nox
-// user per pair even when two transactions race.
-func mapSupplierUser(ctx context.Context, tx *sqlx.Tx, supplierID, supplierUserID string) (string, error) {
-	var id string
-	err := tx.GetContext(ctx, &id, `SELECT nox_user_id FROM supplier_mappings WHERE supplier_id = $1 AND supplier_user_id = $2
-		FOR UPDATE`, supplierID, supplierUserID)
-	if err == nil {
-		return id, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("db: find mapping: %w", err)
-	}
-	fresh := "nox_" + app.RandomToken(24)
-	err = tx.GetContext(ctx, &id, `
-		WITH u AS (INSERT INTO nox_users (id) VALUES ($3) RETURNING id)
-		INSERT INTO supplier_mappings (supplier_id, supplier_user_id, nox_user_id)
-		SELECT $1, $2, id FROM u
-		ON CONFLICT (supplier_id, supplier_user_id) DO UPDATE SET nox_user_id = supplier_mappings.nox_user_id
-		RETURNING nox_user_id`, supplierID, supplierUserID, fresh)
-	if err != nil {
-		return "", fmt.Errorf("db: create mapping: %w", err)
-	}
-	if id != fresh {
-		// Another transaction mapped the pair first; drop the unused nox user.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM nox_users WHERE id = $1`, fresh); err != nil {
-			return "", fmt.Errorf("db: drop unused nox user: %w", err)
-		}
-	}
-	return id, nil
 }
 
 // upsertDevices connects devices of manufacturerID to a nox user; a device
