@@ -19,6 +19,9 @@ type LinkStore interface {
 	ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (LinkSession, error)
 	FailLinkSession(ctx context.Context, sessionID, reason, detail string) (LinkSession, error)
 	CompleteConnection(ctx context.Context, c Connection) (LinkSession, error)
+	// AwaitDeviceChoice keeps c (every device of the account, its tokens)
+	// until the user chooses devices, and returns the choice token.
+	AwaitDeviceChoice(ctx context.Context, c Connection) (LinkSession, string, error)
 	// TakenOver reports whether the session moved to another browser at
 	// the user's request.
 	TakenOver(ctx context.Context, sessionID string) (bool, error)
@@ -146,15 +149,59 @@ func (f *LinkFlow) FinishCallback(ctx context.Context, brand string, cb OAuthCal
 	for i := range devices {
 		devices[i].Name, devices[i].Model = CleanText(devices[i].Name, 200), CleanText(devices[i].Model, 200)
 	}
-	done, err := f.Store.CompleteConnection(ctx, Connection{
-		SessionID: sess.ID, SupplierID: sess.SupplierID, SupplierUserID: sess.SupplierUserID,
-		ManufacturerID: brand, Devices: devices, Tokens: tokens,
-	})
+	conn := Connection{SessionID: sess.ID, SupplierID: sess.SupplierID, SupplierUserID: sess.SupplierUserID,
+		ManufacturerID: brand, Devices: devices, Tokens: tokens}
+	if len(devices) > 1 {
+		waiting, choice, err := f.Store.AwaitDeviceChoice(ctx, conn)
+		switch ErrorCode(err) {
+		case "":
+			return Finished{Session: waiting, Redirect: DeviceChoicePath(choice)}, nil
+		case ECONFLICT:
+			return Finished{Session: waiting, Redirect: waiting.OrElse(sess).SupplierRedirect()}, nil
+		}
+		f.Log.ErrorContext(ctx, "keep device choice failed", "session", sess.ID, "err", err)
+		return fail(ReasonManufacturerError, "could not keep the devices for the choice")
+	}
+	return f.connect(ctx, sess, conn)
+}
+
+// DeviceChoicePath is the page where the user chooses which devices to
+// link.
+func DeviceChoicePath(choice string) string { return "/connect/devices?choice=" + choice }
+
+// ChooseDevices links the devices the user chose (ids, a non-empty subset of
+// c.Devices; the caller checks that) and returns to the supplier.
+func (f *LinkFlow) ChooseDevices(ctx context.Context, sess LinkSession, c Connection, ids []string) (Finished, error) {
+	chosen := map[string]bool{}
+	for _, id := range ids {
+		chosen[id] = true
+	}
+	var keep []DeviceInfo
+	for _, d := range c.Devices {
+		if chosen[d.ID] {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == 0 || len(keep) != len(chosen) {
+		return Finished{Session: sess}, ReasonErrorf(EINVALID, "no_devices_chosen", "Choose at least one of the listed devices.")
+	}
+	c.Devices = keep
+	return f.connect(ctx, sess, c)
+}
+
+// connect stores the connection of a claimed session and returns to the
+// supplier with the outcome.
+func (f *LinkFlow) connect(ctx context.Context, sess LinkSession, conn Connection) (Finished, error) {
+	done, err := f.Store.CompleteConnection(ctx, conn)
 	if ErrorCode(err) == ECONFLICT {
 		return Finished{Session: sess, Redirect: done.OrElse(sess).SupplierRedirect()}, nil
 	} else if err != nil {
 		f.Log.ErrorContext(ctx, "complete connection failed", "session", sess.ID, "err", err)
-		return fail(ReasonManufacturerError, "could not store the connection")
+		ended, ferr := f.Store.FailLinkSession(ctx, sess.ID, ReasonManufacturerError, "could not store the connection")
+		if ferr != nil {
+			return Finished{Session: sess}, ferr
+		}
+		return Finished{Session: ended, Redirect: ended.SupplierRedirect()}, nil
 	}
 	return Finished{Session: done, Redirect: done.SupplierRedirect()}, nil
 }

@@ -59,6 +59,10 @@ const (
 	StepCallback Step = "callback"
 	// StepReturn: the browser comes back from the supplier's login (flow 2).
 	StepReturn Step = "return"
+	// StepAwaitDevices: flow 1's manufacturer account has several devices
+	// and the user chooses which to link; the callback's lease is released
+	// and the deadline governs the wait.
+	StepAwaitDevices Step = "await_devices"
 	// StepConnect: the outcome of flow 1, the devices are stored.
 	StepConnect Step = "connect"
 	// StepReport: the outcome of flow 2, the supplier reports the login.
@@ -76,8 +80,8 @@ const (
 )
 
 // Steps lists every step (for tests that cover them all).
-var Steps = []Step{StepOpen, StepChoose, StepTakeover, StepCallback, StepReturn, StepConnect, StepReport, StepFail,
-	StepCancel, StepExpire, StepLeaseExpire}
+var Steps = []Step{StepOpen, StepChoose, StepTakeover, StepCallback, StepReturn, StepAwaitDevices, StepConnect,
+	StepReport, StepFail, StepCancel, StepExpire, StepLeaseExpire}
 
 // Browser says how the browser taking a step relates to the one the
 // session is bound to.
@@ -156,6 +160,9 @@ type Transition struct {
 	Bind bool
 	// Claim records the callback (callback_at and, in flow 1, a lease).
 	Claim bool
+	// Release drops the callback's lease (the user chooses devices; a
+	// session waiting without a lease ends at its deadline).
+	Release bool
 	// Choose records the choice of StepChoose and the authorization's start.
 	Choose bool
 	// Events are appended to the session's timeline in this order.
@@ -172,7 +179,7 @@ func (t Transition) Ends() bool { return t.To == StatusFailed || t.To == StatusE
 
 // Changes reports whether the transition writes anything.
 func (t Transition) Changes() bool {
-	return t.To != "" || t.Relabel || t.Bind || t.Claim || t.Choose || len(t.Events) > 0
+	return t.To != "" || t.Relabel || t.Bind || t.Claim || t.Release || t.Choose || len(t.Events) > 0
 }
 
 // Errors of the state machine.
@@ -228,6 +235,8 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		return s.decideCallback(in)
 	case StepReturn:
 		return s.decideReturn(in)
+	case StepAwaitDevices:
+		return s.decideAwaitDevices(in)
 	case StepConnect:
 		return s.decideConnect(in)
 	case StepReport:
@@ -399,6 +408,20 @@ func (s LinkSession) decideReturn(in StepInput) Transition {
 	t.To, t.Reason = e.To, e.Reason
 	t.Events = append(t.Events, e.Events...)
 	return t
+}
+
+// decideAwaitDevices: after a claimed callback the account has several
+// devices and the user is asked which to link. The session stays
+// authorizing; the connect step (or the deadline) ends it.
+func (s LinkSession) decideAwaitDevices(in StepInput) Transition {
+	if s.Status != StatusAuthorizing || s.CallbackAt == nil {
+		return Transition{Err: ErrEnded(s)}
+	}
+	if s.Expired(in.Now) {
+		return expire(ReasonExpiredAfterAuth, "")
+	}
+	return Transition{Release: true, Proceed: true,
+		Events: []LinkEventRecord{{EventDevicesFound, fmt.Sprintf("%d device(s)", in.Devices)}}}
 }
 
 // decideConnect: flow 1's outcome after a claimed callback.

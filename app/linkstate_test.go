@@ -73,7 +73,7 @@ func summary(t app.Transition) string {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{t.Relabel, "relabel"}, {t.Bind, "bind"}, {t.Claim, "claim"}, {t.Choose, "choose"}, {t.Proceed, "proceed"}} {
+	}{{t.Relabel, "relabel"}, {t.Bind, "bind"}, {t.Claim, "claim"}, {t.Release, "release"}, {t.Choose, "choose"}, {t.Proceed, "proceed"}} {
 		if f.on {
 			p = append(p, f.name)
 		}
@@ -259,6 +259,7 @@ created / choose                   | →authorizing choose proceed +brand_select
 created / takeover                 | proceed
 created / callback                 | err=not_found/unknown_state
 created / return                   | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+created / await_devices             | err=conflict/already_used
 created / connect                  | err=conflict/already_used
 created / report                   | err=conflict/already_used
 created / fail                     | →failed reason=cancelled +failed:cancelled by user
@@ -270,6 +271,7 @@ opened / choose                    | →authorizing choose proceed +brand_select
 opened / takeover                  | proceed
 opened / callback                  | err=not_found/unknown_state
 opened / return                    | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+opened / await_devices              | err=conflict/already_used
 opened / connect                   | err=conflict/already_used
 opened / report                    | err=conflict/already_used
 opened / fail                      | →failed reason=cancelled +failed:cancelled by user
@@ -281,6 +283,7 @@ authorizing / choose               | →authorizing choose proceed +brand_select
 authorizing / takeover             | proceed
 authorizing / callback             | claim proceed +callback:granted
 authorizing / return               | →failed reason=supplier_error claim +returned: +failed:returned without a reported login
+authorizing / await_devices         | err=conflict/already_used
 authorizing / connect              | err=conflict/already_used
 authorizing / report               | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
 authorizing / fail                 | →failed reason=cancelled +failed:cancelled by user
@@ -292,6 +295,7 @@ claimed / choose                   | err=conflict/already_used
 claimed / takeover                 | err=conflict/already_used
 claimed / callback                 | err=conflict/already_used
 claimed / return                   | err=conflict/already_used
+claimed / await_devices             | release proceed +devices_found:2 device(s)
 claimed / connect                  | →connected proceed +connected:2 device(s)
 claimed / report                   | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
 claimed / fail                     | →failed reason=cancelled +failed:cancelled by user
@@ -303,6 +307,7 @@ created overdue / choose           | →expired reason=expired +expired:brand se
 created overdue / takeover         | →expired reason=expired +expired:taken over after deadline err=conflict/expired
 created overdue / callback         | err=not_found/unknown_state
 created overdue / return           | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+created overdue / await_devices     | err=conflict/already_used
 created overdue / connect          | err=conflict/already_used
 created overdue / report           | err=conflict/already_used
 created overdue / fail             | →expired reason=expired +expired:cancelled by user
@@ -314,6 +319,7 @@ opened overdue / choose            | →expired reason=expired +expired:brand se
 opened overdue / takeover          | →expired reason=expired +expired:taken over after deadline err=conflict/expired
 opened overdue / callback          | err=not_found/unknown_state
 opened overdue / return            | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+opened overdue / await_devices      | err=conflict/already_used
 opened overdue / connect           | err=conflict/already_used
 opened overdue / report            | err=conflict/already_used
 opened overdue / fail              | →expired reason=expired +expired:cancelled by user
@@ -325,6 +331,7 @@ authorizing overdue / choose       | →expired reason=expired +expired:brand se
 authorizing overdue / takeover     | →expired reason=expired +expired:taken over after deadline err=conflict/expired
 authorizing overdue / callback     | →expired reason=expired_after_auth claim +callback:granted +expired:expired_after_auth err=conflict/expired_after_auth
 authorizing overdue / return       | →expired reason=expired claim +returned: +expired:returned from the supplier after the deadline
+authorizing overdue / await_devices | err=conflict/already_used
 authorizing overdue / connect      | err=conflict/already_used
 authorizing overdue / report       | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
 authorizing overdue / fail         | →expired reason=expired +expired:cancelled by user
@@ -336,6 +343,7 @@ claimed overdue / choose           | err=conflict/already_used
 claimed overdue / takeover         | err=conflict/already_used
 claimed overdue / callback         | err=conflict/already_used
 claimed overdue / return           | err=conflict/already_used
+claimed overdue / await_devices     | →expired reason=expired_after_auth +expired:expired_after_auth err=conflict/expired_after_auth
 claimed overdue / connect          | →expired reason=expired_after_auth +expired:expired_after_auth err=conflict/expired_after_auth
 claimed overdue / report           | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
 claimed overdue / fail             | →expired reason=expired +expired:cancelled by user
@@ -347,6 +355,7 @@ connected / choose                 | err=conflict/already_used
 connected / takeover               | err=conflict/already_used
 connected / callback               | err=conflict/already_used
 connected / return                 | err=conflict/already_used
+connected / await_devices           | err=conflict/already_used
 connected / connect                | err=conflict/already_used
 connected / report                 | err=conflict/already_used
 connected / fail                   | -
@@ -358,6 +367,7 @@ failed / choose                    | err=conflict/already_used
 failed / takeover                  | err=conflict/already_used
 failed / callback                  | err=conflict/already_used
 failed / return                    | claim +returned:
+failed / await_devices              | err=conflict/already_used
 failed / connect                   | err=conflict/already_used
 failed / report                    | err=conflict/already_used
 failed / fail                      | -
@@ -369,6 +379,7 @@ expired / choose                   | err=conflict/expired
 expired / takeover                 | err=conflict/expired
 expired / callback                 | reason=expired_after_auth relabel claim +callback:granted +expired:expired_after_auth err=conflict/expired_after_auth
 expired / return                   | claim +returned:
+expired / await_devices             | err=conflict/expired
 expired / connect                  | err=conflict/expired
 expired / report                   | reason=expired_after_auth relabel +expired:expired_after_auth err=conflict/expired
 expired / fail                     | -
@@ -380,6 +391,7 @@ expired_after_auth / choose        | err=conflict/expired_after_auth
 expired_after_auth / takeover      | err=conflict/expired_after_auth
 expired_after_auth / callback      | err=conflict/expired_after_auth
 expired_after_auth / return        | err=conflict/already_used
+expired_after_auth / await_devices  | err=conflict/expired_after_auth
 expired_after_auth / connect       | err=conflict/expired_after_auth
 expired_after_auth / report        | err=conflict/expired
 expired_after_auth / fail          | -

@@ -97,6 +97,9 @@ const (
 	// EventBrowserTakeover: the user moved an unfinished session to
 	// another browser ("continue here instead").
 	EventBrowserTakeover = "browser_takeover"
+	// EventDevicesFound: the manufacturer account has several devices and
+	// the user is asked which to link.
+	EventDevicesFound = "devices_found"
 )
 
 // Connection is the outcome of a successful manufacturer callback, written

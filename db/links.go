@@ -401,6 +401,8 @@ func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 					RETURNING `+sessionCols+`
 				), e AS (
 					INSERT INTO link_events (session_id, type, detail) SELECT id, $3::text, $4::text FROM x
+				), d AS (
+					DELETE FROM link_device_choices WHERE session_id IN (SELECT id FROM x)
 				)
 				SELECT * FROM x`, tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
 				return fmt.Errorf("db: sweep sessions: %w", err)

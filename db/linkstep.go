@@ -96,6 +96,9 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 			set = append(set, "callback_lease_until = now() + make_interval(secs => "+arg(d.Lease.Seconds())+")")
 		}
 	}
+	if tr.Release {
+		set = append(set, "callback_lease_until = NULL")
+	}
 	if tr.Choose {
 		set = append(set, "brand_selected_at = now()", "authorizing_at = now()", "state_hash = "+arg(app.HashToken(d.State)))
 		if d.Brand != "" {
@@ -141,6 +144,11 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 	}
 	if tr.To.Final() {
 		app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
+		if ls.CallbackAt != nil && ls.Kind == app.KindSupplierLink {
+			if err := dropDeviceChoice(ctx, tx, ls.ID); err != nil {
+				return err
+			}
+		}
 	}
 	if tr.Ends() {
 		hook := app.EventLinkFailed

@@ -25,6 +25,15 @@ func signInAtManufacturer(username string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// keepAllDevices answers the device choice of an account with several
+// devices as offered: all of them.
+func keepAllDevices() chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(css(`button[data-action="link-devices"]`)),
+		chromedp.Click(css(`button[data-action="link-devices"]`)),
+	)
+}
+
 func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 	t.Parallel()
 	s := handlertest.Start(t)
@@ -62,6 +71,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 		chromedp.WaitVisible(css(`button[data-brand="sandbox-heatpump"]`)),
 		chromedp.Click(css(`button[data-brand="sandbox-heatpump"]`)),
 		signInAtManufacturer("user_multi"),
+		keepAllDevices(),
 		chromedp.WaitVisible(css(`[data-status="connected"]`)),
 	)
 	if got := text(`[data-banner]`); !strings.Contains(got, "2 Sandbox Heat Pumps devices are connected") {
@@ -89,6 +99,7 @@ func TestBrowserCustomerManagesDevicesOnTheDashboard(t *testing.T) {
 	}
 	do("finish reconnecting",
 		signInAtManufacturer("user_multi"),
+		keepAllDevices(),
 		chromedp.WaitVisible(css(`[data-banner="success"]`)),
 		chromedp.WaitNotPresent(css(`[data-status="relink_required"]`)),
 	)

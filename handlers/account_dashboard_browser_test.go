@@ -78,6 +78,7 @@ func TestBrowserCustomerDashboardSpeaksTheCustomersLanguage(t *testing.T) {
 				cdp.WaitVisible(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
 				cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
 				signInAtManufacturer("user_multi"),
+				keepAllDevices(),
 				cdp.WaitVisible(cdp.CSS(`[data-status="connected"]`)))
 			if got := b.Text(`[data-banner]`); !strings.Contains(got, "2 Sandbox Heat Pumps devices are connected") {
 				t.Errorf("banner after connecting two devices: got %q", got)

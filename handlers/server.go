@@ -256,6 +256,8 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Post("/connect/brand-request", h.limitPages, h.requireCSRF, h.requestBrand)
 	f.Post("/connect/takeover", h.limitPages, h.requireCSRF, h.takeOverLink)
 	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
+	f.Get("/connect/devices", h.limitPages, h.showDeviceChoice)
+	f.Post("/connect/devices", h.limitPages, h.requireCSRF, h.chooseDevices)
 	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
 
 	// Hosted supplier selector (flow 2).

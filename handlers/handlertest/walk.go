@@ -16,6 +16,7 @@ import (
 type Page struct {
 	Status   int
 	Location string
+	Header   http.Header
 	Doc      *html.Node
 	Body     string
 }
@@ -48,7 +49,7 @@ func readPage(tb testing.TB, resp *http.Response) Page {
 	if err != nil {
 		tb.Fatalf("parse html: %v", err)
 	}
-	p := Page{Status: resp.StatusCode, Doc: doc, Body: string(b)}
+	p := Page{Status: resp.StatusCode, Header: resp.Header, Doc: doc, Body: string(b)}
 	if loc, err := resp.Location(); err == nil {
 		p.Location = loc.String()
 	}
@@ -136,5 +137,45 @@ func (s *Server) Walk(tb testing.TB, c *http.Client, linkURL, brand, username, p
 	if final.Status != http.StatusSeeOther {
 		tb.Fatalf("callback: got %d, want 303:\n%s", final.Status, final.Body)
 	}
+	if choice := s.Local(final.Location); strings.HasPrefix(choice, "/connect/devices?") {
+		// Several devices: keep the choice as offered (all of them).
+		return s.ChooseDevices(tb, c, choice, nil)
+	}
 	return final.Location
+}
+
+// ChooseDevices answers the device choice page at choiceURL (a path) with
+// the devices ids, or, with ids nil, with those the page selects, and
+// returns where NOX sends the browser then.
+func (s *Server) ChooseDevices(tb testing.TB, c *http.Client, choiceURL string, ids []string) string {
+	tb.Helper()
+	page := Get(tb, c, s.URL+choiceURL)
+	if page.Status != http.StatusOK {
+		tb.Fatalf("device choice: got %d:\n%s", page.Status, page.Body)
+	}
+	action, vals := page.FormValues(tb, "/connect/devices")
+	vals.Del("device")
+	if ids == nil {
+		for _, in := range FindAll(page.Doc, func(n *html.Node) bool { return n.Data == "input" && Attr(n, "name") == "device" }) {
+			if hasAttr(in, "checked") {
+				ids = append(ids, Attr(in, "value"))
+			}
+		}
+	}
+	vals["device"] = ids
+	vals.Set("action", "link")
+	done := PostForm(tb, c, s.URL+action, vals)
+	if done.Status != http.StatusSeeOther {
+		tb.Fatalf("choose devices %v: got %d, want 303:\n%s", ids, done.Status, done.Body)
+	}
+	return done.Location
+}
+
+func hasAttr(n *html.Node, name string) bool {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return true
+		}
+	}
+	return false
 }
