@@ -107,7 +107,7 @@ func (s *Store) ReportSupplierLogin(ctx context.Context, supplierID, state, supp
 			return err
 		}
 		var deviceIDs pq.StringArray
-		if err := tx.GetContext(ctx, &deviceIDs, `SELECT device_ids FROM link_sessions WHERE id = $1`, ls.ID); err != nil {
+		if err := openFirst(ctx, tx, &deviceIDs, `SELECT device_ids FROM link_sessions WHERE id = $1`, ls.ID); err != nil {
 			return fmt.Errorf("db: session devices: %w", err)
 		}
 		in := app.StepInput{Step: app.StepReport, SupplierID: supplierID, SupplierUserID: supplierUserID, Devices: len(deviceIDs)}
