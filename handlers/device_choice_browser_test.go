@@ -49,6 +49,15 @@ func TestBrowserUserChoosesWhichDevicesToLink(t *testing.T) {
 			b.WantNoOverflow()
 			b.Screenshot("flow-devices-" + strconv.FormatInt(width, 10))
 
+			// The language switcher keeps the choice: Dutch, then back.
+			b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="nl"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="nl"]`)),
+				cdp.WaitVisible(cdp.CSS(`form[data-form="devices"]`)))
+			if got := b.Text(`h1`); got != "Kies de apparaten om te koppelen" {
+				t.Errorf("device choice in Dutch: title %q", got)
+			}
+			b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="en"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="en"]`)),
+				cdp.WaitVisible(cdp.CSS(`form[data-form="devices"]`)))
+
 			// None chosen: refused, nothing linked, the page stays.
 			b.Do(cdp.Evaluate[cdp.Void](`document.querySelectorAll('input[name="device"]').forEach(i => { i.checked = false })`),
 				cdp.Click(cdp.CSS(`button[data-action="link-devices"]`)), cdp.WaitVisible(cdp.CSS(`[data-error="devices"]`)))
