@@ -72,7 +72,7 @@ func (s *Store) DeviceChoice(ctx context.Context, choice string, browserHash []b
 		BrowserHash []byte `db:"browser_hash"`
 		PayloadEnc  []byte `db:"payload_enc"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT `+sessionCols+`, browser_hash, c.payload_enc
+	err := openFirst(ctx, s.db, &row, `SELECT `+sessionCols+`, browser_hash, c.payload_enc
 		FROM link_sessions JOIN (SELECT session_id, payload_enc FROM link_device_choices WHERE choice_hash = $1) c
 		ON c.session_id = id`, app.HashToken(choice))
 	if err != nil {
