@@ -162,9 +162,7 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 	// Most views change nothing (any view after the first, or of an ended
 	// session): answer those from one plain read, without the transaction
 	// and row lock (and the commit flush) a change needs.
-	var seen lockedSession
-	err := openFirst(ctx, s.prep, &seen, `SELECT `+sessionCols+`, browser_hash, NULL AS pkce_verifier_enc, now() AS db_now
-		FROM link_sessions WHERE token_hash = $1`, app.HashToken(token))
+	seen, err := s.viewSession(ctx, app.HashToken(token))
 	if err != nil {
 		return app.LinkSession{}, false, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
 	}
