@@ -244,7 +244,7 @@ func prepareStore(ctx context.Context, store *db.Store, env cmdEnv, devSeed bool
 	} else if rebuilt {
 		env.log.Info("report rollups rebuilt for a new time zone", "timezone", cfg.Reports.Timezone)
 	}
-	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
+	if err := store.SyncManufacturers(ctx, cfg.ServedManufacturers()); err != nil {
 		return err
 	}
 	if cfg.Sandbox.SupplierActive() {

@@ -174,8 +174,9 @@ type ViewsConfig struct {
 	Reload bool `yaml:"reload"`
 }
 
-// SandboxConfig switches on the built-in sandbox manufacturers and the
-// sandbox supplier.
+// SandboxConfig: Enabled lets live keys see the built-in sandbox
+// manufacturers and switches on the sandbox supplier. The sandbox
+// manufacturers are served in every environment for test-mode keys.
 type SandboxConfig struct {
 	Enabled  bool                  `yaml:"enabled"`
 	Supplier SandboxSupplierConfig `yaml:"supplier"`
@@ -294,8 +295,8 @@ type ManufacturerConfig struct {
 	ClientID     string   `yaml:"client_id"`
 	ClientSecret string   `yaml:"client_secret"`
 	Scopes       []string `yaml:"scopes"`
-	// Sandbox marks a brand served by this binary; it is only loaded when
-	// sandbox.enabled is true.
+	// Sandbox marks a brand served by this binary: offered to test-mode
+	// link sessions always, to live ones only when sandbox.enabled is true.
 	Sandbox bool `yaml:"sandbox"`
 }
 
@@ -610,6 +611,12 @@ func (c Config) ActiveManufacturers() []ManufacturerConfig {
 	}
 	return out
 }
+
+// ServedManufacturers returns every brand this instance serves: the real
+// ones and the sandbox ones, which test-mode link sessions use in every
+// environment (production included); live sessions see the sandbox brands
+// only where sandbox.enabled is true (ActiveManufacturers).
+func (c Config) ServedManufacturers() []ManufacturerConfig { return c.Manufacturers }
 
 // ResolveURL makes a manufacturer endpoint absolute against server.public_url.
 func (c Config) ResolveURL(u string) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,9 +26,13 @@ type Manufacturers struct {
 	oauth   map[string]*oauth2.Config
 	devices map[string]string
 	order   []string
-	client  *http.Client
-	timeout time.Duration
-	log     *slog.Logger
+	// live are the brands live link sessions may offer, in config order
+	// (the sandbox brands only where sandbox.enabled is true); test are the
+	// sandbox brands, the only ones test link sessions offer.
+	live, test []string
+	client     *http.Client
+	timeout    time.Duration
+	log        *slog.Logger
 }
 
 // WithLogger makes every manufacturer call write a line to log (with the
@@ -52,7 +57,8 @@ func (m *Manufacturers) observe(ctx context.Context, brand, step string, start t
 	m.log.InfoContext(ctx, "manufacturer call", "brand", brand, "step", step, "duration_ms", took.Milliseconds())
 }
 
-// NewManufacturers builds the clients of cfg's active brands; callbacks go to
+// NewManufacturers builds the clients of cfg's served brands (the sandbox
+// ones serve test mode in every environment); callbacks go to
 // {public_url}/oauth/callback/{brand}.
 func NewManufacturers(cfg Config) *Manufacturers {
 	m := &Manufacturers{
@@ -67,9 +73,15 @@ func NewManufacturers(cfg Config) *Manufacturers {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	for _, mc := range cfg.ActiveManufacturers() {
+	for _, mc := range cfg.ServedManufacturers() {
 		m.configs[mc.ID] = mc
 		m.order = append(m.order, mc.ID)
+		if mc.Sandbox {
+			m.test = append(m.test, mc.ID)
+		}
+		if !mc.Sandbox || cfg.Sandbox.Enabled {
+			m.live = append(m.live, mc.ID)
+		}
 		m.oauth[mc.ID] = &oauth2.Config{
 			ClientID:     mc.ClientID,
 			ClientSecret: mc.ClientSecret,
@@ -86,11 +98,29 @@ func NewManufacturers(cfg Config) *Manufacturers {
 	return m
 }
 
-// IDs returns the active brand ids in config order.
-func (m *Manufacturers) IDs() []string { return m.order }
+// IDs returns the brand ids live link sessions may offer, in config order.
+func (m *Manufacturers) IDs() []string { return m.live }
 
-// Has reports whether brand is an active manufacturer.
-func (m *Manufacturers) Has(brand string) bool { _, ok := m.configs[brand]; return ok }
+// Has reports whether live link sessions may offer brand.
+func (m *Manufacturers) Has(brand string) bool { return slices.Contains(m.live, brand) }
+
+// Served reports whether brand is configured and served (its OAuth client
+// exists), whoever may offer it.
+func (m *Manufacturers) Served(brand string) bool { _, ok := m.configs[brand]; return ok }
+
+// OfferedIDs returns the brands a link session of supplierID may offer:
+// only the sandbox brands for a test twin (test mode), IDs otherwise.
+func (m *Manufacturers) OfferedIDs(supplierID string) []string {
+	if IsTestSupplier(supplierID) {
+		return m.test
+	}
+	return m.live
+}
+
+// Offers reports whether a link session of supplierID may offer brand.
+func (m *Manufacturers) Offers(supplierID, brand string) bool {
+	return slices.Contains(m.OfferedIDs(supplierID), brand)
+}
 
 // AuthCodeURL returns the URL that starts the user's login at brand, carrying
 // state and the S256 challenge of verifier.

@@ -40,6 +40,10 @@ type APIKeyOwner struct {
 	RedirectURIs []string
 }
 
+// Test reports whether the key is a test-mode key (its supplier a test
+// twin).
+func (o APIKeyOwner) Test() bool { return IsTestSupplier(o.SupplierID) }
+
 // Device statuses.
 const (
 	DeviceConnected      = "connected"

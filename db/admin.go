@@ -30,7 +30,7 @@ func (s *Store) ListSuppliers(ctx context.Context) ([]app.SupplierSettings, erro
 		       (SELECT count(*) FROM supplier_mappings m WHERE m.supplier_id = s.id) AS mappings,
 		       (SELECT count(*) FROM api_keys k WHERE k.supplier_id = s.id AND k.revoked_at IS NULL
 		          AND (k.expires_at IS NULL OR k.expires_at > now())) AS active_keys
-		FROM suppliers s LEFT JOIN webhook_endpoints w ON w.supplier_id = s.id ORDER BY s.name, s.id`); err != nil {
+		FROM suppliers s LEFT JOIN webhook_endpoints w ON w.supplier_id = s.id WHERE s.test_of IS NULL ORDER BY s.name, s.id`); err != nil {
 		return nil, fmt.Errorf("db: list suppliers: %w", err)
 	}
 	out := make([]app.SupplierSettings, len(rows))
@@ -45,7 +45,7 @@ func (s *Store) ListSuppliers(ctx context.Context) ([]app.SupplierSettings, erro
 // list for filters (ListSuppliers counts mappings, which is slow at scale).
 func (s *Store) SupplierNames(ctx context.Context) ([]app.Supplier, error) {
 	var out []app.Supplier
-	if err := s.db.SelectContext(ctx, &out, `SELECT id, name, created_at FROM suppliers ORDER BY name, id`); err != nil {
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, name, created_at FROM suppliers WHERE test_of IS NULL ORDER BY name, id`); err != nil {
 		return nil, fmt.Errorf("db: supplier names: %w", err)
 	}
 	return out, nil
@@ -183,7 +183,7 @@ func (s *Store) SupplierAPIKeys(ctx context.Context, supplierID string) ([]app.A
 // which is shown once and never stored.
 func (s *Store) IssueAPIKey(ctx context.Context, supplierID, name string, e app.AuditEntry) (app.APIKey, string, error) {
 	var k app.APIKey
-	key := "nox_sk_" + app.RandomToken(40)
+	key := app.NewSupplierKey(supplierID)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		k, err = insertKey(ctx, tx, supplierID, name, key, nil)
@@ -202,7 +202,7 @@ func insertKey(ctx context.Context, tx *sqlx.Tx, supplierID, name, key string, r
 	err := tx.GetContext(ctx, &k, `
 		INSERT INTO api_keys (supplier_id, name, prefix, key_hash, replaces_id) VALUES ($1, $2, $3, $4, $5)
 		RETURNING id, supplier_id, name, prefix, created_at, last_used_at, expires_at, revoked_at, replaces_id`,
-		supplierID, name, key[:12], app.HashToken(key), replaces)
+		supplierID, name, app.KeyPrefix(key), app.HashToken(key), replaces)
 	if err != nil {
 		if isForeignKeyViolation(err) {
 			return k, app.Errorf(app.ENOTFOUND, "supplier %q not found", supplierID)
@@ -235,7 +235,7 @@ func (s *Store) RevokeSupplierKey(ctx context.Context, supplierID string, keyID 
 // such active key. It returns the new key (shown once).
 func (s *Store) RotateSupplierKey(ctx context.Context, supplierID string, keyID int64, overlap time.Duration, e app.AuditEntry) (app.APIKey, string, error) {
 	var k app.APIKey
-	key := "nox_sk_" + app.RandomToken(40)
+	key := app.NewSupplierKey(supplierID)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var old struct {
 			Name   string `db:"name"`

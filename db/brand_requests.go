@@ -45,6 +45,8 @@ func (s *Store) ReportBrandRequests(ctx context.Context, f app.ReportFilter, zon
 		WHERE r.created_at >= ($1::date)::timestamp AT TIME ZONE $3
 		  AND r.created_at < ($2::date + 1)::timestamp AT TIME ZONE $3
 		  AND ($4 = '' OR r.supplier_id = $4) AND ($5 = '' OR r.language = $5)
+		  AND coalesce(r.supplier_id, '') NOT LIKE '%.test'
+		  AND ($4 = '' OR $4 NOT LIKE '%.test')
 		GROUP BY r.supplier_id, r.name_key
 		ORDER BY n DESC, supplier_name, brand LIMIT 100`,
 		f.From.Format("2006-01-02"), f.To.Format("2006-01-02"), zone, f.SupplierID, f.Language)

@@ -53,7 +53,8 @@ func SearchMappingsSQL(f app.MappingFilter, suppliers []string, after *app.Mappi
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 
-	var filters []string
+	// Test-mode suppliers (test twins) are never found by the console.
+	filters := []string{"m.supplier_id NOT LIKE '%.test'"}
 	if f.SupplierID != "" {
 		filters = append(filters, "m.supplier_id = "+arg(f.SupplierID))
 	}
@@ -157,7 +158,7 @@ func (s *Store) MatchingSuppliers(ctx context.Context, q string) ([]string, erro
 		return nil, nil
 	}
 	var out []string
-	if err := s.db.SelectContext(ctx, &out, `SELECT id FROM suppliers WHERE name ILIKE $1 OR id ILIKE $1 ORDER BY id LIMIT 50`, pat); err != nil {
+	if err := s.db.SelectContext(ctx, &out, `SELECT id FROM suppliers WHERE (name ILIKE $1 OR id ILIKE $1) AND test_of IS NULL ORDER BY id LIMIT 50`, pat); err != nil {
 		return nil, fmt.Errorf("db: matching suppliers: %w", err)
 	}
 	return out, nil
@@ -294,7 +295,7 @@ func (s *Store) consoleDevices(ctx context.Context, noxUserID, supplierID, suppl
 
 // queueWhere returns the WHERE clause of the failed/expired queue for f.
 func queueWhere(f app.QueueFilter, withReason bool, arg func(any) string) string {
-	w := []string{"l.status IN ('failed', 'expired')"}
+	w := []string{"l.status IN ('failed', 'expired')", "coalesce(l.supplier_id, '') NOT LIKE '%.test'"}
 	if withReason && f.Reason != "" {
 		w = append(w, "l.failure_reason = "+arg(f.Reason))
 	}

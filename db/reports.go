@@ -139,7 +139,7 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 			CASE WHEN status = 'connected' THEN report_connect_bucket(extract(epoch FROM finished_at - coalesce(opened_at, created_at))) END AS bucket,
 			count(*) AS sessions, count(opened_at) AS opened, count(brand_selected_at) AS brand_selected, count(authorizing_at) AS authorizing
 		FROM link_sessions
-		WHERE created_xid IS NULL OR created_xid < $2::xid8
+		WHERE (created_xid IS NULL OR created_xid < $2::xid8) AND `+liveSessions+`
 		GROUP BY 1, 2, 3, 4, 5, 6, 7`, tz, horizon); err != nil {
 		return out, fmt.Errorf("db: aggregate sessions: %w", err)
 	}
@@ -162,7 +162,7 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 	}
 	if err := tx.GetContext(ctx, &out.Sessions, `
 		SELECT (SELECT coalesce(sum(sessions), 0) FROM report_daily WHERE rolled = 15)
-			+ (SELECT count(*) FROM link_sessions WHERE created_xid >= $1::xid8)`, horizon); err != nil {
+			+ (SELECT count(*) FROM link_sessions WHERE created_xid >= $1::xid8 AND `+liveSessions+`)`, horizon); err != nil {
 		return out, fmt.Errorf("db: count rebuilt sessions: %w", err)
 	}
 	// Per brand: connected devices now minus the rollup's running total.
@@ -192,6 +192,11 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 	}
 	return out, nil
 }
+
+// liveSessions leaves test-mode sessions (those of a test twin) out of the
+// rollups, as report_session_contributions and report_apply do
+// (migrations/00182_test_mode.sql): no report counts them.
+const liveSessions = `coalesce(supplier_id, '') NOT LIKE '%.test'`
 
 // reportWhere is the WHERE clause of f over a rollup table (day range and
 // the filters that apply to it) and its arguments.
@@ -529,7 +534,7 @@ func periods(f app.ReportFilter) []time.Time {
 // ReportOptions returns the suppliers and brands reports can be filtered on,
 // in name order.
 func (s *Store) ReportOptions(ctx context.Context) (suppliers, brands []app.ReportOption, err error) {
-	if err := s.db.SelectContext(ctx, &suppliers, `SELECT id AS value, name FROM suppliers ORDER BY name, id`); err != nil {
+	if err := s.db.SelectContext(ctx, &suppliers, `SELECT id AS value, name FROM suppliers WHERE test_of IS NULL ORDER BY name, id`); err != nil {
 		return nil, nil, fmt.Errorf("db: report suppliers: %w", err)
 	}
 	if err := s.db.SelectContext(ctx, &brands, `SELECT id AS value, name FROM manufacturers ORDER BY name, id`); err != nil {

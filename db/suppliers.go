@@ -61,7 +61,7 @@ func (s *Store) GetSupplier(ctx context.Context, id string) (app.Supplier, error
 // CreateAPIKey issues a new API key for a supplier or a manufacturer (exactly
 // one of the two ids is set) and returns its plaintext, which is never stored.
 func (s *Store) CreateAPIKey(ctx context.Context, owner app.APIKeyOwner, name string) (string, error) {
-	key := "nox_sk_" + app.RandomToken(40)
+	key := app.NewSupplierKey(owner.SupplierID)
 	if err := s.InsertAPIKey(ctx, owner, name, key); err != nil {
 		return "", err
 	}
@@ -75,7 +75,7 @@ func (s *Store) InsertAPIKey(ctx context.Context, owner app.APIKeyOwner, name, k
 		INSERT INTO api_keys (supplier_id, manufacturer_id, name, prefix, key_hash)
 		VALUES (NULLIF($1, ''), NULLIF($2, ''), $3, $4, $5)
 		ON CONFLICT (key_hash) DO NOTHING`,
-		owner.SupplierID, owner.ManufacturerID, name, key[:min(len(key), 12)], app.HashToken(key))
+		owner.SupplierID, owner.ManufacturerID, name, app.KeyPrefix(key), app.HashToken(key))
 	if err != nil {
 		return fmt.Errorf("db: insert api key: %w", err)
 	}

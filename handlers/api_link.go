@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -123,9 +124,9 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 	if req.RedirectURI == "" {
 		return app.ReasonErrorf(app.EINVALID, "invalid_redirect_uri", "redirect_uri is required.")
 	}
-	if req.Brand != "" && !h.manufacturers.Has(req.Brand) {
+	if offered := h.manufacturers.OfferedIDs(apiOwner(c).SupplierID); req.Brand != "" && !slices.Contains(offered, req.Brand) {
 		return app.ReasonErrorf(app.EINVALID, "unknown_brand",
-			"brand %q is not available; use one of: %s.", req.Brand, strings.Join(h.manufacturers.IDs(), ", "))
+			"brand %q is not available; use one of: %s.", req.Brand, strings.Join(offered, ", "))
 	}
 	if !app.MatchRedirectURI(apiOwner(c).RedirectURIs, req.RedirectURI) {
 		return app.ReasonErrorf(app.EINVALID, "invalid_redirect_uri",

@@ -25,7 +25,7 @@ func (h *Handler) requestBrand(c *fiber.Ctx) error {
 	lang := sess.Language
 	raw := c.FormValue("brand_name")
 	name := strings.Join(strings.Fields(app.CleanText(raw, 200)), " ")
-	data := fiber.Map{"Lang": lang, "Token": token, "BrandName": name}
+	data := fiber.Map{"Lang": lang, "Token": token, "BrandName": name, "TestMode": sess.TestMode()}
 	if n := utf8.RuneCountInString(name); n < 2 || n > 80 {
 		data["Error"] = h.tr.T(lang, "brand.request_err")
 		data["BrandName"] = app.CleanText(raw, 80)

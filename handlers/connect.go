@@ -40,7 +40,7 @@ func (h *Handler) showBrandPage(c *fiber.Ctx) error {
 	if elsewhere {
 		return h.showInUsePage(c, sess, token)
 	}
-	if sess.Preselected && h.manufacturers.Has(sess.Brand()) {
+	if sess.Preselected && h.manufacturers.Offers(sess.SupplierID, sess.Brand()) {
 		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
 		if err != nil {
 			return err
@@ -85,7 +85,7 @@ func (h *Handler) showInUsePage(c *fiber.Ctx, sess app.LinkSession, token string
 		return err
 	}
 	c.Status(fiber.StatusConflict)
-	return h.render(c, "pages/connect/in_use", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb})
+	return h.render(c, "pages/connect/in_use", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb, "TestMode": sess.TestMode()})
 }
 
 // showContinuePage asks the user of a link with a preselected brand to
@@ -100,7 +100,7 @@ func (h *Handler) showContinuePage(c *fiber.Ctx, sess app.LinkSession, token str
 	if err != nil {
 		return err
 	}
-	return h.render(c, "pages/connect/continue", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb,
+	return h.render(c, "pages/connect/continue", fiber.Map{"Lang": sess.Language, "Token": token, "CoBrand": cb, "TestMode": sess.TestMode(),
 		"Supplier": sup.Name, "Brand": m.ID, "BrandName": m.Name})
 }
 
@@ -191,13 +191,14 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 	if err != nil {
 		return err
 	}
-	shell := shellKey("ended", sess.Language, key, strconv.FormatBool(connected), strconv.Itoa(minutes), sup.Name, coBrandKey(cb))
+	shell := shellKey("ended", sess.Language, key, strconv.FormatBool(connected), strconv.Itoa(minutes), sup.Name, coBrandKey(cb),
+		strconv.FormatBool(sess.TestMode()))
 	if h.serveShell(c, shell, token) {
 		return nil
 	}
 	return h.renderShell(c, shell, "pages/connect/ended", fiber.Map{
 		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
-		"Connected": connected, "Minutes": minutes, "CoBrand": cb,
+		"Connected": connected, "Minutes": minutes, "CoBrand": cb, "TestMode": sess.TestMode(),
 	})
 }
 
@@ -221,12 +222,12 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	var err error
 	if sess.SupplierID != "" && sess.Initiator != app.InitiatorCustomer {
 		// The supplier's own link: supplier name and brands in one query.
-		supplier, ms, err = h.store.BrandPage(c.UserContext(), sess.SupplierID, h.manufacturers.IDs())
+		supplier, ms, err = h.store.BrandPage(c.UserContext(), sess.SupplierID, h.manufacturers.OfferedIDs(sess.SupplierID))
 	} else {
 		var party app.Supplier
 		if party, err = h.sessionParty(c, sess); err == nil {
 			supplier = party.Name
-			ms, err = h.store.ListManufacturers(c.UserContext(), h.manufacturers.IDs())
+			ms, err = h.store.ListManufacturers(c.UserContext(), h.manufacturers.OfferedIDs(sess.SupplierID))
 		}
 	}
 	if err != nil {
@@ -240,7 +241,7 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	// in this language while the brands and co-branding do not change.
 	var key string
 	if q == "" && errMsg == "" && !isFragmentRequest(c) {
-		key = brandShellKey(sess.Language, supplier, ms) + "\x00" + coBrandKey(cb)
+		key = brandShellKey(sess.Language, supplier, ms) + "\x00" + coBrandKey(cb) + "\x00" + strconv.FormatBool(sess.TestMode())
 		if h.serveShell(c, key, token) {
 			return nil
 		}
@@ -251,7 +252,7 @@ func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, 
 	}
 	data := fiber.Map{
 		"Lang": sess.Language, "Pick": "brand", "SearchURL": "/connect/brands", "Party": supplier, "Token": token, "Query": q,
-		"Brands": tiles, "Error": errMsg, "CoBrand": cb,
+		"Brands": tiles, "Error": errMsg, "CoBrand": cb, "TestMode": sess.TestMode(),
 	}
 	if key != "" {
 		return h.renderShell(c, key, "pages/connect/select", data)
@@ -309,7 +310,7 @@ func (h *Handler) selectBrand(c *fiber.Ctx) error {
 		return err
 	}
 	brand := c.FormValue("brand")
-	if !h.manufacturers.Has(brand) {
+	if !h.manufacturers.Offers(sess.SupplierID, brand) {
 		return h.renderBrandPage(c, sess, token, "", h.tr.T(sess.Language, "brand.unknown"))
 	}
 	m, err := h.store.GetManufacturer(c.UserContext(), brand)
@@ -382,7 +383,7 @@ func (h *Handler) returnToSupplier(c *fiber.Ctx) error {
 func (h *Handler) handleOAuthCallback(c *fiber.Ctx) error {
 	brand := c.Params("brand")
 	cb, ok := app.ParseOAuthCallback(c.Query("state"), c.Query("code"), c.Query("error"), c.Query("error_description"))
-	if !ok || !h.manufacturers.Has(brand) {
+	if !ok || !h.manufacturers.Served(brand) {
 		return h.badCallback(c)
 	}
 	done, err := h.links.FinishCallback(c.UserContext(), brand, cb, h.browserHash(c, false))

@@ -21,15 +21,69 @@ import (
 // teamSupplier is the supplier the signed-in team member works for.
 func teamSupplier(c *fiber.Ctx) string { return portalUser(c).TeamSupplierID }
 
+// devModeCookie holds the developer dashboard's view: "test" shows and
+// changes the team's test mode (its supplier's test twin), anything else
+// the live supplier.
+const devModeCookie = "nox_dev_mode"
+
+// testView reports whether the dashboard shows test mode.
+func testView(c *fiber.Ctx) bool { return c.Cookies(devModeCookie) == "test" }
+
+// devSupplier is the supplier the developer pages show and change: the
+// team's supplier, or its test twin in test mode. The twin is derived from
+// the signed-in member's own supplier, never from the request.
+func devSupplier(c *fiber.Ctx) string {
+	if testView(c) {
+		return app.TestTwinID(teamSupplier(c))
+	}
+	return teamSupplier(c)
+}
+
+// developerTabs are the pages the mode switch may return to.
+var developerTabs = map[string]bool{"/developers/keys": true, "/developers/redirect-uris": true,
+	"/developers/webhooks": true, "/developers/requests": true}
+
+// switchDeveloperMode switches the dashboard between live and test mode.
+// The first switch to test mode by an admin makes the test twin (audited);
+// a viewer can only look at a test mode an admin has turned on.
+func (h *Handler) switchDeveloperMode(c *fiber.Ctx) error {
+	back := c.FormValue("back")
+	if !developerTabs[back] {
+		back = "/developers/keys"
+	}
+	cookie := &fiber.Cookie{Name: devModeCookie, Path: "/", HTTPOnly: true, Secure: h.secureCookies,
+		SameSite: fiber.CookieSameSiteLaxMode}
+	switch c.FormValue("mode") {
+	case "test":
+		live := teamSupplier(c)
+		if portalUser(c).HasRole(app.RoleSupplierAdmin) {
+			if _, err := h.store.EnsureTestTwin(c.UserContext(), live, h.audit(c)); err != nil {
+				return err
+			}
+		} else if _, err := h.store.GetSupplierSettings(c.UserContext(), app.TestTwinID(live)); app.IsNotFound(err) {
+			return app.Errorf(app.EFORBIDDEN, "Test mode is not turned on yet: an admin of your team turns it on.")
+		} else if err != nil {
+			return err
+		}
+		cookie.Value = "test"
+	case "live":
+		cookie.MaxAge, cookie.Expires = -1, time.Unix(0, 0)
+	default:
+		return app.Errorf(app.EINVALID, "Choose live or test mode.")
+	}
+	c.Cookie(cookie)
+	return c.Redirect(back, fiber.StatusSeeOther)
+}
+
 // developerPage is the data every developer page starts from.
 func (h *Handler) developerPage(c *fiber.Ctx, tab string) (fiber.Map, error) {
 	lang := pageLang(c)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	sup, err := h.store.GetSupplierSettings(c.UserContext(), teamSupplier(c))
+	sup, err := h.store.GetSupplierSettings(c.UserContext(), devSupplier(c))
 	if err != nil {
 		return nil, err
 	}
-	return fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "developers.title"), "Tab": tab, "S": sup,
+	return fiber.Map{"Lang": lang, "Title": h.tr.T(lang, "developers.title"), "Tab": tab, "S": sup, "TestMode": testView(c),
 		"CanEdit": portalUser(c).HasRole(app.RoleSupplierAdmin), "Now": time.Now(),
 		"Notice": noticeKey(c.Query("done"))}, nil
 }
@@ -52,7 +106,7 @@ func (h *Handler) showDeveloperKeys(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if data["Keys"], err = h.store.SupplierAPIKeys(c.UserContext(), teamSupplier(c)); err != nil {
+	if data["Keys"], err = h.store.SupplierAPIKeys(c.UserContext(), devSupplier(c)); err != nil {
 		return err
 	}
 	if err := h.takeShownOnce(c, data, "NewKey", ""); err != nil {
@@ -72,7 +126,7 @@ func keyName(c *fiber.Ctx) string {
 
 // createDeveloperKey issues a key for the supplier and shows it once.
 func (h *Handler) createDeveloperKey(c *fiber.Ctx) error {
-	_, key, err := h.store.IssueAPIKey(c.UserContext(), teamSupplier(c), keyName(c), h.audit(c))
+	_, key, err := h.store.IssueAPIKey(c.UserContext(), devSupplier(c), keyName(c), h.audit(c))
 	if err != nil {
 		return err
 	}
@@ -86,7 +140,7 @@ func (h *Handler) revokeDeveloperKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.RevokeSupplierKey(c.UserContext(), teamSupplier(c), id, h.audit(c)); err != nil {
+	if err := h.store.RevokeSupplierKey(c.UserContext(), devSupplier(c), id, h.audit(c)); err != nil {
 		return err
 	}
 	return c.Redirect("/developers/keys?done=revoked", fiber.StatusSeeOther)
@@ -103,7 +157,7 @@ func (h *Handler) rotateDeveloperKey(c *fiber.Ctx) error {
 	if !ok {
 		return app.Errorf(app.EINVALID, "Choose an overlap of 1h, 24h or 7d.")
 	}
-	_, key, err := h.store.RotateSupplierKey(c.UserContext(), teamSupplier(c), id, overlap, h.audit(c))
+	_, key, err := h.store.RotateSupplierKey(c.UserContext(), devSupplier(c), id, overlap, h.audit(c))
 	if err != nil {
 		return err
 	}
@@ -128,7 +182,7 @@ func (h *Handler) renderRedirectURIs(c *fiber.Ctx, value, formErr string) error 
 // shows the form again with the reason, and nothing is saved.
 func (h *Handler) addRedirectURI(c *fiber.Ctx) error {
 	uri := strings.TrimSpace(c.FormValue("uri"))
-	err := h.store.AddRedirectURI(c.UserContext(), teamSupplier(c), uri, h.audit(c))
+	err := h.store.AddRedirectURI(c.UserContext(), devSupplier(c), uri, h.audit(c))
 	if code := app.ErrorCode(err); code == app.EINVALID || code == app.ECONFLICT {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return h.renderRedirectURIs(c, uri, app.ErrorMessage(err))
@@ -140,7 +194,7 @@ func (h *Handler) addRedirectURI(c *fiber.Ctx) error {
 
 // removeRedirectURI removes a URI from the allowlist (never the last one).
 func (h *Handler) removeRedirectURI(c *fiber.Ctx) error {
-	err := h.store.RemoveRedirectURI(c.UserContext(), teamSupplier(c), c.FormValue("uri"), h.audit(c))
+	err := h.store.RemoveRedirectURI(c.UserContext(), devSupplier(c), c.FormValue("uri"), h.audit(c))
 	if app.ErrorCode(err) == app.ECONFLICT {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return h.renderRedirectURIs(c, "", app.ErrorMessage(err))
@@ -166,7 +220,7 @@ func (h *Handler) renderDeveloperWebhooks(c *fiber.Ctx, value, formErr string) e
 	if err := h.takeShownOnce(c, data, "", "Secret"); err != nil {
 		return err
 	}
-	ctx, owner := c.UserContext(), app.SupplierParty(teamSupplier(c))
+	ctx, owner := c.UserContext(), app.SupplierParty(devSupplier(c))
 	ep, err := h.store.WebhookEndpoint(ctx, owner)
 	switch {
 	case err == nil:
@@ -188,7 +242,7 @@ func (h *Handler) renderDeveloperWebhooks(c *fiber.Ctx, value, formErr string) e
 // issues a new signing secret. A new secret is shown once.
 func (h *Handler) saveDeveloperWebhook(c *fiber.Ctx) error {
 	u := strings.TrimSpace(c.FormValue("url"))
-	secret, err := h.store.SaveWebhookEndpoint(c.UserContext(), teamSupplier(c), u, c.FormValue("rotate") == "1", h.audit(c))
+	secret, err := h.store.SaveWebhookEndpoint(c.UserContext(), devSupplier(c), u, c.FormValue("rotate") == "1", h.audit(c))
 	if app.ErrorCode(err) == app.EINVALID {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return h.renderDeveloperWebhooks(c, u, app.ErrorMessage(err))
@@ -203,7 +257,7 @@ func (h *Handler) saveDeveloperWebhook(c *fiber.Ctx) error {
 
 // removeDeveloperWebhook removes the endpoint and its pending deliveries.
 func (h *Handler) removeDeveloperWebhook(c *fiber.Ctx) error {
-	if err := h.store.RemoveWebhookEndpoint(c.UserContext(), teamSupplier(c), h.audit(c)); err != nil {
+	if err := h.store.RemoveWebhookEndpoint(c.UserContext(), devSupplier(c), h.audit(c)); err != nil {
 		return err
 	}
 	return c.Redirect("/developers/webhooks?done=webhook_removed", fiber.StatusSeeOther)
@@ -211,7 +265,7 @@ func (h *Handler) removeDeveloperWebhook(c *fiber.Ctx) error {
 
 // sendTestWebhook queues a webhook.test event to the endpoint.
 func (h *Handler) sendTestWebhook(c *fiber.Ctx) error {
-	d, err := h.store.SendTestWebhook(c.UserContext(), teamSupplier(c), h.audit(c))
+	d, err := h.store.SendTestWebhook(c.UserContext(), devSupplier(c), h.audit(c))
 	if err != nil {
 		return err
 	}
@@ -225,7 +279,7 @@ func (h *Handler) showDeveloperDelivery(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	owner := app.SupplierParty(teamSupplier(c))
+	owner := app.SupplierParty(devSupplier(c))
 	d, err := h.store.WebhookDelivery(c.UserContext(), &owner, c.Params("id"))
 	if err != nil {
 		return err
@@ -236,7 +290,7 @@ func (h *Handler) showDeveloperDelivery(c *fiber.Ctx) error {
 
 // resendDeveloperDelivery sends one of the supplier's deliveries again.
 func (h *Handler) resendDeveloperDelivery(c *fiber.Ctx) error {
-	d, err := h.store.ResendWebhookDelivery(c.UserContext(), teamSupplier(c), c.Params("id"), h.audit(c))
+	d, err := h.store.ResendWebhookDelivery(c.UserContext(), devSupplier(c), c.Params("id"), h.audit(c))
 	if err != nil {
 		return err
 	}
@@ -358,6 +412,7 @@ func (h *Handler) developerRoutes(f *fiber.App) {
 	f.Get("/developers/invitation", h.limitPages, h.showInvitation)
 	f.Post("/developers/invitation", h.limitPages, h.requireCSRF, h.acceptInvitation)
 	f.Get("/developers", h.limitPages, team, func(c *fiber.Ctx) error { return c.Redirect("/developers/keys", fiber.StatusSeeOther) })
+	f.Post("/developers/mode", h.limitPages, team, h.requireCSRF, h.switchDeveloperMode)
 	f.Get("/developers/keys", h.limitPages, team, h.showDeveloperKeys)
 	f.Post("/developers/keys", h.limitPages, edit, h.requireCSRF, h.createDeveloperKey)
 	f.Post("/developers/keys/:key/revoke", h.limitPages, edit, h.requireCSRF, h.revokeDeveloperKey)

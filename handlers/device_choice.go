@@ -114,6 +114,6 @@ func (h *Handler) renderDeviceChoice(c *fiber.Ctx, sess app.LinkSession, conn ap
 		opts[i] = deviceOption{ID: d.ID, Name: d.Name, Model: d.Model, Checked: checked == nil || on[d.ID]}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.render(c, "pages/connect/devices", fiber.Map{"Lang": sess.Language, "Choice": choice, "CoBrand": cb,
+	return h.render(c, "pages/connect/devices", fiber.Map{"Lang": sess.Language, "Choice": choice, "CoBrand": cb, "TestMode": sess.TestMode(),
 		"Supplier": sup.Name, "BrandName": m.Name, "Devices": opts, "Count": len(opts), "Error": errMsg})
 }

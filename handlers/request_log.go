@@ -69,7 +69,7 @@ func (h *Handler) showRequestLog(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := app.RequestLogFilter{SupplierID: teamSupplier(c), SupplierUserID: strings.TrimSpace(c.Query("user")), Limit: 50}
+	f := app.RequestLogFilter{SupplierID: devSupplier(c), SupplierUserID: strings.TrimSpace(c.Query("user")), Limit: 50}
 	if _, ok := app.StatusClasses[c.Query("status")]; ok {
 		f.Status = c.Query("status")
 	}

@@ -339,10 +339,12 @@ func (h *Handler) routes(f *fiber.App) {
 		// Before the sandbox brands' routes, whose /sandbox/:brand prefix
 		// would take it.
 		f.Get(DemoSupplierAppPath, h.limitPages, h.showDemoSupplierCallback)
-		// The sandbox brands' sign-in keeps a popup's opener too.
-		f.Use("/sandbox", h.linkPopup)
-		h.sandboxRoutes(f)
 	}
+	// The sandbox brands serve test mode in every environment; live link
+	// sessions offer them only where sandbox.enabled is true.
+	// The sandbox brands' sign-in keeps a popup's opener too.
+	f.Use("/sandbox", h.linkPopup)
+	h.sandboxRoutes(f)
 	if h.cfg.Sandbox.SupplierActive() {
 		h.sandboxSupplierRoutes(f)
 	}

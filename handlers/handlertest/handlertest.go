@@ -112,7 +112,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 	app.SetPasswordCost(cfg.Portal.PasswordCost)
 	store := dbtest.MustStore(tb)
 	ctx := context.Background()
-	if err := store.SyncManufacturers(ctx, cfg.ActiveManufacturers()); err != nil {
+	if err := store.SyncManufacturers(ctx, cfg.ServedManufacturers()); err != nil {
 		tb.Fatal(err)
 	}
 	s := &Server{URL: base, Config: cfg, Store: store, SupplierID: "supplier_test",
