@@ -137,6 +137,9 @@ type StepInput struct {
 	SupplierUserID string
 	// Devices is how many devices the outcome connects (StepConnect, StepReport).
 	Devices int
+	// LeaseUntil is when the claimed callback's lease runs out
+	// (StepLeaseExpire; zero: the claim holds no lease).
+	LeaseUntil time.Time
 }
 
 // LinkEventRecord is an event to append to a session's timeline.
@@ -254,7 +257,7 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		}
 		return SweepExpiry
 	case StepLeaseExpire:
-		if s.Status != StatusAuthorizing || s.CallbackAt == nil {
+		if s.Status != StatusAuthorizing || s.CallbackAt == nil || in.LeaseUntil.IsZero() || in.Now.Before(in.LeaseUntil) {
 			return Transition{}
 		}
 		return SweepLeaseExpiry

@@ -94,7 +94,7 @@ func summary(t app.Transition) string {
 // session's own brand and supplier, a manufacturer that said yes.
 func stepInput(step app.Step, now time.Time) app.StepInput {
 	in := app.StepInput{Step: step, Now: now, Browser: app.BrowserSame, Choice: "brand_a", Granted: true,
-		SupplierID: "sup_a", SupplierUserID: "cust-9", Devices: 2}
+		SupplierID: "sup_a", SupplierUserID: "cust-9", Devices: 2, LeaseUntil: now.Add(-time.Second)}
 	switch step {
 	case app.StepFail:
 		in.Reason, in.Detail = app.ReasonCancelled, "cancelled by user"
@@ -190,6 +190,9 @@ func TestDecideVariants(t *testing.T) {
 		{"failed", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "-"},
 		{"authorizing overdue", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
 			"→expired reason=expired +expired:expired"},
+		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = now.Add(time.Second) }, "-"},
+		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = now }, summary(app.SweepLeaseExpiry)},
+		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = time.Time{} }, "-"},
 	}
 	for _, tt := range tests {
 		sess := fx[tt.state]

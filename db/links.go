@@ -378,84 +378,127 @@ func (s *Store) replaceDevices(ctx context.Context, tx *sqlx.Tx, noxUserID strin
 	return nil
 }
 
-// SweepExpiredSessions expires (app.SweepExpiry) every unfinished session past its deadline,
-// in batches, skipping rows another instance is working on; each expiry is
-// written with its link.expired webhook in one transaction. It returns how
-// many it expired.
+// SweepExpiredSessions expires (app.StepExpire) every unfinished session
+// past its deadline, in batches, skipping rows another instance is working
+// on; each expiry is written with its link.expired webhook in one
+// transaction. It returns how many it expired.
 func (s *Store) SweepExpiredSessions(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		var expired []app.LinkSession
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			tr := app.SweepExpiry
-			if err := tx.SelectContext(ctx, &expired, `
-				WITH x AS (
-					UPDATE `+sessionsOpen+` SET status = $1, failure_reason = $2, finished_at = now()
-					WHERE id IN (
-						SELECT id FROM `+sessionsOpen+`
-						WHERE status IN `+unfinishedSQL+` AND expires_at <= now()
-							AND callback_lease_until IS NULL
-						ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
-					RETURNING `+sessionCols+`
-				), e AS (
-					INSERT INTO link_events (session_id, type, detail) SELECT id, $3::text, $4::text FROM x
-				), d AS (
-					DELETE FROM link_device_choices WHERE session_id IN (SELECT id FROM x)
-				)
-				SELECT * FROM x`, tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
-				return fmt.Errorf("db: sweep sessions: %w", err)
-			}
-			for _, ls := range expired {
-				app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
-				if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkExpired, nil); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		n, full, err := s.sweep(ctx, app.StepExpire)
+		total += n
+		if err != nil || !full {
 			return total, err
-		}
-		total += len(expired)
-		if len(expired) < 1000 {
-			return total, nil
 		}
 	}
 }
 
-// FailAbandonedCallbacks fails (app.SweepLeaseExpiry), with reason manufacturer_error and one
-// link.failed webhook each, every session whose claimed callback's lease
-// ran out without an outcome, skipping rows another instance is working
-// on. It returns how many it failed.
+// FailAbandonedCallbacks fails (app.StepLeaseExpire), with reason
+// manufacturer_error and one link.failed webhook each, every session whose
+// claimed callback's lease ran out without an outcome, skipping rows
+// another instance is working on. It returns how many it failed.
 func (s *Store) FailAbandonedCallbacks(ctx context.Context) (int, error) {
-	var failed []app.LinkSession
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		tr := app.SweepLeaseExpiry
-		if err := tx.SelectContext(ctx, &failed, `
-			WITH x AS (
-				UPDATE `+sessionsOpen+` SET status = $1, failure_reason = $2, finished_at = now()
-				WHERE id IN (
-					SELECT id FROM `+sessionsOpen+`
-					WHERE status = $5 AND callback_lease_until IS NOT NULL AND callback_lease_until <= now()
-					ORDER BY callback_lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
-				RETURNING `+sessionCols+`
-			), e AS (
-				INSERT INTO link_events (session_id, type, detail) SELECT id, $3::text, $4::text FROM x
-			)
-			SELECT * FROM x`, tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail, app.StatusAuthorizing); err != nil {
-			return fmt.Errorf("db: fail abandoned callbacks: %w", err)
+	n, _, err := s.sweep(ctx, app.StepLeaseExpire)
+	return n, err
+}
+
+// sweepBatch is how many sessions one sweep transaction takes.
+const sweepBatch = 1000
+
+// sweepCandidate is a session a sweeper may end, as selected.
+type sweepCandidate struct {
+	app.LinkSession
+	LeaseUntil *time.Time `db:"callback_lease_until"`
+}
+
+// input is the sweep step st for the candidate at now.
+func (c sweepCandidate) input(st app.Step, now time.Time) app.StepInput {
+	in := app.StepInput{Step: st, Now: now}
+	if c.LeaseUntil != nil {
+		in.LeaseUntil = *c.LeaseUntil
+	}
+	return in
+}
+
+// sweepSelections are the SQL selections of the sweep steps ($1: now): an
+// index-friendly narrowing of what app.Decide rules for the step, which
+// every candidate still goes through (TestSweepSelectionAgreesWithDecide
+// checks they agree).
+var sweepSelections = map[app.Step]struct{ where, order string }{
+	app.StepExpire: {`status IN ` + unfinishedSQL + ` AND expires_at <= $1 AND callback_at IS NULL`, `expires_at`},
+	app.StepLeaseExpire: {`status = '` + string(app.StatusAuthorizing) + `' AND callback_at IS NOT NULL
+		AND callback_lease_until <= $1`, `callback_lease_until`},
+}
+
+// sweepCandidates returns, locked (skipping locked rows), up to limit
+// sessions the selection of st takes at now.
+func sweepCandidates(ctx context.Context, tx *sqlx.Tx, st app.Step, now time.Time, limit int) ([]sweepCandidate, error) {
+	sel := sweepSelections[st]
+	var out []sweepCandidate
+	if err := tx.SelectContext(ctx, &out, `SELECT `+sessionCols+`, callback_lease_until FROM `+sessionsOpen+`
+		WHERE `+sel.where+` ORDER BY `+sel.order+` LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit); err != nil {
+		return nil, fmt.Errorf("db: sweep candidates: %w", err)
+	}
+	return out, nil
+}
+
+// sweep runs one batch of the sweep step st (app.StepExpire or
+// app.StepLeaseExpire) in one transaction: the candidates go through
+// app.Decide, and the ones it ends get its transition — one UPDATE, their
+// events and webhooks. full says the batch was full and every candidate
+// ended (run another).
+func (s *Store) sweep(ctx context.Context, st app.Step) (n int, full bool, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var now time.Time
+		if err := tx.GetContext(ctx, &now, `SELECT now()`); err != nil {
+			return fmt.Errorf("db: sweep clock: %w", err)
 		}
-		for _, ls := range failed {
-			if err := enqueueLinkEvent(ctx, tx, ls, app.EventLinkFailed, nil); err != nil {
+		cands, err := sweepCandidates(ctx, tx, st, now, sweepBatch)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		var tr app.Transition
+		for _, c := range cands {
+			if t := c.Decide(c.input(st, now)); t.Ends() {
+				ids, tr = append(ids, c.ID), t
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		// Sweep transitions do not depend on the session (app.SweepExpiry,
+		// app.SweepLeaseExpiry), so one statement writes them all.
+		var ended []app.LinkSession
+		if err := tx.SelectContext(ctx, &ended, `
+			WITH x AS (
+				UPDATE `+sessionsOpen+` SET status = $2, failure_reason = $3, finished_at = now()
+				WHERE id = ANY($1) RETURNING `+sessionCols+`
+			), e AS (
+				INSERT INTO link_events (session_id, type, detail) SELECT id, $4::text, $5::text FROM x
+			), d AS (
+				DELETE FROM link_device_choices WHERE session_id IN (SELECT id FROM x)
+			)
+			SELECT * FROM x`, pq.Array(ids), tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
+			return fmt.Errorf("db: sweep %s: %w", st, err)
+		}
+		hook := app.EventLinkFailed
+		if tr.To == app.StatusExpired {
+			hook = app.EventLinkExpired
+		}
+		for _, ls := range ended {
+			app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
+			if err := enqueueLinkEvent(ctx, tx, ls, hook, nil); err != nil {
 				return err
 			}
 		}
+		n, full = len(ended), len(cands) == sweepBatch && len(ended) == len(cands)
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return len(failed), nil
+	return n, full, nil
 }
 
 // SupplierUser returns what a supplier may see of one of its users: the nox

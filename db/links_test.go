@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -393,5 +394,58 @@ func TestBrandPageShowsCatalogueChangesAtOnce(t *testing.T) {
 	}
 	if name, _ := read(); name != "Renamed Energy" {
 		t.Errorf("after the rename: supplier %q", name)
+	}
+}
+
+// TestSweepSelectionAgreesWithDecide puts sessions in every status, before
+// and after the deadline, unclaimed and claimed (lease run out, lease
+// running, no lease), and checks that the sweepers' SQL selection takes
+// exactly the sessions app.Decide ends for the expire and lease-expire
+// steps.
+func TestSweepSelectionAgreesWithDecide(t *testing.T) {
+	s := mustStore(t)
+	ctx := context.Background()
+	if _, err := s.DB().Exec(`INSERT INTO nox_users (id) VALUES ('nox_sweep')`); err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]string{
+		"unclaimed":     `callback_at = NULL, callback_lease_until = NULL`,
+		"lease run out": `callback_at = now() - interval '5 minutes', callback_lease_until = now() - interval '1 second'`,
+		"lease running": `callback_at = now() - interval '5 minutes', callback_lease_until = now() + interval '1 minute'`,
+		"no lease":      `callback_at = now() - interval '5 minutes', callback_lease_until = NULL`,
+	}
+	statuses := map[app.SessionStatus]string{
+		app.StatusCreated:     `finished_at = NULL`,
+		app.StatusOpened:      `opened_at = now(), finished_at = NULL`,
+		app.StatusAuthorizing: `opened_at = now(), authorizing_at = now(), finished_at = NULL`,
+		app.StatusConnected:   `nox_user_id = 'nox_sweep', finished_at = now()`,
+		app.StatusFailed:      `failure_reason = 'access_denied', finished_at = now()`,
+		app.StatusExpired:     `failure_reason = 'expired', finished_at = now()`,
+	}
+	n := 0
+	for status, set := range statuses {
+		for claim, claimSet := range claims {
+			for _, ttl := range []time.Duration{-time.Minute, time.Hour} {
+				n++
+				sess, _ := mustCreate(t, s, fmt.Sprintf("sweep-%d", n), ttl)
+				if _, err := s.DB().Exec(`UPDATE link_sessions SET status = $2, `+set+`, `+claimSet+` WHERE id = $1`,
+					sess.ID, status); err != nil {
+					t.Fatalf("%s %s %v: %v", status, claim, ttl, err)
+				}
+			}
+		}
+	}
+	for _, st := range []app.Step{app.StepExpire, app.StepLeaseExpire} {
+		selected, decided, err := db.SweepAgreement(ctx, s, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(decided) == 0 {
+			t.Errorf("%s: Decide ends none of the %d sessions", st, n)
+		}
+		slices.Sort(selected)
+		if !slices.Equal(selected, decided) {
+			t.Errorf("%s: the SQL selects %v, Decide ends %v", st, selected, decided)
+		}
 	}
 }

@@ -14,15 +14,6 @@ import (
 	"noxportal/handlers/handlertest"
 )
 
-// shortTTL is long enough for the steps before a deadline and short
-// enough to wait for.
-const shortTTL = 2 * time.Second
-
-func startShortTTL(t *testing.T) *handlertest.Server {
-	t.Helper()
-	return handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(shortTTL) })
-}
-
 // returnToSupplier follows the expired page's "Return to Test Energy" link
 // and checks it lands on the supplier with error=expired.
 func returnToSupplier(t *testing.T, s *handlertest.Server, c *http.Client, p handlertest.Page, supplierUserID string) {
@@ -61,14 +52,14 @@ func wantEnded(t *testing.T, s *handlertest.Server, token string, status app.Ses
 
 func TestLinksExpireAtEveryStep(t *testing.T) {
 	t.Parallel()
-	s := startShortTTL(t)
+	s := handlertest.Start(t)
 
 	t.Run("opening after the deadline", func(t *testing.T) {
 		t.Parallel()
 		c := s.Client()
 		link := s.MustCreateLink(t, "cust-open")
 		token := tokenOf(t, link["link_url"].(string))
-		sleepPast(t, sessionOf(t, s, token))
+		s.ExpireLinkSession(t, token)
 		p := handlertest.Get(t, c, link["link_url"].(string))
 		if p.Status != http.StatusGone {
 			t.Fatalf("open: got %d, want 410", p.Status)
@@ -86,7 +77,7 @@ func TestLinksExpireAtEveryStep(t *testing.T) {
 		link := s.MustCreateLink(t, "cust-brand")
 		token := tokenOf(t, link["link_url"].(string))
 		page := openLink(t, c, link["link_url"].(string))
-		sleepPast(t, sessionOf(t, s, token))
+		s.ExpireLinkSession(t, token)
 		action, vals := page.FormValues(t, "/connect/brand", "brand", "sandbox-heatpump")
 		p := handlertest.PostForm(t, c, s.URL+action, vals)
 		if p.Status != http.StatusGone || p.Location != "" {
@@ -102,7 +93,7 @@ func TestLinksExpireAtEveryStep(t *testing.T) {
 		link := s.MustCreateLink(t, "cust-allow")
 		token := tokenOf(t, link["link_url"].(string))
 		consent := signIn(t, s, c, selectBrand(t, s, c, openLink(t, c, link["link_url"].(string)), "sandbox-heatpump"), "user_good")
-		sleepPast(t, sessionOf(t, s, token))
+		s.ExpireLinkSession(t, token)
 		final := handlertest.Get(t, c, answerConsent(t, s, c, consent, "allow"))
 		wantRedirect(t, s, final.Location, map[string]string{"connection_status": "failed", "error": "expired", "supplier_user_id": "cust-allow"})
 		wantEnded(t, s, token, app.StatusExpired, app.ReasonExpiredAfterAuth)
@@ -117,7 +108,7 @@ func TestLinksExpireAtEveryStep(t *testing.T) {
 		link := s.MustCreateLink(t, "cust-deny")
 		token := tokenOf(t, link["link_url"].(string))
 		consent := signIn(t, s, c, selectBrand(t, s, c, openLink(t, c, link["link_url"].(string)), "sandbox-heatpump"), "user_good")
-		sleepPast(t, sessionOf(t, s, token))
+		s.ExpireLinkSession(t, token)
 		final := handlertest.Get(t, c, answerConsent(t, s, c, consent, "deny"))
 		wantRedirect(t, s, final.Location, map[string]string{"connection_status": "failed", "error": "expired"})
 		wantEnded(t, s, token, app.StatusExpired, app.ReasonExpired)
@@ -129,7 +120,7 @@ func TestLinksExpireAtEveryStep(t *testing.T) {
 		link := s.MustCreateLink(t, "cust-reopen")
 		token := tokenOf(t, link["link_url"].(string))
 		consent := signIn(t, s, c, selectBrand(t, s, c, openLink(t, c, link["link_url"].(string)), "sandbox-heatpump"), "user_good")
-		sleepPast(t, sessionOf(t, s, token))
+		s.ExpireLinkSession(t, token)
 		handlertest.Get(t, c, answerConsent(t, s, c, consent, "allow"))
 		p := handlertest.Get(t, c, link["link_url"].(string))
 		if p.Status != http.StatusGone {
@@ -141,12 +132,12 @@ func TestLinksExpireAtEveryStep(t *testing.T) {
 
 func TestCallbackAfterTheSweeperExpiredTheSessionRecordsExpiredAfterAuth(t *testing.T) {
 	t.Parallel()
-	s := startShortTTL(t)
+	s := handlertest.Start(t)
 	c := s.Client()
 	link := s.MustCreateLink(t, "cust-1")
 	token := tokenOf(t, link["link_url"].(string))
 	consent := signIn(t, s, c, selectBrand(t, s, c, openLink(t, c, link["link_url"].(string)), "sandbox-heatpump"), "user_good")
-	sleepPast(t, sessionOf(t, s, token))
+	s.ExpireLinkSession(t, token)
 	if n, err := s.Store.SweepExpiredSessions(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sweep: got %d (%v), want 1", n, err)
 	}
@@ -160,7 +151,7 @@ func TestCallbackAfterTheSweeperExpiredTheSessionRecordsExpiredAfterAuth(t *test
 
 func TestSweeperExpiresOverdueSessions(t *testing.T) {
 	t.Parallel()
-	s := startShortTTL(t)
+	s := handlertest.Start(t)
 	c := s.Client()
 	created := tokenOf(t, s.MustCreateLink(t, "cust-created")["link_url"].(string))
 	openedLink := s.MustCreateLink(t, "cust-opened")["link_url"].(string)
@@ -173,7 +164,9 @@ func TestSweeperExpiresOverdueSessions(t *testing.T) {
 	if n, err := s.Store.SweepExpiredSessions(ctx); err != nil || n != 0 {
 		t.Fatalf("sweep before the deadline: got %d (%v), want 0", n, err)
 	}
-	sleepPast(t, sessionOf(t, s, tokens[len(tokens)-1]))
+	for _, tok := range tokens {
+		s.ExpireLinkSession(t, tok)
+	}
 	if n, err := s.Store.SweepExpiredSessions(ctx); err != nil || n != len(tokens) {
 		t.Fatalf("sweep: got %d (%v), want %d", n, err, len(tokens))
 	}

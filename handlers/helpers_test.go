@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"noxportal/app"
 	"noxportal/handlers/handlertest"
@@ -126,12 +125,6 @@ func walkToCallback(t *testing.T, s *handlertest.Server, c *http.Client, linkURL
 	t.Helper()
 	authorize := selectBrand(t, s, c, openLink(t, c, linkURL), brand)
 	return answerConsent(t, s, c, signIn(t, s, c, authorize, username), decision)
-}
-
-// sleepPast sleeps until just after the session's deadline.
-func sleepPast(t *testing.T, sess app.LinkSession) {
-	t.Helper()
-	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
 }
 
 // createLinkAs creates a link with another API key and redirect URI.
