@@ -430,6 +430,11 @@ var sweepSelections = map[app.Step]struct{ where, order string }{
 		AND callback_lease_until <= $1`, `callback_lease_until`},
 }
 
+// dropChoices deletes the stored device choices of the sessions the
+// expiry sweep ends.
+var dropChoices = map[app.Step]string{app.StepExpire: `, d AS (
+				DELETE FROM link_device_choices WHERE session_id IN (SELECT id FROM x))`}
+
 // sweepCandidates returns, locked (skipping locked rows), up to limit
 // sessions the selection of st takes at now.
 func sweepCandidates(ctx context.Context, tx *sqlx.Tx, st app.Step, now time.Time, limit int) ([]sweepCandidate, error) {
@@ -476,9 +481,7 @@ func (s *Store) sweep(ctx context.Context, st app.Step) (n int, full bool, err e
 				WHERE id = ANY($1) RETURNING `+sessionCols+`
 			), e AS (
 				INSERT INTO link_events (session_id, type, detail) SELECT id, $4::text, $5::text FROM x
-			), d AS (
-				DELETE FROM link_device_choices WHERE session_id IN (SELECT id FROM x)
-			)
+			)`+dropChoices[st]+`
 			SELECT * FROM x`, pq.Array(ids), tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
 			return fmt.Errorf("db: sweep %s: %w", st, err)
 		}
