@@ -10,7 +10,7 @@ GO ?= go
 help: ## List the targets
 	@if [ -t 1 ]; then on=$$'\033[36m' off=$$'\033[0m'; else on= off=; fi; \
 	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/$$(NOX_PG_PORT)/$(NOX_PG_PORT)/g' | \
-	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-10s%s %s\n", on, $$1, off, $$2}'
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-13s%s %s\n", on, $$1, off, $$2}'
 
 build: ## Build bin/noxportal
 	@[ -x $(BIN) ] || echo "Building $(BIN): the first build downloads and compiles the Go modules (about a minute)..."
