@@ -39,6 +39,13 @@ trap cleanup EXIT
 
 say "Postgres on port $NOX_PG_PORT ($NOX_PG_DIR)"
 ./scripts/pg.sh up >/dev/null
+# The run drops and recreates its database: only on its own server, never on
+# another Postgres that happens to listen on the port.
+own=$(psql "$pgurl/postgres" -qAtc "SHOW data_directory" 2>/dev/null || true)
+if [ -z "$own" ] || [ "$(realpath -m "$own")" != "$(realpath -m "$NOX_PG_DIR/data")" ]; then
+  echo "bench/run.sh: the Postgres on 127.0.0.1:$NOX_PG_PORT is not the bench's own (data folder ${own:-unknown}, want $NOX_PG_DIR/data); stop it or set BENCH_PG_PORT" >&2
+  exit 1
+fi
 # The bulk load skips WAL when the server keeps none for replicas. Commits
 # (what the ceilings and the app measure) flush WAL exactly as before.
 if [ "$(psql "$pgurl/postgres" -qAtc "SHOW wal_level")" != minimal ]; then
