@@ -338,6 +338,9 @@ func serve(ctx context.Context, cfg app.Config, reads *db.Reads, adminStore *db.
 		loop("replica-probe", func(ctx context.Context) { runReplicaProbe(ctx, reads, time.Second, log) })
 	}
 	loop("request-log", func(ctx context.Context) { store.RunRequestLog(app.WithObserver(ctx, metrics), log) })
+	if cfg.Link.ViewCache {
+		loop("session-changes", func(ctx context.Context) { store.ListenSessionChanges(ctx, cfg.Database.URL, log) })
+	}
 	if cfg.Dev.Seed && cfg.Dev.SeedHistory {
 		// 90 days of report history, once; the server does not wait for it.
 		loop("seed-report-history", func(ctx context.Context) { seedReportHistory(ctx, adminStore, log) })

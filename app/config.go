@@ -118,6 +118,10 @@ type LinkConfig struct {
 	SweepInterval Duration `yaml:"sweep_interval"`
 	// OAuthTimeout bounds each call to a manufacturer (token, devices).
 	OAuthTimeout Duration `yaml:"oauth_timeout"`
+	// ViewCache keeps each instance's last read of an opened session for
+	// its repeat views, dropped on every change announced by Postgres
+	// (LISTEN/NOTIFY; db/session_view_cache.go). Off: every view reads.
+	ViewCache bool `yaml:"view_cache"`
 }
 
 // CallbackLease is how long a claimed OAuth callback may go without an
@@ -321,6 +325,7 @@ func DefaultConfig() Config {
 			SessionTTL:    Duration(15 * time.Minute),
 			SweepInterval: Duration(15 * time.Second),
 			OAuthTimeout:  Duration(10 * time.Second),
+			ViewCache:     true,
 		},
 		Webhooks: WebhookConfig{
 			Retention:    Duration(30 * 24 * time.Hour),

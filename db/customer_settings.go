@@ -60,6 +60,7 @@ func (s *Store) ReissueCustomerLink(ctx context.Context, portalUserID int64, ses
 	if err != nil {
 		return "", fmt.Errorf("db: reissue customer link: %w", err)
 	}
+	s.views.dropIDs([]string{sessionID})
 	if n, _ := res.RowsAffected(); n == 0 {
 		return "", app.Errorf(app.ENOTFOUND, "link session not found")
 	}

@@ -39,6 +39,8 @@ type Store struct {
 	catalog *catalogCache
 	// reqlog buffers the API request log (requestlog.go).
 	reqlog *requestLog
+	// views caches the hosted pages' session reads (session_view_cache.go).
+	views *viewCache
 }
 
 // Connect returns a pool on url without connecting yet.
@@ -109,7 +111,7 @@ func Cancelled(err error) bool {
 // New returns a Store over d; cipher encrypts manufacturer tokens at rest.
 func New(d *sqlx.DB, cipher *app.Cipher) *Store {
 	return &Store{db: d, prep: newPreparedDB(d), cipher: cipher, links: newLinkBatcher(), counts: newCountMerger(), limits: newRateBlocks(), catalog: newCatalogCache(),
-		reqlog: newRequestLog()}
+		reqlog: newRequestLog(), views: newViewCache()}
 }
 
 // DB returns the underlying pool (for tests and tooling).
@@ -174,13 +176,21 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *sqlx.Tx) error) error 
 		return fmt.Errorf("db: begin: %w", err)
 	}
 	defer tx.Rollback()
+	var written []string
+	sessionWrites.Store(tx, &written)
+	defer sessionWrites.Delete(tx)
 	err = fn(tx)
 	var ec errCommit
 	if err != nil && !errors.As(err, &ec) {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("db: commit: %w", err)
+	cerr := tx.Commit()
+	if len(written) > 0 {
+		// Before the request that made the change answers.
+		s.views.dropIDs(written)
+	}
+	if cerr != nil {
+		return fmt.Errorf("db: commit: %w", cerr)
 	}
 	return err
 }

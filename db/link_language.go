@@ -12,5 +12,6 @@ func (s *Store) SetLinkSessionLanguage(ctx context.Context, sessionID, lang stri
 		WHERE id = $1 AND language <> $2`, sessionID, lang); err != nil {
 		return fmt.Errorf("db: link session language: %w", err)
 	}
+	s.views.dropIDs([]string{sessionID})
 	return nil
 }

@@ -162,14 +162,22 @@ func (s *Store) OpenLinkSession(ctx context.Context, token string, browserHash [
 	// Most views change nothing (any view after the first, or of an ended
 	// session): answer those from one plain read, without the transaction
 	// and row lock (and the commit flush) a change needs.
-	seen, err := s.viewSession(ctx, app.HashToken(token))
+	// A repeat view is answered from this instance's cache of the read
+	// while the session is unchanged (session_view_cache.go).
+	hash := app.HashToken(token)
+	if seen, ok := s.views.get(hash); ok && !seen.decide(app.StepInput{Step: app.StepOpen}, browserHash).Changes() {
+		return seen.LinkSession, elsewhere(seen.BrowserHash), nil
+	}
+	gen, readAt := s.views.begin(), time.Now()
+	seen, err := s.viewSession(ctx, hash)
 	if err != nil {
 		return app.LinkSession{}, false, fmt.Errorf("db: open session: %w", notFound(err, "link session not found"))
 	}
 	if !seen.decide(app.StepInput{Step: app.StepOpen}, browserHash).Changes() {
+		s.views.put(hash, seen, gen, readAt)
 		return seen.LinkSession, elsewhere(seen.BrowserHash), nil
 	}
-	ls, err := s.runStep(ctx, byColumn("token_hash", app.HashToken(token)), app.StepInput{Step: app.StepOpen}, stepData{})
+	ls, err := s.runStep(ctx, byColumn("token_hash", hash), app.StepInput{Step: app.StepOpen}, stepData{})
 	return ls.LinkSession, elsewhere(ls.BrowserHash), err
 }
 
@@ -484,6 +492,9 @@ func (s *Store) sweep(ctx context.Context, st app.Step) (n int, full bool, err e
 			)`+dropChoices[st]+`
 			SELECT * FROM x`, pq.Array(ids), tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
 			return fmt.Errorf("db: sweep %s: %w", st, err)
+		}
+		for _, ls := range ended {
+			noteSessionWrite(tx, ls.ID)
 		}
 		hook := app.EventLinkFailed
 		if tr.To == app.StatusExpired {

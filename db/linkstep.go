@@ -133,6 +133,7 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 			` WHERE id = $1 RETURNING `+sessionCols, args...); err != nil {
 			return fmt.Errorf("db: link session step: %w", err)
 		}
+		noteSessionWrite(tx, ls.ID)
 	}
 	if tr.Bind {
 		ls.BrowserHash = d.BrowserHash

@@ -109,8 +109,23 @@ func Main(m *testing.M) int {
 // from then on use bcrypt's least cost (portal.password_cost in tests).
 func MustStore(tb testing.TB) *db.Store {
 	tb.Helper()
+	s, _ := MustStoreURL(tb)
+	return s
+}
+
+// MustStoreURL is MustStore with the URL of its database.
+func MustStoreURL(tb testing.TB) (*db.Store, string) {
+	tb.Helper()
+	url := MustDatabase(tb)
+	return MustStoreOn(tb, url), url
+}
+
+// MustStoreOn returns a Store with a pool of its own on the database of
+// url (another instance on the same database).
+func MustStoreOn(tb testing.TB, url string) *db.Store {
+	tb.Helper()
 	app.SetPasswordCost(bcrypt.MinCost)
-	d, err := db.Open(context.Background(), MustDatabase(tb), 20, 20)
+	d, err := db.Open(context.Background(), url, 20, 20)
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"noxportal/app"
 )
 
 // MustCreateSupplierLink creates a flow-2 session as the sandbox
@@ -107,5 +110,20 @@ func (s *Server) ExpireLinkSession(tb testing.TB, linkToken string) {
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		tb.Fatalf("expire link session: %d rows, want 1", n)
+	}
+	// A change made outside the server reaches its view cache through
+	// Postgres's announcement, as another instance's change would: wait
+	// for it, so the next view is the one that must show the change.
+	s.AwaitViewDropped(tb, linkToken)
+}
+
+// AwaitViewDropped waits until the server holds no cached view of the
+// session of linkToken (db/session_view_cache.go).
+func (s *Server) AwaitViewDropped(tb testing.TB, linkToken string) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Store.SessionViewCached(app.HashToken(linkToken)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal("the server's cached view of the session was not dropped within 10 s")
+		}
 	}
 }

@@ -51,6 +51,8 @@ type Server struct {
 	logs    *syncBuffer
 	// tb is the test of Start, which contract failures of Client fail.
 	tb testing.TB
+	// dbURL is the test database (Peer opens its own pool on it).
+	dbURL string
 }
 
 // RepoRoot returns the repository's root folder.
@@ -110,13 +112,13 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		o(&cfg)
 	}
 	app.SetPasswordCost(cfg.Portal.PasswordCost)
-	store := dbtest.MustStore(tb)
+	store, dbURL := dbtest.MustStoreURL(tb)
 	ctx := context.Background()
 	if err := store.SyncManufacturers(ctx, cfg.ServedManufacturers()); err != nil {
 		tb.Fatal(err)
 	}
 	s := &Server{URL: base, Config: cfg, Store: store, SupplierID: "supplier_test",
-		RedirectURI: "https://supplier.example/callback?src=nox", Now: now, logs: &syncBuffer{}, tb: tb}
+		RedirectURI: "https://supplier.example/callback?src=nox", Now: now, logs: &syncBuffer{}, tb: tb, dbURL: dbURL}
 	if err := store.UpsertSupplier(ctx, app.Supplier{ID: s.SupplierID, Name: "Test Energy",
 		RedirectURIs: []string{s.RedirectURI, "http://127.0.0.1:3000/callback"}}); err != nil {
 		tb.Fatal(err)
@@ -139,6 +141,31 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 			tb.Fatal(err)
 		}
 	}
+	s.serve(tb, ln)
+	return s
+}
+
+// Peer starts a second instance of the server on the same database (its
+// own pool, view cache and loops, the same configuration and keys), as a
+// fleet runs behind a load balancer. It stops when the test ends.
+func (s *Server) Peer(tb testing.TB) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	serverHosts.Store(ln.Addr().String(), true)
+	p := *s
+	p.URL, p.logs, p.tb = "http://"+ln.Addr().String(), &syncBuffer{}, tb
+	p.Store = dbtest.MustStoreOn(tb, s.dbURL)
+	p.serve(tb, ln)
+	return &p
+}
+
+// serve runs the server's app, loops and session change listener on ln.
+func (s *Server) serve(tb testing.TB, ln net.Listener) {
+	tb.Helper()
+	cfg, store, now := s.Config, s.Store, s.Now
 	tr, err := app.NewTranslator(views.Locales())
 	if err != nil {
 		tb.Fatal(err)
@@ -170,6 +197,15 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		workers.Go(func() { l.Run(workerCtx) })
 	}
 	workers.Go(func() { store.RunRequestLog(workerCtx, log) })
+	if cfg.Link.ViewCache {
+		workers.Go(func() { store.ListenSessionChanges(workerCtx, s.dbURL, log) })
+		// Views are cached only once it listens, as in the server.
+		for deadline := time.Now().Add(10 * time.Second); !store.SessionViewsCaching(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				tb.Fatal("handlertest: the session change listener did not start")
+			}
+		}
+	}
 	tb.Cleanup(func() {
 		stopWorkers()
 		workers.Wait()
@@ -178,7 +214,6 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 			tb.Logf("server log:\n%s", s.Logs())
 		}
 	})
-	return s
 }
 
 // apiTransport carries the API calls of every test server: a transport of
