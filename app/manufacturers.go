@@ -108,6 +108,11 @@ func (m *Manufacturers) Has(brand string) bool { return slices.Contains(m.live, 
 // exists), whoever may offer it.
 func (m *Manufacturers) Served(brand string) bool { _, ok := m.configs[brand]; return ok }
 
+// IsSandbox reports whether brand is a sandbox manufacturer (served by this
+// binary): its flow-2 links are test links, whose only supplier is the
+// sandbox supplier.
+func (m *Manufacturers) IsSandbox(brand string) bool { return slices.Contains(m.test, brand) }
+
 // OfferedIDs returns the brands a link session of supplierID may offer:
 // only the sandbox brands for a test twin (test mode), IDs otherwise.
 func (m *Manufacturers) OfferedIDs(supplierID string) []string {

@@ -32,6 +32,14 @@ func TestTwinID(supplierID string) string {
 	return supplierID + testTwinSuffix
 }
 
+// LiveSupplierSQL is the SQL condition that col (a supplier id column,
+// NULL allowed) is not a test twin: the one home of the rule in queries
+// (migrations/00182_test_mode.sql wrote it out once, as history). col is a
+// column name from the code, never user input.
+func LiveSupplierSQL(col string) string {
+	return "coalesce(" + col + ", '') NOT LIKE '%" + testTwinSuffix + "'"
+}
+
 // LiveSupplierID is the live supplier of a test twin (itself for a live
 // supplier).
 func LiveSupplierID(supplierID string) string { return strings.TrimSuffix(supplierID, testTwinSuffix) }

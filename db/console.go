@@ -54,7 +54,7 @@ func SearchMappingsSQL(f app.MappingFilter, suppliers []string, after *app.Mappi
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 
 	// Test-mode suppliers (test twins) are never found by the console.
-	filters := []string{"m.supplier_id NOT LIKE '%.test'"}
+	filters := []string{app.LiveSupplierSQL("m.supplier_id")}
 	if f.SupplierID != "" {
 		filters = append(filters, "m.supplier_id = "+arg(f.SupplierID))
 	}
@@ -295,7 +295,7 @@ func (s *Store) consoleDevices(ctx context.Context, noxUserID, supplierID, suppl
 
 // queueWhere returns the WHERE clause of the failed/expired queue for f.
 func queueWhere(f app.QueueFilter, withReason bool, arg func(any) string) string {
-	w := []string{"l.status IN ('failed', 'expired')", "coalesce(l.supplier_id, '') NOT LIKE '%.test'"}
+	w := []string{"l.status IN ('failed', 'expired')", app.LiveSupplierSQL("l.supplier_id")}
 	if withReason && f.Reason != "" {
 		w = append(w, "l.failure_reason = "+arg(f.Reason))
 	}

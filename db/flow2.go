@@ -32,7 +32,8 @@ func (s *Store) LoginSuppliers(ctx context.Context, exclude []string) ([]app.Log
 	var out []app.LoginSupplier
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT id, name, login_authorize_url, login_client_id FROM suppliers
-		WHERE login_authorize_url IS NOT NULL AND NOT (id = ANY($1)) ORDER BY lower(name), id`, pq.Array(nonNil(exclude)))
+		WHERE login_authorize_url IS NOT NULL AND NOT (id = ANY($1)) AND `+app.LiveSupplierSQL("id")+`
+		ORDER BY lower(name), id`, pq.Array(nonNil(exclude)))
 	if err != nil {
 		return nil, fmt.Errorf("db: login suppliers: %w", err)
 	}
@@ -44,7 +45,7 @@ func (s *Store) LoginSupplier(ctx context.Context, id string) (app.LoginSupplier
 	var out app.LoginSupplier
 	err := s.db.GetContext(ctx, &out, `
 		SELECT id, name, login_authorize_url, login_client_id FROM suppliers
-		WHERE id = $1 AND login_authorize_url IS NOT NULL`, id)
+		WHERE id = $1 AND login_authorize_url IS NOT NULL AND `+app.LiveSupplierSQL("id"), id)
 	if err != nil {
 		return out, fmt.Errorf("db: login supplier: %w", notFound(err, "supplier %q has no login page", id))
 	}

@@ -195,8 +195,8 @@ func rebuildReports(ctx context.Context, tx *sqlx.Tx, blockWrites bool) (ReportR
 
 // liveSessions leaves test-mode sessions (those of a test twin) out of the
 // rollups, as report_session_contributions and report_apply do
-// (migrations/00182_test_mode.sql): no report counts them.
-const liveSessions = `coalesce(supplier_id, '') NOT LIKE '%.test'`
+// (migrations/00182_test_mode.sql): no rollup counts them.
+var liveSessions = app.LiveSupplierSQL("supplier_id")
 
 // reportWhere is the WHERE clause of f over a rollup table (day range and
 // the filters that apply to it) and its arguments.
@@ -248,6 +248,9 @@ func reportTimes(f app.ReportFilter, keep ...string) (string, []any) {
 // by-supplier index) is used up to the day range.
 func rollupSource(f app.ReportFilter, table, cols, deltaCond string, keep []string) (string, []any) {
 	where, args := reportWhere(f, true)
+	if app.IsTestSupplier(f.SupplierID) {
+		return testModeSource(cols, where+deltaCond), args
+	}
 	used := map[string]bool{BySupplier: f.SupplierID != "", ByBrand: f.Brand != "", "kind": f.Kind != "", "language": f.Language != ""}
 	for _, k := range keep {
 		used[k] = true
@@ -261,6 +264,22 @@ func rollupSource(f app.ReportFilter, table, cols, deltaCond string, keep []stri
 	}
 	return `(SELECT ` + cols + ` FROM ` + table + where + ` AND rolled = ` + strconv.Itoa(rolled) + level + `
 		UNION ALL SELECT ` + cols + ` FROM report_pending` + where + deltaCond + `) r`, args
+}
+
+// testModeSource is rollupSource for a test twin's own funnel (the test
+// view of its developer dashboard): no rollup counts test-mode sessions, so
+// its rows are aggregated from the twin's link sessions directly, one row a
+// session, in the shape of the rollups (where names the twin, so the
+// supplier index finds them; test volumes are small).
+func testModeSource(cols, where string) string {
+	return `(SELECT ` + cols + ` FROM (
+		SELECT (s.created_at AT TIME ZONE st.timezone)::date AS day, s.supplier_id, coalesce(s.manufacturer_id, '') AS brand,
+			s.kind, s.language, report_outcome(s.status, s.failure_reason) AS outcome,
+			CASE WHEN s.status = 'connected'
+				THEN report_connect_bucket(extract(epoch FROM s.finished_at - coalesce(s.opened_at, s.created_at))) END AS bucket,
+			1 AS sessions, (s.opened_at IS NOT NULL)::int AS opened, (s.brand_selected_at IS NOT NULL)::int AS brand_selected,
+			(s.authorizing_at IS NOT NULL)::int AS authorizing
+		FROM link_sessions s CROSS JOIN report_settings st) t` + where + `) r`
 }
 
 // reportDevices is the FROM item of the device rollup rows matching where,
@@ -476,7 +495,17 @@ func (s *Store) ReportTrend(ctx context.Context, f app.ReportFilter) ([]app.Tren
 // connected devices at the end of it and the relinks needed and done in it.
 // Only the brand filter applies: devices belong to nox users, not to one
 // supplier, flow or language.
+//
+// A test twin's funnel (test mode) shows no devices: the device rollups are
+// not kept per supplier, and live ones must not appear in a test view.
 func (s *Store) ReportDevices(ctx context.Context, f app.ReportFilter) ([]app.DevicePoint, error) {
+	if app.IsTestSupplier(f.SupplierID) {
+		var out []app.DevicePoint
+		for _, d := range periods(f) {
+			out = append(out, app.DevicePoint{Day: d})
+		}
+		return out, nil
+	}
 	where, args := reportWhere(f, false)
 	var base int64
 	bwhere := strings.Replace(where, "day BETWEEN $1::date AND $2::date", "day < $1::date AND $2::date IS NOT NULL", 1)

@@ -68,9 +68,14 @@ func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
 	today := app.DayOf(h.now(), h.reportLoc)
 	q := reportQuery{Today: today.Format("2006-01-02"), Range: c.Query("range", "30"), BrandSort: validSort(c.Query("bsort")), SupplySort: validSort(c.Query("ssort"))}
 	q.Filter.SupplierID = c.Query("supplier")
-	if team := teamSupplier(c); team != "" {
-		// A supplier's team sees its own funnel and nothing else.
-		q.Filter.SupplierID = team
+	if app.IsTestSupplier(q.Filter.SupplierID) {
+		// Test twins are in no NOX report; only their own team sees them.
+		q.Filter.SupplierID = ""
+	}
+	if teamSupplier(c) != "" {
+		// A supplier's team sees its own funnel and nothing else: the live
+		// supplier's, or its test twin's in the dashboard's test view.
+		q.Filter.SupplierID = devSupplier(c)
 	}
 	q.Filter.Brand = c.Query("brand")
 	if k := c.Query("flow"); k == string(app.KindSupplierLink) || k == string(app.KindSupplierSelect) {
@@ -93,6 +98,15 @@ func onlyOption(in []app.ReportOption, v string) []app.ReportOption {
 		}
 	}
 	return nil
+}
+
+// onlyOptionName is the name of the option whose value is v (v itself when
+// there is none).
+func onlyOptionName(in []app.ReportOption, v string) string {
+	if o := onlyOption(in, v); len(o) == 1 {
+		return o[0].Name
+	}
+	return v
 }
 
 // reportData is everything the report page shows.
@@ -144,8 +158,13 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 	}); err != nil {
 		return err
 	}
-	if team := teamSupplier(c); team != "" {
-		suppliers = onlyOption(suppliers, team)
+	testMode := teamSupplier(c) != "" && app.IsTestSupplier(q.Filter.SupplierID)
+	switch {
+	case testMode:
+		suppliers = []app.ReportOption{{Value: q.Filter.SupplierID,
+			Name: h.tr.T(lang, "developers.mode.report_supplier", onlyOptionName(suppliers, app.LiveSupplierID(q.Filter.SupplierID)))}}
+	case teamSupplier(c) != "":
+		suppliers = onlyOption(suppliers, q.Filter.SupplierID)
 	}
 	v := reportView{h: h, lang: lang, q: q}
 	data := fiber.Map{
@@ -181,6 +200,7 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 		},
 		"Freshness": h.freshness(c, lang),
 		"Empty":     d.Funnel.Created == 0,
+		"TestMode":  testMode,
 		"Export":    v.exportURLs(),
 		"Asked":     asked,
 	}

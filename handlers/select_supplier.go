@@ -54,7 +54,7 @@ func (h *Handler) renderSupplierSelector(c *fiber.Ctx, sess app.LinkSession, tok
 	if err != nil {
 		return err
 	}
-	suppliers, err := h.loginSuppliers(c, q)
+	suppliers, err := h.loginSuppliers(c, sess, q)
 	if err != nil {
 		return err
 	}
@@ -91,9 +91,9 @@ func supplierShellKey(lang, manufacturer string, suppliers []app.LoginSupplier) 
 	return shellKey(parts...)
 }
 
-// loginSuppliers lists the suppliers with a login page whose name matches q
-// (case-insensitive); the sandbox supplier only while it is switched on.
-func (h *Handler) loginSuppliers(c *fiber.Ctx, q string) ([]app.LoginSupplier, error) {
+// loginSuppliers lists the suppliers sess may offer (offersSupplier) with a
+// login page whose name matches q (case-insensitive).
+func (h *Handler) loginSuppliers(c *fiber.Ctx, sess app.LinkSession, q string) ([]app.LoginSupplier, error) {
 	var exclude []string
 	if id := h.cfg.Sandbox.Supplier.ID; id != "" && !h.cfg.Sandbox.SupplierActive() {
 		exclude = append(exclude, id)
@@ -105,11 +105,29 @@ func (h *Handler) loginSuppliers(c *fiber.Ctx, q string) ([]app.LoginSupplier, e
 	q = strings.ToLower(strings.TrimSpace(q))
 	var out []app.LoginSupplier
 	for _, s := range all {
+		if !h.offersSupplier(sess, s.ID) {
+			continue
+		}
 		if q == "" || strings.Contains(strings.ToLower(s.Name), q) || strings.Contains(s.ID, q) {
 			out = append(out, s)
 		}
 	}
 	return out, nil
+}
+
+// offersSupplier is flow 2's test-mode rule: a link started by a sandbox
+// manufacturer is a test link and offers only the sandbox supplier (while
+// it is switched on), never a live supplier; a real manufacturer's link
+// never offers the sandbox supplier where it is off. Test twins have no
+// login page (LoginSuppliers leaves them out).
+func (h *Handler) offersSupplier(sess app.LinkSession, supplierID string) bool {
+	if h.isHiddenSupplier(supplierID) {
+		return false
+	}
+	if h.manufacturers.IsSandbox(sess.Brand()) {
+		return supplierID == h.cfg.Sandbox.Supplier.ID
+	}
+	return true
 }
 
 // selectSupplier records the chosen supplier with a fresh one-time state and
@@ -122,7 +140,7 @@ func (h *Handler) selectSupplier(c *fiber.Ctx) error {
 		return err
 	}
 	sup, err := h.store.LoginSupplier(c.UserContext(), c.FormValue("supplier"))
-	if app.IsNotFound(err) || (err == nil && h.isHiddenSupplier(sup.ID)) {
+	if app.IsNotFound(err) || (err == nil && !h.offersSupplier(sess, sup.ID)) {
 		return h.renderSupplierSelector(c, sess, token, "", h.tr.T(sess.Language, "supplier.unknown"))
 	} else if err != nil {
 		return err

@@ -2,8 +2,10 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,5 +262,137 @@ func TestSupplierTeamSeesOnlyItsOwnTestMode(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM api_keys WHERE supplier_id = $1 AND revoked_at IS NULL AND expires_at IS NULL`, app.TestTwinID(s.SupplierID)); n != 1 {
 		t.Errorf("A's active test keys after B's attempts: %d, want 1", n)
+	}
+}
+
+// funnelOf returns the created and connected counts of the funnel c sees
+// on path's report page and in its funnel CSV (which must agree), and
+// whether the page shows the test-mode banner.
+func funnelOf(t *testing.T, s *handlertest.Server, c *http.Client, query string) (created, connected string, banner bool) {
+	t.Helper()
+	p := handlertest.Get(t, c, s.URL+"/reports"+query)
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET /reports%s: got %d", query, p.Status)
+	}
+	created, connected = cellText(t, p, "table-funnel", "data-step", "created", 1), cellText(t, p, "table-funnel", "data-step", "connected", 1)
+	file := handlertest.Get(t, c, s.URL+"/reports/export/funnel.csv"+query)
+	recs, err := csv.NewReader(strings.NewReader(file.Body)).ReadAll()
+	if file.Status != http.StatusOK || err != nil || len(recs) != 6 {
+		t.Fatalf("funnel CSV%s: got %d (%v), %d lines:\n%s", query, file.Status, err, len(recs), file.Body)
+	}
+	if recs[1][1] != created || recs[5][1] != connected {
+		t.Errorf("funnel CSV%s: created %s, connected %s; the page shows %s and %s", query, recs[1][1], recs[5][1], created, connected)
+	}
+	return created, connected, testBanner(p)
+}
+
+// TestSupplierFunnelFollowsTheDashboardMode: the funnel a supplier team
+// reaches from /developers (page and CSV) counts its test twin's sessions in
+// the Test view and the live supplier's in the Live view, never both; a NOX
+// manager naming the twin in the URL gets the all-suppliers report, which
+// has no test session.
+func TestSupplierFunnelFollowsTheDashboardMode(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	admin := mustTeamLogin(t, s, "funnel@team.test", app.RoleSupplierAdmin, s.SupplierID)
+	s.MustCreateLink(t, "live-funnel-1")
+	switchToMode(t, s, admin, "test")
+	testKey := newKeyOn(t, shownOnce(t, s, admin, devPost(t, s, admin, "/developers/keys", url.Values{"name": {"funnel"}})))
+	var first string
+	for _, user := range []string{"tf-1", "tf-2", "tf-3"} {
+		r := s.API(t, "POST", "/users/"+user+"/link", testKey, `{"redirect_uri":"`+s.RedirectURI+`","language":"en"}`)
+		if r.Status != 200 {
+			t.Fatalf("test link for %s: %d %s", user, r.Status, r.Raw)
+		}
+		if first == "" {
+			first = r.Data()["link_url"].(string)
+		}
+	}
+	if back := s.Walk(t, s.Client(), first, "sandbox-heatpump", "user_good", app.SandboxPassword, "allow"); !strings.Contains(back, "connection_status=connected") {
+		t.Fatalf("test link ended at %q, want connected", back)
+	}
+
+	if created, connected, banner := funnelOf(t, s, admin, "?range=7"); created != "3" || connected != "1" || !banner {
+		t.Errorf("test view funnel: %s created, %s connected, banner %v; want the twin's 3 and 1 with the banner", created, connected, banner)
+	}
+	// The supplier filter of the URL cannot take the team elsewhere.
+	if created, _, _ := funnelOf(t, s, admin, "?range=7&supplier="+s.SupplierID); created != "3" {
+		t.Errorf("test view funnel asking for the live supplier: %s created, want the twin's 3", created)
+	}
+	switchToMode(t, s, admin, "live")
+	if created, connected, banner := funnelOf(t, s, admin, "?range=7"); created != "1" || connected != "0" || banner {
+		t.Errorf("live view funnel: %s created, %s connected, banner %v; want the live 1 and 0 without the banner", created, connected, banner)
+	}
+	if created, _, _ := funnelOf(t, s, admin, "?range=7&supplier="+app.TestTwinID(s.SupplierID)); created != "1" {
+		t.Errorf("live view funnel asking for the twin: %s created, want the live 1", created)
+	}
+
+	_, manager := s.MustLogin(t, "manager@funnel.test", app.RoleManager)
+	for _, q := range []string{"?range=7", "?range=7&supplier=" + app.TestTwinID(s.SupplierID)} {
+		if created, _, banner := funnelOf(t, s, manager, q); created != "1" || banner {
+			t.Errorf("manager's report %s: %s created, banner %v; want the 1 live session and no banner", q, created, banner)
+		}
+	}
+}
+
+// suppliersOn returns the supplier ids a flow-2 selector offers.
+func suppliersOn(p handlertest.Page) []string {
+	var out []string
+	for _, n := range handlertest.FindAll(p.Doc, func(n *html.Node) bool {
+		return n.Data == "button" && handlertest.Attr(n, "data-supplier") != ""
+	}) {
+		out = append(out, handlertest.Attr(n, "data-supplier"))
+	}
+	return out
+}
+
+// TestFlow2TestLinksReachOnlyTheSandboxSupplier is flow 2's test mode: a
+// link started by a sandbox manufacturer offers only the sandbox supplier;
+// a live supplier with a login page is neither listed nor taken by a forged
+// choice. A real manufacturer's link lists the live supplier. A test twin,
+// even given a login page, is never listed.
+func TestFlow2TestLinksReachOnlyTheSandboxSupplier(t *testing.T) {
+	t.Parallel()
+	s := startWithRealBrand(t, true)
+	ctx := context.Background()
+	sandbox := s.Config.Sandbox.Supplier.ID
+	twin, err := s.Store.EnsureTestTwin(ctx, s.SupplierID, app.AuditEntry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{s.SupplierID, twin} {
+		if err := s.Store.SetSupplierLoginPage(ctx, id, "https://login.test-energy.example/authorize", "nox"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	link := s.MustCreateSupplierLink(t, "hp-test-1", "")
+	c := s.Client()
+	p := handlertest.Get(t, c, link["link_url"].(string))
+	if got := strings.Join(suppliersOn(p), ","); got != sandbox {
+		t.Errorf("sandbox manufacturer's link offers %q, want only %s", got, sandbox)
+	}
+	action, vals := p.FormValues(t, "/select-supplier", "supplier", sandbox)
+	vals.Set("supplier", s.SupplierID)
+	if refused := handlertest.PostForm(t, c, s.URL+action, vals); refused.Status != http.StatusConflict ||
+		count(t, s, `SELECT count(*) FROM link_sessions WHERE supplier_id IN ($1, $2)`, s.SupplierID, twin) != 0 {
+		t.Errorf("forged choice of the live supplier on a test link: got %d, want 409 and nothing chosen", refused.Status)
+	}
+
+	key, err := s.Store.CreateAPIKey(ctx, app.APIKeyOwner{ManufacturerID: "acme-heat"}, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.SetManufacturerRedirectURIs(ctx, "acme-heat", []string{s.ManufacturerRedirectURI}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.API(t, "POST", "/manufacturer/link-sessions", key,
+		`{"manufacturer_user_id":"acme-1","device_ids":["A-1"],"redirect_uri":"`+s.ManufacturerRedirectURI+`","language":"en"}`)
+	if r.Status != 200 {
+		t.Fatalf("real manufacturer's link: %d %s", r.Status, r.Raw)
+	}
+	got := suppliersOn(handlertest.Get(t, s.Client(), r.Data()["link_url"].(string)))
+	if !slices.Contains(got, s.SupplierID) || slices.Contains(got, twin) {
+		t.Errorf("real manufacturer's link offers %v, want %s and never the twin %s", got, s.SupplierID, twin)
 	}
 }
