@@ -532,6 +532,7 @@ func printDevBanner(cfg app.Config) {
 
   Demo supplier:  %[2]s
   Demo API key:   %[3]s
+  Demo test key:  %[6]s  (test mode: sandbox brands only)
 
   Create a link session (then open the link_url in a browser):
 
@@ -546,7 +547,7 @@ func printDevBanner(cfg app.Config) {
   background; a line "report history seeded" says when /reports is complete.
 
   Portal (%[1]s/login), password %[4]s for every account:
-`, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword, redirect)
+`, base, app.DevSupplierID, app.DevAPIKey, app.DevPassword, redirect, app.DevTestAPIKey)
 	for _, a := range app.DevPortalAccounts {
 		fmt.Fprintf(stdout, "    %-16s %s\n", a.Role, a.Email)
 	}

@@ -6,6 +6,10 @@ const (
 	DevSupplierName = "Demo Energy"
 	// DevAPIKey is the demo supplier's API key, printed at start-up and in the README.
 	DevAPIKey = "nox_sk_demo_0000000000000000000000000000000000"
+	// DevTestAPIKey is the demo supplier's test-mode key (its test twin
+	// DevSupplierID+".test"), printed at start-up and in the README next to
+	// DevAPIKey: its links offer only the sandbox brands.
+	DevTestAPIKey = TestKeyPrefix + "demo_00000000000000000000000000000000000"
 )
 
 // DevRedirectURIs are the demo supplier's allowed redirect URIs.

@@ -11,7 +11,7 @@ import (
 )
 
 // SeedDev creates the development data: the demo supplier with its API key
-// and redirect URIs, and one portal account per role (app.DevPortalAccounts,
+// and redirect URIs, its test twin with a test key (app.DevTestAPIKey), and one portal account per role (app.DevPortalAccounts,
 // password app.DevPassword), and the support console's demo customers (two
 // more suppliers, a few hundred sessions of every outcome). It is idempotent.
 //
@@ -23,6 +23,14 @@ func Dev(ctx context.Context, s *db.Store, extraRedirectURIs ...string) error {
 		return err
 	}
 	if err := s.InsertAPIKey(ctx, app.APIKeyOwner{SupplierID: app.DevSupplierID}, "demo key", app.DevAPIKey); err != nil {
+		return err
+	}
+	// Test mode is on for the demo supplier, with a test key of its own.
+	twin, err := s.EnsureTestTwin(ctx, app.DevSupplierID, app.AuditEntry{})
+	if err != nil {
+		return err
+	}
+	if err := s.InsertAPIKey(ctx, app.APIKeyOwner{SupplierID: twin}, "demo test key", app.DevTestAPIKey); err != nil {
 		return err
 	}
 	for _, a := range app.DevPortalAccounts {
