@@ -3,6 +3,7 @@ package openapi_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pb33f/libopenapi"
@@ -70,5 +71,26 @@ func TestDocumentListsEveryWebhookEvent(t *testing.T) {
 	}
 	if len(openapi.ErrorCodes()) < 20 {
 		t.Errorf("error codes: %v", openapi.ErrorCodes())
+	}
+}
+
+// TestAPIKeySchemeDescribesLiveAndTestKeys: the security scheme tells
+// integrators both key prefixes and what a test key reaches.
+func TestAPIKeySchemeDescribesLiveAndTestKeys(t *testing.T) {
+	var m struct {
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Description string `json:"description"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapi.JSON(), &m); err != nil {
+		t.Fatal(err)
+	}
+	d := m.Components.SecuritySchemes["apiKey"].Description
+	for _, want := range []string{"`" + app.LiveKeyPrefix + "…`", "`" + app.TestKeyPrefix + "…`", "sandbox brands", "production"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("apiKey scheme description lacks %q:\n%s", want, d)
+		}
 	}
 }
