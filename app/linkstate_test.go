@@ -8,56 +8,71 @@ import (
 	"noxportal/app"
 )
 
+// fixture is a named session in one state of the machine.
+type fixture struct {
+	name string
+	sess app.LinkSession
+}
+
+// sessionRow builds a fixture's session: status and deadline (relative to
+// now) first, then the fields its state implies, stamped five minutes ago.
+type sessionRow struct {
+	sess app.LinkSession
+	at   time.Time
+}
+
+func row(now time.Time, status app.SessionStatus, deadline time.Duration) sessionRow {
+	return sessionRow{at: now.Add(-5 * time.Minute), sess: app.LinkSession{ID: "ls_1", Kind: app.KindSupplierLink,
+		SupplierID: "sup_a", SupplierUserID: "u1", Status: status, CreatedAt: now.Add(-10 * time.Minute),
+		ExpiresAt: now.Add(deadline)}}
+}
+
+// opened: the link was fetched.
+func (r sessionRow) opened() sessionRow { r.sess.OpenedAt = &r.at; return r }
+
+// authorizing: brand_a was chosen and its authorization started.
+func (r sessionRow) authorizing() sessionRow {
+	brand := "brand_a"
+	r.sess.AuthorizingAt, r.sess.ManufacturerID = &r.at, &brand
+	return r.opened()
+}
+
+// claimed: the manufacturer's callback claimed the session.
+func (r sessionRow) claimed() sessionRow { r.sess.CallbackAt = &r.at; return r }
+
+// ended: the session finished (with reason, "" for none) after brand_a.
+func (r sessionRow) ended(reason string) sessionRow {
+	brand := "brand_a"
+	r.sess.ManufacturerID, r.sess.FinishedAt = &brand, &r.at
+	if reason != "" {
+		r.sess.FailureReason = &reason
+	}
+	return r
+}
+
+func (r sessionRow) named(name string) fixture { return fixture{name, r.sess} }
+
 // stateFixtures are a session in every state the machine knows, before and
 // after its deadline where that matters: "claimed" is authorizing with a
 // callback that claimed it, "expired" was ended by the sweeper before any
 // sign-in, "expired_after_auth" after the manufacturer said yes too late.
-func stateFixtures(now time.Time) []struct {
-	name string
-	sess app.LinkSession
-} {
-	at := now.Add(-5 * time.Minute)
-	str := func(s string) *string { return &s }
-	base := func(status app.SessionStatus, deadline time.Duration) app.LinkSession {
-		return app.LinkSession{ID: "ls_1", Kind: app.KindSupplierLink, SupplierID: "sup_a", SupplierUserID: "u1",
-			Status: status, CreatedAt: now.Add(-10 * time.Minute), ExpiresAt: now.Add(deadline)}
-	}
-	var out []struct {
-		name string
-		sess app.LinkSession
-	}
-	add := func(name string, s app.LinkSession) {
-		out = append(out, struct {
-			name string
-			sess app.LinkSession
-		}{name, s})
-	}
+func stateFixtures(now time.Time) []fixture {
+	var out []fixture
 	for _, d := range []struct {
-		name     string
+		suffix   string
 		deadline time.Duration
 	}{{"", 5 * time.Minute}, {" overdue", -time.Second}} {
-		add("created"+d.name, base(app.StatusCreated, d.deadline))
-		s := base(app.StatusOpened, d.deadline)
-		s.OpenedAt = &at
-		add("opened"+d.name, s)
-		s = base(app.StatusAuthorizing, d.deadline)
-		s.OpenedAt, s.AuthorizingAt, s.ManufacturerID = &at, &at, str("brand_a")
-		add("authorizing"+d.name, s)
-		s.CallbackAt = &at
-		add("claimed"+d.name, s)
+		out = append(out,
+			row(now, app.StatusCreated, d.deadline).named("created"+d.suffix),
+			row(now, app.StatusOpened, d.deadline).opened().named("opened"+d.suffix),
+			row(now, app.StatusAuthorizing, d.deadline).authorizing().named("authorizing"+d.suffix),
+			row(now, app.StatusAuthorizing, d.deadline).authorizing().claimed().named("claimed"+d.suffix))
 	}
-	s := base(app.StatusConnected, -time.Minute)
-	s.ManufacturerID, s.CallbackAt, s.FinishedAt = str("brand_a"), &at, &at
-	add("connected", s)
-	s = base(app.StatusFailed, time.Minute)
-	s.ManufacturerID, s.FailureReason, s.FinishedAt = str("brand_a"), str(app.ReasonAccessDenied), &at
-	add("failed", s)
-	s = base(app.StatusExpired, -time.Minute)
-	s.ManufacturerID, s.FailureReason, s.FinishedAt = str("brand_a"), str(app.ReasonExpired), &at
-	add("expired", s)
-	s.FailureReason, s.CallbackAt = str(app.ReasonExpiredAfterAuth), &at
-	add("expired_after_auth", s)
-	return out
+	return append(out,
+		row(now, app.StatusConnected, -time.Minute).claimed().ended("").named("connected"),
+		row(now, app.StatusFailed, time.Minute).ended(app.ReasonAccessDenied).named("failed"),
+		row(now, app.StatusExpired, -time.Minute).ended(app.ReasonExpired).named("expired"),
+		row(now, app.StatusExpired, -time.Minute).claimed().ended(app.ReasonExpiredAfterAuth).named("expired_after_auth"))
 }
 
 // summary writes a transition in one line: the new status and reason, the
@@ -104,6 +119,30 @@ func stepInput(step app.Step, now time.Time) app.StepInput {
 	return in
 }
 
+// decide is s.Decide(in), with the steps only flow 2 takes (the return
+// from the supplier, the supplier's report) on a flow-2 session.
+func decide(s app.LinkSession, in app.StepInput) app.Transition {
+	if in.Step == app.StepReturn || in.Step == app.StepReport {
+		s.Kind = app.KindSupplierSelect
+	}
+	return s.Decide(in)
+}
+
+// Edits of stepInput's usual input for TestDecideVariants.
+func browser(b app.Browser) func(*app.StepInput) { return func(in *app.StepInput) { in.Browser = b } }
+
+func denied(in *app.StepInput) { in.Granted = false }
+
+// failure: the step's failure reason (StepFail) or the supplier's error
+// (StepReturn), with no detail.
+func failure(reason string) func(*app.StepInput) {
+	return func(in *app.StepInput) { in.Reason, in.Detail = reason, "" }
+}
+
+func lease(until time.Time) func(*app.StepInput) {
+	return func(in *app.StepInput) { in.LeaseUntil = until }
+}
+
 // TestDecideCoversEveryStateAndStep is the state machine's table: every
 // step in every state (before and after the deadline), with what it
 // writes and what the caller is told.
@@ -120,15 +159,20 @@ func TestDecideCoversEveryStateAndStep(t *testing.T) {
 		}
 		want[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
+	statuses := map[app.SessionStatus]bool{}
+	for _, f := range stateFixtures(now) {
+		statuses[f.sess.Status] = true
+	}
+	for _, st := range append(append([]app.SessionStatus{}, app.UnfinishedStatuses...), app.EndedStatuses...) {
+		if !statuses[st] {
+			t.Errorf("no fixture in status %s", st)
+		}
+	}
 	seen := 0
 	for _, f := range stateFixtures(now) {
 		for _, step := range app.Steps {
 			key := f.name + " / " + string(step)
-			sess := f.sess
-			if step == app.StepReturn || step == app.StepReport {
-				sess.Kind = app.KindSupplierSelect
-			}
-			got := strings.TrimSpace(summary(sess.Decide(stepInput(step, now))))
+			got := strings.TrimSpace(summary(decide(f.sess, stepInput(step, now))))
 			w, ok := want[key]
 			if !ok {
 				t.Errorf("no expectation for %s (got %s)", key, got)
@@ -160,48 +204,44 @@ func TestDecideVariants(t *testing.T) {
 		edit  func(*app.StepInput)
 		want  string
 	}{
-		{"opened", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+		{"opened", app.StepChoose, browser(app.BrowserUnbound),
 			"→authorizing bind choose proceed +brand_selected:brand_a +oauth_started:brand_a"},
-		{"opened", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
-		{"opened overdue", app.StepChoose, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+		{"opened", app.StepChoose, browser(app.BrowserOther), "err=forbidden/wrong_browser"},
+		{"opened overdue", app.StepChoose, browser(app.BrowserOther),
 			"→expired reason=expired +expired:brand selected after deadline err=conflict/expired"},
-		{"opened", app.StepTakeover, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+		{"opened", app.StepTakeover, browser(app.BrowserOther),
 			"bind proceed +browser_takeover:continued in another browser"},
-		{"opened", app.StepTakeover, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+		{"opened", app.StepTakeover, browser(app.BrowserUnbound),
 			"bind proceed +browser_takeover:continued in another browser"},
-		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
-		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Browser = app.BrowserUnbound }, "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepCallback, browser(app.BrowserOther), "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepCallback, browser(app.BrowserUnbound), "err=forbidden/wrong_browser"},
 		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Choice = "brand_b" }, "err=not_found/unknown_state"},
-		{"authorizing", app.StepCallback, func(in *app.StepInput) { in.Granted = false }, "claim proceed +callback:not granted"},
-		{"authorizing overdue", app.StepCallback, func(in *app.StepInput) { in.Granted = false },
+		{"authorizing", app.StepCallback, denied, "claim proceed +callback:not granted"},
+		{"authorizing overdue", app.StepCallback, denied,
 			"→expired reason=expired claim +callback:not granted +expired:expired err=conflict/expired"},
-		{"expired", app.StepCallback, func(in *app.StepInput) { in.Granted = false }, "err=conflict/expired"},
+		{"expired", app.StepCallback, denied, "err=conflict/expired"},
 		{"authorizing", app.StepReport, func(in *app.StepInput) { in.SupplierID = "sup_b" }, "err=forbidden/wrong_supplier"},
-		{"authorizing", app.StepReturn, func(in *app.StepInput) { in.Reason = app.ReasonAccessDenied },
+		{"authorizing", app.StepReturn, failure(app.ReasonAccessDenied),
 			"→failed reason=access_denied claim +returned:access_denied +failed:declined at the supplier"},
-		{"authorizing", app.StepReturn, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
-		{"authorizing", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
+		{"authorizing", app.StepReturn, browser(app.BrowserOther), "err=forbidden/wrong_browser"},
+		{"authorizing", app.StepFail, failure(app.ReasonNoDevices),
 			"→failed reason=no_devices +failed:no_devices"},
-		{"authorizing", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "err=forbidden/wrong_browser"},
-		{"opened", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserUnbound },
+		{"authorizing", app.StepCancel, browser(app.BrowserOther), "err=forbidden/wrong_browser"},
+		{"opened", app.StepCancel, browser(app.BrowserUnbound),
 			"→failed reason=cancelled +failed:cancelled by user"},
-		{"authorizing overdue", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther },
+		{"authorizing overdue", app.StepCancel, browser(app.BrowserOther),
 			"→expired reason=expired +expired:cancelled by user"},
-		{"failed", app.StepCancel, func(in *app.StepInput) { in.Browser = app.BrowserOther }, "-"},
-		{"authorizing overdue", app.StepFail, func(in *app.StepInput) { in.Reason, in.Detail = app.ReasonNoDevices, "" },
+		{"failed", app.StepCancel, browser(app.BrowserOther), "-"},
+		{"authorizing overdue", app.StepFail, failure(app.ReasonNoDevices),
 			"→expired reason=expired +expired:expired"},
-		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = now.Add(time.Second) }, "-"},
-		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = now }, summary(app.SweepLeaseExpiry)},
-		{"claimed", app.StepLeaseExpire, func(in *app.StepInput) { in.LeaseUntil = time.Time{} }, "-"},
+		{"claimed", app.StepLeaseExpire, lease(now.Add(time.Second)), "-"},
+		{"claimed", app.StepLeaseExpire, lease(now), summary(app.SweepLeaseExpiry)},
+		{"claimed", app.StepLeaseExpire, lease(time.Time{}), "-"},
 	}
 	for _, tt := range tests {
-		sess := fx[tt.state]
-		if tt.step == app.StepReturn || tt.step == app.StepReport {
-			sess.Kind = app.KindSupplierSelect
-		}
 		in := stepInput(tt.step, now)
 		tt.edit(&in)
-		if got := summary(sess.Decide(in)); got != tt.want {
+		if got := summary(decide(fx[tt.state], in)); got != tt.want {
 			t.Errorf("%s / %s %+v:\n got %s\nwant %s", tt.state, tt.step, in, got, tt.want)
 		}
 	}
