@@ -15,33 +15,27 @@ import (
 // see your manufacturer password") is there while the user types the
 // supplier's password — on a laptop and on a phone.
 func TestBrowserSandboxSupplierPagesLookLikeTheSupplier(t *testing.T) {
-	t.Parallel()
-	for _, width := range browserWidths {
-		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
-			t.Parallel()
-			s := handlertest.Start(t)
-			mfr := handlertest.StartManufacturerApp(t)
-			link := s.MustCreateSupplierLink(t, "look-"+strconv.FormatInt(width, 10), mfr.CallbackURL, "HP-L1")
-			b := handlertest.NewConsoleBrowser(t)
-			b.Resize(width)
-			tile := `button[data-supplier="` + s.Config.Sandbox.Supplier.ID + `"]`
-			b.Do(cdp.Navigate(link["link_url"].(string)), cdp.WaitVisible(cdp.CSS(`#supplier-q`)),
-				cdp.SendKeys(cdp.CSS(`#supplier-q`), "sandbox"), cdp.WaitVisible(cdp.CSS(tile)),
-				cdp.Click(cdp.CSS(tile)), cdp.WaitVisible(cdp.CSS(`#password`)))
-			look := func(page string) {
-				t.Helper()
-				if got := b.Text(`header.topbar`); !strings.Contains(got, s.Config.Sandbox.Supplier.Name) || strings.Contains(got, "NOX") {
-					t.Errorf("%s: header %q, want the supplier's name and not NOX Energy's", page, got)
-				}
-				if n := b.Eval(`String(document.querySelectorAll("footer.footer").length)`); n != "0" {
-					t.Errorf("%s: NOX Energy's footer is on the supplier's page", page)
-				}
-				b.WantNoOverflow()
+	eachWidth(t, func(t *testing.T, s *handlertest.Server, width int64) {
+		mfr := handlertest.StartManufacturerApp(t)
+		link := s.MustCreateSupplierLink(t, "look-"+strconv.FormatInt(width, 10), mfr.CallbackURL, "HP-L1")
+		b := consoleAt(t, width)
+		tile := `button[data-supplier="` + s.Config.Sandbox.Supplier.ID + `"]`
+		b.Do(cdp.Navigate(link["link_url"].(string)), cdp.WaitVisible(cdp.CSS(`#supplier-q`)),
+			cdp.SendKeys(cdp.CSS(`#supplier-q`), "sandbox"), cdp.WaitVisible(cdp.CSS(tile)),
+			cdp.Click(cdp.CSS(tile)), cdp.WaitVisible(cdp.CSS(`#password`)))
+		look := func(page string) {
+			t.Helper()
+			if got := b.Text(`header.topbar`); !strings.Contains(got, s.Config.Sandbox.Supplier.Name) || strings.Contains(got, "NOX") {
+				t.Errorf("%s: header %q, want the supplier's name and not NOX Energy's", page, got)
 			}
-			look("login")
-			b.Do(cdp.SendKeys(cdp.CSS(`#username`), "user_good"), cdp.SendKeys(cdp.CSS(`#password`), "pass_good"),
-				cdp.Click(cdp.CSS(`form[action="/sandbox-supplier/login"] button[type="submit"]`)), cdp.WaitVisible(cdp.CSS(`#accept_terms`)))
-			look("terms")
-		})
-	}
+			if n := b.Eval(`String(document.querySelectorAll("footer.footer").length)`); n != "0" {
+				t.Errorf("%s: NOX Energy's footer is on the supplier's page", page)
+			}
+			b.WantNoOverflow()
+		}
+		look("login")
+		b.Do(cdp.SendKeys(cdp.CSS(`#username`), "user_good"), cdp.SendKeys(cdp.CSS(`#password`), "pass_good"),
+			cdp.Click(cdp.CSS(`form[action="/sandbox-supplier/login"] button[type="submit"]`)), cdp.WaitVisible(cdp.CSS(`#accept_terms`)))
+		look("terms")
+	})
 }
