@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ type catalogEntry struct {
 	at       time.Time
 	supplier string
 	brands   []app.Manufacturer
+	logins   []app.LoginSupplier
 }
 
 type catalogCache struct {
@@ -71,4 +73,52 @@ func (c *catalogCache) invalidate() {
 	defer c.mu.Unlock()
 	c.gen++
 	c.entries = map[string]catalogEntry{}
+}
+
+// The other hosted pages of a link (supplier selector, in use, ended, the
+// device choice) name the session's supplier or manufacturer, and the
+// selector lists the suppliers with a login page: the same catalogue, kept
+// the same way. Their keys start with \x01, which no id holds.
+
+// SupplierName returns the name of a supplier, or ENOTFOUND.
+func (s *Store) SupplierName(ctx context.Context, id string) (string, error) {
+	e, err := s.cachedCatalog("\x01supplier\x00"+id, func() (catalogEntry, error) {
+		sup, err := s.GetSupplier(ctx, id)
+		return catalogEntry{supplier: sup.Name}, err
+	})
+	return e.supplier, err
+}
+
+// ManufacturerName returns the name of a manufacturer, or ENOTFOUND.
+func (s *Store) ManufacturerName(ctx context.Context, id string) (string, error) {
+	e, err := s.cachedCatalog("\x01manufacturer\x00"+id, func() (catalogEntry, error) {
+		m, err := s.GetManufacturer(ctx, id)
+		return catalogEntry{supplier: m.Name}, err
+	})
+	return e.supplier, err
+}
+
+// LoginSuppliers returns the suppliers with an OAuth login page (flow 2)
+// but those of exclude, by name.
+func (s *Store) LoginSuppliers(ctx context.Context, exclude []string) ([]app.LoginSupplier, error) {
+	e, err := s.cachedCatalog("\x01logins\x00"+strings.Join(exclude, "\x00"), func() (catalogEntry, error) {
+		ls, err := s.loginSuppliers(ctx, exclude)
+		return catalogEntry{logins: ls}, err
+	})
+	return append([]app.LoginSupplier(nil), e.logins...), err
+}
+
+// cachedCatalog returns the fresh entry of key, or reads and keeps it.
+func (s *Store) cachedCatalog(key string, read func() (catalogEntry, error)) (catalogEntry, error) {
+	e, ok, gen := s.catalog.get(key)
+	if ok {
+		return e, nil
+	}
+	e, err := read()
+	if err != nil {
+		return catalogEntry{}, err
+	}
+	e.at = time.Now()
+	s.catalog.put(key, gen, e)
+	return e, nil
 }

@@ -26,9 +26,9 @@ func (s *Store) SetSupplierLoginPage(ctx context.Context, supplierID, authorizeU
 	return nil
 }
 
-// LoginSuppliers returns the suppliers that have an OAuth login page, by
-// name, leaving out the ids in exclude.
-func (s *Store) LoginSuppliers(ctx context.Context, exclude []string) ([]app.LoginSupplier, error) {
+// loginSuppliers reads the suppliers that have an OAuth login page, by
+// name, leaving out the ids in exclude (LoginSuppliers keeps them).
+func (s *Store) loginSuppliers(ctx context.Context, exclude []string) ([]app.LoginSupplier, error) {
 	var out []app.LoginSupplier
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT id, name, login_authorize_url, login_client_id FROM suppliers

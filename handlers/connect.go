@@ -206,14 +206,17 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 // supplier, the manufacturer in flow 2, or NOX Energy itself for a session
 // started from the customer's own dashboard.
 func (h *Handler) sessionParty(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, error) {
+	// The names come from the catalogue cache the brand page reads
+	// (db/catalog_cache.go), not from a query per view.
 	switch {
 	case sess.Kind == app.KindSupplierSelect && sess.Brand() != "":
-		m, err := h.store.GetManufacturer(c.UserContext(), sess.Brand())
-		return app.Supplier{Name: m.Name}, err
+		name, err := h.store.ManufacturerName(c.UserContext(), sess.Brand())
+		return app.Supplier{Name: name}, err
 	case sess.Initiator == app.InitiatorCustomer:
 		return app.Supplier{Name: "NOX Energy"}, nil
 	}
-	return h.store.GetSupplier(c.UserContext(), sess.SupplierID)
+	name, err := h.store.SupplierName(c.UserContext(), sess.SupplierID)
+	return app.Supplier{ID: sess.SupplierID, Name: name}, err
 }
 
 func (h *Handler) renderBrandPage(c *fiber.Ctx, sess app.LinkSession, token, q, errMsg string) error {
