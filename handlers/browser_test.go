@@ -309,15 +309,11 @@ func TestBrowserCancelOnBrandPageReturnsFailedCancelled(t *testing.T) {
 
 func TestBrowserExpiredLinkOffersReturnToSupplierWithFailedExpired(t *testing.T) {
 	t.Parallel()
-	s := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(time.Second) })
+	s := handlertest.Start(t)
 	site := handlertest.StartSupplierSite(t)
 	ctx := handlertest.NewBrowser(t)
 	linkURL, token := browserLink(t, s, site, "cust-browser-7", "en")
-	sess, err := s.Store.LinkSessionByToken(context.Background(), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Until(sess.ExpiresAt) + 100*time.Millisecond)
+	s.ExpireLinkSession(t, token) // its deadline passes before the user opens it
 
 	browserDo(t, ctx, "open expired link", chromedp.Navigate(linkURL), chromedp.WaitVisible(chromedp.CSS(`a.button[href^="/connect/return"]`)))
 	h1, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))

@@ -44,7 +44,7 @@ func linesOf(lines []map[string]any, id string) []string {
 func TestRequestLogLinesAreJSONAndShareTheRequestID(t *testing.T) {
 	s := handlertest.Start(t, func(c *app.Config) {
 		c.Log.Format = "json"
-		c.Server.RequestTimeout = app.Duration(300 * time.Millisecond)
+		c.Server.RequestTimeout = app.Duration(testRequestTimeout)
 		c.Mail.Interval = app.Duration(20 * time.Millisecond)
 	})
 	c := s.Client()
