@@ -3,12 +3,27 @@
 -- view opens it, which is a change), so its updates (the first open above
 -- all, one per link) announce nothing. A notifying transaction holds
 -- Postgres's notify lock through its commit, so every announcement left
--- out is a commit the others do not wait for.
-DROP TRIGGER link_session_changed ON link_sessions;
-CREATE TRIGGER link_session_changed AFTER UPDATE ON link_sessions
-    FOR EACH ROW WHEN (OLD.status <> 'created') EXECUTE FUNCTION link_session_changed();
+-- out is a commit the others do not wait for. Only the function changes:
+-- replacing it takes no lock on link_sessions, so instances serving
+-- during the migration do not deadlock with it (replacing the trigger
+-- did).
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION link_session_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status <> 'created' THEN
+        PERFORM pg_notify('link_session_changed', encode(OLD.token_hash, 'hex'));
+    END IF;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
 
 -- +goose Down
-DROP TRIGGER link_session_changed ON link_sessions;
-CREATE TRIGGER link_session_changed AFTER UPDATE ON link_sessions
-    FOR EACH ROW EXECUTE FUNCTION link_session_changed();
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION link_session_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('link_session_changed', encode(OLD.token_hash, 'hex'));
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
