@@ -88,6 +88,11 @@ type LinkSession struct {
 	CallbackAt         *time.Time `db:"callback_at"`
 	FinishedAt         *time.Time `db:"finished_at"`
 	ExpiresAt          time.Time  `db:"expires_at"`
+	// FailureScreens: a failed sign-in the user can fix shows the failure
+	// screen before returning (the supplier's option, default on).
+	FailureScreens bool `db:"failure_screens"`
+	// HeldReason is the failure waiting on the failure screen (nil: none).
+	HeldReason *string `db:"held_reason"`
 }
 
 // Expired reports whether the session's deadline has passed at now.

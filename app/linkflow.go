@@ -18,6 +18,12 @@ type LinkStore interface {
 	ClaimCallback(ctx context.Context, brand, state string, granted bool, browserHash []byte, lease time.Duration) (LinkSession, string, error)
 	ClaimSupplierReturn(ctx context.Context, state string, browserHash []byte, supplierError string) (LinkSession, error)
 	FailLinkSession(ctx context.Context, sessionID, reason, detail string) (LinkSession, error)
+	// SignInFailed holds a failure the user can fix on the failure screen
+	// and ends the session on any other (StepSignInFailed).
+	SignInFailed(ctx context.Context, sessionID, reason, detail string) (LinkSession, error)
+	// RetrySignIn starts a new authorization from the failure screen of
+	// state (StepRetry).
+	RetrySignIn(ctx context.Context, state string, browserHash []byte, brand, newState, verifier string) (LinkSession, error)
 	CompleteConnection(ctx context.Context, c Connection) (LinkSession, error)
 	// AwaitDeviceChoice keeps c (every device of the account, its tokens)
 	// until the user chooses devices, and returns the choice token.
@@ -113,6 +119,11 @@ func (f *LinkFlow) FinishCallback(ctx context.Context, brand string, cb OAuthCal
 		// A callback retried after its session failed (say, the instance
 		// died during the token exchange and the sweeper ended it) learns
 		// the real reason; any other replay is already_used.
+		if sess.Held() {
+			// The callback again (Back, reload) while its failure waits on
+			// the failure screen: show the screen again.
+			return Finished{Session: sess, Redirect: FailurePath(cb.State)}, nil
+		}
 		if ErrorReason(err) == ReasonAlreadyUsed && sess.Status != StatusFailed {
 			return Finished{Session: sess, Redirect: sess.FailureRedirect(ReasonAlreadyUsed)}, nil
 		}
@@ -121,9 +132,12 @@ func (f *LinkFlow) FinishCallback(ctx context.Context, brand string, cb OAuthCal
 		return Finished{Session: sess}, f.whyOtherBrowser(ctx, sess, err)
 	}
 	fail := func(reason, detail string) (Finished, error) {
-		ended, err := f.Store.FailLinkSession(ctx, sess.ID, reason, detail)
+		ended, err := f.Store.SignInFailed(ctx, sess.ID, reason, detail)
 		if err != nil {
 			return Finished{Session: sess}, err
+		}
+		if ended.Held() {
+			return Finished{Session: ended, Redirect: FailurePath(cb.State)}, nil
 		}
 		return Finished{Session: ended, Redirect: ended.SupplierRedirect()}, nil
 	}
@@ -163,6 +177,24 @@ func (f *LinkFlow) FinishCallback(ctx context.Context, brand string, cb OAuthCal
 		return fail(ReasonManufacturerError, "could not keep the devices for the choice")
 	}
 	return f.connect(ctx, sess, conn)
+}
+
+// FailurePath is the failure screen of a held sign-in, addressed by the
+// sign-in's OAuth state (a retry replaces the state, so the address dies).
+func FailurePath(state string) string { return "/connect/failure?state=" + state }
+
+// Retry signs in again from the failure screen of state, at brand (the
+// same or another), with a fresh state and PKCE verifier, and returns the
+// login page the browser goes to (StepRetry). ECONFLICT when the session is
+// no longer held (updated is then the session as it is), EFORBIDDEN from
+// another browser.
+func (f *LinkFlow) Retry(ctx context.Context, state, brand, lang string, browserHash []byte) (loginURL string, updated LinkSession, err error) {
+	newState, verifier := RandomToken(43), oauth2.GenerateVerifier()
+	if updated, err = f.Store.RetrySignIn(ctx, state, browserHash, brand, newState, verifier); err != nil {
+		return "", updated, err
+	}
+	loginURL, err = f.OAuth.AuthCodeURL(brand, newState, verifier, lang)
+	return loginURL, updated, err
 }
 
 // DeviceChoicePath is the page where the user chooses which devices to

@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,15 @@ import (
 // no session ever rests between them. The choice is recorded by
 // brand_selected_at and the brand_selected (supplier_selected) event, which
 // the reports count.
+//
+// A flow-1 sign-in that fails in a way the user can fix (FixableReasons)
+// is held on the failure screen instead of ending, unless the supplier
+// turned the screens off: the session stays authorizing with its callback
+// claimed, HeldReason set and a lease until its deadline. From there
+// retry (StepRetry, or StepChoose from the link) starts a new
+// authorization; leave (StepLeave: the user returns to the supplier) or
+// the lease running out (StepLeaseExpire: the user left) ends it failed
+// with the held reason. So a held session ends once, with one webhook.
 
 // UnfinishedStatuses are the statuses a session can leave; every SQL test
 // of "unfinished" is built from this list (StatusList).
@@ -67,6 +77,14 @@ const (
 	StepConnect Step = "connect"
 	// StepReport: the outcome of flow 2, the supplier reports the login.
 	StepReport Step = "report"
+	// StepSignInFailed: flow 1's sign-in at the manufacturer failed with
+	// Reason; a failure the user can fix is held on the failure screen.
+	StepSignInFailed Step = "sign_in_failed"
+	// StepRetry: the user, on the failure screen, signs in again at the
+	// brand of Choice (the same or another).
+	StepRetry Step = "retry"
+	// StepLeave: the user leaves the failure screen for the supplier.
+	StepLeave Step = "leave"
 	// StepFail: an outcome that failed (Reason says why), or the user
 	// cancelled (ReasonCancelled).
 	StepFail Step = "fail"
@@ -81,7 +99,13 @@ const (
 
 // Steps lists every step (for tests that cover them all).
 var Steps = []Step{StepOpen, StepChoose, StepTakeover, StepCallback, StepReturn, StepAwaitDevices, StepConnect,
-	StepReport, StepFail, StepCancel, StepExpire, StepLeaseExpire}
+	StepReport, StepSignInFailed, StepRetry, StepLeave, StepFail, StepCancel, StepExpire, StepLeaseExpire}
+
+// FixableReasons are the sign-in failures the failure screen offers to
+// fix: the user denied access (try again, or another brand), the account
+// has no devices (another account or brand), the manufacturer failed (a
+// retry can help). An expired link is not fixable.
+var FixableReasons = []string{ReasonAccessDenied, ReasonNoDevices, ReasonManufacturerError}
 
 // Browser says how the browser taking a step relates to the one the
 // session is bound to.
@@ -166,6 +190,12 @@ type Transition struct {
 	// Release drops the callback's lease (the user chooses devices; a
 	// session waiting without a lease ends at its deadline).
 	Release bool
+	// Hold keeps the failure Reason on the failure screen: held_reason is
+	// set and the lease runs until the session's deadline.
+	Hold bool
+	// Unhold clears a held failure and the callback's claim and lease, so
+	// a new authorization can start and be claimed.
+	Unhold bool
 	// Choose records the choice of StepChoose and the authorization's start.
 	Choose bool
 	// Events are appended to the session's timeline in this order.
@@ -182,7 +212,7 @@ func (t Transition) Ends() bool { return t.To == StatusFailed || t.To == StatusE
 
 // Changes reports whether the transition writes anything.
 func (t Transition) Changes() bool {
-	return t.To != "" || t.Relabel || t.Bind || t.Claim || t.Release || t.Choose || len(t.Events) > 0
+	return t.To != "" || t.Relabel || t.Bind || t.Claim || t.Release || t.Hold || t.Unhold || t.Choose || len(t.Events) > 0
 }
 
 // Errors of the state machine.
@@ -244,6 +274,12 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		return s.decideConnect(in)
 	case StepReport:
 		return s.decideReport(in)
+	case StepSignInFailed:
+		return s.decideSignInFailed(in)
+	case StepRetry:
+		return s.decideRetry(in)
+	case StepLeave:
+		return s.decideLeave(in)
 	case StepFail:
 		return s.decideFail(in)
 	case StepCancel:
@@ -259,6 +295,9 @@ func (s LinkSession) Decide(in StepInput) Transition {
 	case StepLeaseExpire:
 		if s.Status != StatusAuthorizing || s.CallbackAt == nil || in.LeaseUntil.IsZero() || in.Now.Before(in.LeaseUntil) {
 			return Transition{}
+		}
+		if s.Held() {
+			return end(StatusFailed, s.HeldFailure(), "left the failure screen")
 		}
 		return SweepLeaseExpiry
 	}
@@ -299,7 +338,7 @@ func (s LinkSession) decideOpen(in StepInput) Transition {
 	case s.Status.Final():
 		return Transition{}
 	case s.Expired(in.Now):
-		return end(StatusExpired, ReasonExpired, "opened after deadline")
+		return s.endOverdue("opened after deadline")
 	case s.Status != StatusCreated:
 		return Transition{}
 	}
@@ -310,6 +349,9 @@ func (s LinkSession) decideOpen(in StepInput) Transition {
 // starts its authorization, from created, opened or authorizing (picking
 // again before any callback). The first choice binds the browser.
 func (s LinkSession) decideChoose(in StepInput) Transition {
+	if s.Held() {
+		return s.decideRetry(in)
+	}
 	if s.Status.Final() || s.CallbackAt != nil {
 		return Transition{Err: ErrEnded(s)}
 	}
@@ -417,7 +459,7 @@ func (s LinkSession) decideReturn(in StepInput) Transition {
 // devices and the user is asked which to link. The session stays
 // authorizing; the connect step (or the deadline) ends it.
 func (s LinkSession) decideAwaitDevices(in StepInput) Transition {
-	if s.Status != StatusAuthorizing || s.CallbackAt == nil {
+	if s.Status != StatusAuthorizing || s.CallbackAt == nil || s.Held() {
 		return Transition{Err: ErrEnded(s)}
 	}
 	if s.Expired(in.Now) {
@@ -429,7 +471,7 @@ func (s LinkSession) decideAwaitDevices(in StepInput) Transition {
 
 // decideConnect: flow 1's outcome after a claimed callback.
 func (s LinkSession) decideConnect(in StepInput) Transition {
-	if s.Status != StatusAuthorizing || s.CallbackAt == nil {
+	if s.Status != StatusAuthorizing || s.CallbackAt == nil || s.Held() {
 		return Transition{Err: ErrEnded(s)}
 	}
 	if s.Expired(in.Now) {
@@ -470,7 +512,81 @@ func (s LinkSession) decideFail(in StepInput) Transition {
 	case s.Status.Final():
 		return Transition{}
 	case s.Expired(in.Now):
-		return end(StatusExpired, ReasonExpired, in.Detail)
+		return s.endOverdue(in.Detail)
 	}
 	return end(StatusFailed, in.Reason, in.Detail)
+}
+
+// endOverdue ends an unfinished session past its deadline: expired, or,
+// when a failure waits on the failure screen, failed with that failure
+// (the outcome the user was shown).
+func (s LinkSession) endOverdue(detail string) Transition {
+	if s.Held() {
+		return end(StatusFailed, s.HeldFailure(), detail)
+	}
+	return end(StatusExpired, ReasonExpired, detail)
+}
+
+// Held reports whether the session waits on the failure screen.
+func (s LinkSession) Held() bool { return s.HeldReason != nil && !s.Status.Final() }
+
+// HeldFailure is the reason of the failure held on the failure screen ("").
+func (s LinkSession) HeldFailure() string {
+	if s.HeldReason == nil {
+		return ""
+	}
+	return *s.HeldReason
+}
+
+// Fixable reports whether a failed sign-in of s with reason may be held on
+// the failure screen: flow 1, screens on, the callback claimed before the
+// deadline, and a reason the user can fix.
+func (s LinkSession) Fixable(reason string, now time.Time) bool {
+	return s.Kind == KindSupplierLink && s.FailureScreens && s.Status == StatusAuthorizing && s.CallbackAt != nil &&
+		!s.Held() && !s.Expired(now) && slices.Contains(FixableReasons, reason)
+}
+
+// decideSignInFailed: a failure the user can fix is held on the failure
+// screen (no webhook yet); any other ends the session as StepFail does.
+func (s LinkSession) decideSignInFailed(in StepInput) Transition {
+	if !s.Fixable(in.Reason, in.Now) {
+		return s.decideFail(in)
+	}
+	detail := in.Detail
+	if detail == "" {
+		detail = in.Reason
+	}
+	return Transition{Hold: true, Reason: in.Reason, Proceed: true, Events: []LinkEventRecord{{EventFailureShown, detail}}}
+}
+
+// decideRetry: from the failure screen (bound browser only) the user signs
+// in again; the held failure and the old callback's claim go, and the
+// choice starts a new authorization. Past the deadline the session ends
+// with the held failure, as the lease sweeper would end it.
+func (s LinkSession) decideRetry(in StepInput) Transition {
+	if !s.Held() {
+		return Transition{Err: ErrEnded(s)}
+	}
+	if in.Browser != BrowserSame {
+		return Transition{Err: ErrWrongBrowser}
+	}
+	if s.Expired(in.Now) {
+		t := end(StatusFailed, s.HeldFailure(), "tried again after the deadline")
+		t.Err = ErrExpired(ReasonExpired)
+		return t
+	}
+	return Transition{Unhold: true, Choose: true, Proceed: true, Events: []LinkEventRecord{
+		{EventRetried, s.HeldFailure()}, {EventBrandSelected, in.Choice}, {EventOAuthStarted, in.Choice}}}
+}
+
+// decideLeave: the user leaves the failure screen for the supplier (bound
+// browser only); the session ends with the held failure.
+func (s LinkSession) decideLeave(in StepInput) Transition {
+	if !s.Held() {
+		return Transition{Err: ErrEnded(s)}
+	}
+	if in.Browser != BrowserSame {
+		return Transition{Err: ErrWrongBrowser}
+	}
+	return end(StatusFailed, s.HeldFailure(), "returned to the supplier from the failure screen")
 }

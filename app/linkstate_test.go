@@ -24,7 +24,7 @@ type sessionRow struct {
 func row(now time.Time, status app.SessionStatus, deadline time.Duration) sessionRow {
 	return sessionRow{at: now.Add(-5 * time.Minute), sess: app.LinkSession{ID: "ls_1", Kind: app.KindSupplierLink,
 		SupplierID: "sup_a", SupplierUserID: "u1", Status: status, CreatedAt: now.Add(-10 * time.Minute),
-		ExpiresAt: now.Add(deadline)}}
+		ExpiresAt: now.Add(deadline), FailureScreens: true}}
 }
 
 // opened: the link was fetched.
@@ -39,6 +39,13 @@ func (r sessionRow) authorizing() sessionRow {
 
 // claimed: the manufacturer's callback claimed the session.
 func (r sessionRow) claimed() sessionRow { r.sess.CallbackAt = &r.at; return r }
+
+// held: a denied sign-in waits on the failure screen.
+func (r sessionRow) held() sessionRow {
+	reason := app.ReasonAccessDenied
+	r.sess.HeldReason = &reason
+	return r
+}
 
 // ended: the session finished (with reason, "" for none) after brand_a.
 func (r sessionRow) ended(reason string) sessionRow {
@@ -66,7 +73,8 @@ func stateFixtures(now time.Time) []fixture {
 			row(now, app.StatusCreated, d.deadline).named("created"+d.suffix),
 			row(now, app.StatusOpened, d.deadline).opened().named("opened"+d.suffix),
 			row(now, app.StatusAuthorizing, d.deadline).authorizing().named("authorizing"+d.suffix),
-			row(now, app.StatusAuthorizing, d.deadline).authorizing().claimed().named("claimed"+d.suffix))
+			row(now, app.StatusAuthorizing, d.deadline).authorizing().claimed().named("claimed"+d.suffix),
+			row(now, app.StatusAuthorizing, d.deadline).authorizing().claimed().held().named("held"+d.suffix))
 	}
 	return append(out,
 		row(now, app.StatusConnected, -time.Minute).claimed().ended("").named("connected"),
@@ -88,7 +96,7 @@ func summary(t app.Transition) string {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{t.Relabel, "relabel"}, {t.Bind, "bind"}, {t.Claim, "claim"}, {t.Release, "release"}, {t.Choose, "choose"}, {t.Proceed, "proceed"}} {
+	}{{t.Relabel, "relabel"}, {t.Bind, "bind"}, {t.Claim, "claim"}, {t.Release, "release"}, {t.Hold, "hold"}, {t.Unhold, "unhold"}, {t.Choose, "choose"}, {t.Proceed, "proceed"}} {
 		if f.on {
 			p = append(p, f.name)
 		}
@@ -113,6 +121,8 @@ func stepInput(step app.Step, now time.Time) app.StepInput {
 	switch step {
 	case app.StepFail:
 		in.Reason, in.Detail = app.ReasonCancelled, "cancelled by user"
+	case app.StepSignInFailed:
+		in.Reason, in.Detail = app.ReasonAccessDenied, "user denied access at brand_a"
 	case app.StepReturn:
 		in.Reason = ""
 	}
@@ -441,4 +451,120 @@ expired_after_auth / fail          | -
 expired_after_auth / cancel        | -
 expired_after_auth / expire        | -
 expired_after_auth / lease_expire  | -
+created / sign_in_failed           | →failed reason=access_denied +failed:user denied access at brand_a
+created / retry                    | err=conflict/already_used
+created / leave                    | err=conflict/already_used
+opened / sign_in_failed            | →failed reason=access_denied +failed:user denied access at brand_a
+opened / retry                     | err=conflict/already_used
+opened / leave                     | err=conflict/already_used
+authorizing / sign_in_failed       | →failed reason=access_denied +failed:user denied access at brand_a
+authorizing / retry                | err=conflict/already_used
+authorizing / leave                | err=conflict/already_used
+claimed / sign_in_failed           | reason=access_denied hold proceed +failure_shown:user denied access at brand_a
+claimed / retry                    | err=conflict/already_used
+claimed / leave                    | err=conflict/already_used
+held / open                        | -
+held / choose                      | unhold choose proceed +retried:access_denied +brand_selected:brand_a +oauth_started:brand_a
+held / takeover                    | err=conflict/already_used
+held / callback                    | err=conflict/already_used
+held / return                      | err=conflict/already_used
+held / await_devices               | err=conflict/already_used
+held / connect                     | err=conflict/already_used
+held / report                      | →connected proceed +supplier_reported:cust-9 +connected:2 device(s)
+held / sign_in_failed              | →failed reason=access_denied +failed:user denied access at brand_a
+held / retry                       | unhold choose proceed +retried:access_denied +brand_selected:brand_a +oauth_started:brand_a
+held / leave                       | →failed reason=access_denied +failed:returned to the supplier from the failure screen
+held / fail                        | →failed reason=cancelled +failed:cancelled by user
+held / cancel                      | →failed reason=cancelled +failed:cancelled by user
+held / expire                      | -
+held / lease_expire                | →failed reason=access_denied +failed:left the failure screen
+created overdue / sign_in_failed   | →expired reason=expired +expired:user denied access at brand_a
+created overdue / retry            | err=conflict/already_used
+created overdue / leave            | err=conflict/already_used
+opened overdue / sign_in_failed    | →expired reason=expired +expired:user denied access at brand_a
+opened overdue / retry             | err=conflict/already_used
+opened overdue / leave             | err=conflict/already_used
+authorizing overdue / sign_in_failed | →expired reason=expired +expired:user denied access at brand_a
+authorizing overdue / retry        | err=conflict/already_used
+authorizing overdue / leave        | err=conflict/already_used
+claimed overdue / sign_in_failed   | →expired reason=expired +expired:user denied access at brand_a
+claimed overdue / retry            | err=conflict/already_used
+claimed overdue / leave            | err=conflict/already_used
+held overdue / open                | →failed reason=access_denied +failed:opened after deadline
+held overdue / choose              | →failed reason=access_denied +failed:tried again after the deadline err=conflict/expired
+held overdue / takeover            | err=conflict/already_used
+held overdue / callback            | err=conflict/already_used
+held overdue / return              | err=conflict/already_used
+held overdue / await_devices       | err=conflict/already_used
+held overdue / connect             | err=conflict/already_used
+held overdue / report              | →expired reason=expired_after_auth +expired:supplier reported the login after the deadline err=conflict/expired
+held overdue / sign_in_failed      | →failed reason=access_denied +failed:user denied access at brand_a
+held overdue / retry               | →failed reason=access_denied +failed:tried again after the deadline err=conflict/expired
+held overdue / leave               | →failed reason=access_denied +failed:returned to the supplier from the failure screen
+held overdue / fail                | →failed reason=access_denied +failed:cancelled by user
+held overdue / cancel              | →failed reason=access_denied +failed:cancelled by user
+held overdue / expire              | -
+held overdue / lease_expire        | →failed reason=access_denied +failed:left the failure screen
+connected / sign_in_failed         | -
+connected / retry                  | err=conflict/already_used
+connected / leave                  | err=conflict/already_used
+failed / sign_in_failed            | -
+failed / retry                     | err=conflict/already_used
+failed / leave                     | err=conflict/already_used
+expired / sign_in_failed           | -
+expired / retry                    | err=conflict/expired
+expired / leave                    | err=conflict/expired
+expired_after_auth / sign_in_failed | -
+expired_after_auth / retry         | err=conflict/expired_after_auth
+expired_after_auth / leave         | err=conflict/expired_after_auth
 `
+
+// TestDecideHoldsOnlyFixableFailures: the failure screen holds a failed
+// sign-in only when the user can fix it, the supplier left the screens on,
+// the flow is flow 1 and the callback was claimed in time; only the bound
+// browser may act on it.
+func TestDecideHoldsOnlyFixableFailures(t *testing.T) {
+	now := time.Date(2026, 12, 2, 1, 30, 0, 0, time.UTC)
+	fx := map[string]app.LinkSession{}
+	for _, f := range stateFixtures(now) {
+		fx[f.name] = f.sess
+	}
+	failed := func(reason string) app.StepInput {
+		return app.StepInput{Step: app.StepSignInFailed, Now: now, Reason: reason, Detail: "d"}
+	}
+	tests := []struct {
+		name string
+		sess func() app.LinkSession
+		in   app.StepInput
+		want string
+	}{
+		{"denied", func() app.LinkSession { return fx["claimed"] }, failed(app.ReasonAccessDenied),
+			"reason=access_denied hold proceed +failure_shown:d"},
+		{"no devices", func() app.LinkSession { return fx["claimed"] }, failed(app.ReasonNoDevices),
+			"reason=no_devices hold proceed +failure_shown:d"},
+		{"manufacturer error", func() app.LinkSession { return fx["claimed"] }, failed(app.ReasonManufacturerError),
+			"reason=manufacturer_error hold proceed +failure_shown:d"},
+		{"expired after sign-in is not fixable", func() app.LinkSession { return fx["claimed"] }, failed(app.ReasonExpiredAfterAuth),
+			"→failed reason=expired_after_auth +failed:d"},
+		{"cancelled is not fixable", func() app.LinkSession { return fx["claimed"] }, failed(app.ReasonCancelled),
+			"→failed reason=cancelled +failed:d"},
+		{"screens off", func() app.LinkSession { s := fx["claimed"]; s.FailureScreens = false; return s }, failed(app.ReasonAccessDenied),
+			"→failed reason=access_denied +failed:d"},
+		{"flow 2", func() app.LinkSession { s := fx["claimed"]; s.Kind = app.KindSupplierSelect; return s }, failed(app.ReasonAccessDenied),
+			"→failed reason=access_denied +failed:d"},
+		{"no claimed callback", func() app.LinkSession { return fx["authorizing"] }, failed(app.ReasonAccessDenied),
+			"→failed reason=access_denied +failed:d"},
+		{"retry from another browser", func() app.LinkSession { return fx["held"] },
+			app.StepInput{Step: app.StepRetry, Now: now, Browser: app.BrowserOther, Choice: "brand_b"}, "err=forbidden/wrong_browser"},
+		{"leave from another browser", func() app.LinkSession { return fx["held"] },
+			app.StepInput{Step: app.StepLeave, Now: now, Browser: app.BrowserOther}, "err=forbidden/wrong_browser"},
+		{"retry at another brand", func() app.LinkSession { return fx["held"] },
+			app.StepInput{Step: app.StepRetry, Now: now, Browser: app.BrowserSame, Choice: "brand_b"},
+			"unhold choose proceed +retried:access_denied +brand_selected:brand_b +oauth_started:brand_b"},
+	}
+	for _, tc := range tests {
+		if got := summary(tc.sess().Decide(tc.in)); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}

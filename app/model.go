@@ -104,6 +104,11 @@ const (
 	// EventDevicesFound: the manufacturer account has several devices and
 	// the user is asked which to link.
 	EventDevicesFound = "devices_found"
+	// EventFailureShown: a failed sign-in the user can fix is shown on the
+	// failure screen (the session has not ended).
+	EventFailureShown = "failure_shown"
+	// EventRetried: the user tried again from the failure screen.
+	EventRetried = "retried"
 )
 
 // Connection is the outcome of a successful manufacturer callback, written
@@ -138,6 +143,9 @@ type NewLinkSession struct {
 	// PortalUserID is the portal customer who started the session from the
 	// dashboard (0 otherwise).
 	PortalUserID int64
+	// NoFailureScreens: a failed sign-in returns to the supplier at once
+	// (the supplier turned the failure screens off).
+	NoFailureScreens bool
 	// IdempotencyKey, when set, makes a retry with the same RequestHash
 	// return the first session instead of a new one.
 	IdempotencyKey string

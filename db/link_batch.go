@@ -159,6 +159,7 @@ func insertLinkSessions(ctx context.Context, q sqlx.QueryerContext, rows []linkR
 		hashes                              = make([][]byte, n)
 		ttls                                = make([]float64, n)
 		portalUsers                         = make([]int64, n)
+		screens                             = make([]bool, n)
 	)
 	for i, r := range rows {
 		nw := r.New
@@ -169,22 +170,23 @@ func insertLinkSessions(ctx context.Context, q sqlx.QueryerContext, rows []linkR
 		ids[i], hashes[i], kinds[i], suppliers[i], supplierUsers[i] = r.ID, r.TokenHash, string(nw.Kind), nw.SupplierID, nw.SupplierUserID
 		redirects[i], langs[i], initiators[i], brands[i], ttls[i] = nw.RedirectURI, nw.Language, nw.Initiator, nw.ManufacturerID, nw.TTL.Seconds()
 		noxUsers[i], portalUsers[i], mfrUsers[i], devices[i] = nw.NoxUserID, nw.PortalUserID, nw.ManufacturerUserID, string(dev)
+		screens[i] = !nw.NoFailureScreens
 	}
 	var out []app.LinkSession
 	err := sqlx.SelectContext(ctx, q, &out, `
 		WITH v AS (
 			SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-				$8::text[], $9::text[], $10::float8[], $11::text[], $12::bigint[], $13::text[], $14::text[])
+				$8::text[], $9::text[], $10::float8[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bool[])
 				AS v(id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri, language, initiator,
-					manufacturer_id, ttl, nox_user_id, portal_user_id, manufacturer_user_id, device_ids)
+					manufacturer_id, ttl, nox_user_id, portal_user_id, manufacturer_user_id, device_ids, failure_screens)
 		), s AS (
 			INSERT INTO link_sessions (id, token_hash, kind, supplier_id, supplier_user_id, redirect_uri,
 				language, initiator, manufacturer_id, brand_preselected, expires_at, nox_user_id, portal_user_id,
-				manufacturer_user_id, device_ids)
+				manufacturer_user_id, device_ids, failure_screens)
 			SELECT id, token_hash, kind, NULLIF(supplier_id, ''), supplier_user_id, redirect_uri, language, initiator,
 				NULLIF(manufacturer_id, ''), manufacturer_id <> '' AND kind = 'supplier_link',
 				now() + make_interval(secs => ttl), NULLIF(nox_user_id, ''), NULLIF(portal_user_id, 0),
-				manufacturer_user_id, ARRAY(SELECT jsonb_array_elements_text(device_ids::jsonb))
+				manufacturer_user_id, ARRAY(SELECT jsonb_array_elements_text(device_ids::jsonb)), failure_screens
 			FROM v
 			RETURNING `+sessionCols+`
 		), e AS (
@@ -193,7 +195,7 @@ func insertLinkSessions(ctx context.Context, q sqlx.QueryerContext, rows []linkR
 		SELECT `+sessionCols+` FROM s`,
 		pq.Array(ids), pq.ByteaArray(hashes), pq.Array(kinds), pq.Array(suppliers), pq.Array(supplierUsers),
 		pq.Array(redirects), pq.Array(langs), pq.Array(initiators), pq.Array(brands), pq.Array(ttls),
-		pq.Array(noxUsers), pq.Array(portalUsers), pq.Array(mfrUsers), pq.Array(devices))
+		pq.Array(noxUsers), pq.Array(portalUsers), pq.Array(mfrUsers), pq.Array(devices), pq.BoolArray(screens))
 	if err != nil {
 		return nil, fmt.Errorf("db: create link session: %w", err)
 	}

@@ -16,7 +16,8 @@ import (
 
 const sessionCols = `id, kind, coalesce(supplier_id, '') AS supplier_id, supplier_user_id, redirect_uri, language, initiator,
 	status, failure_reason, manufacturer_id, brand_preselected, nox_user_id, created_at,
-	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at, manufacturer_user_id`
+	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at, manufacturer_user_id,
+	failure_screens, held_reason`
 
 // CreateLinkSession stores a new session for n and returns it with its link
 // token (only the token's hash is stored). With an idempotency key, a retry
@@ -261,6 +262,72 @@ func (s *Store) ClaimCallback(ctx context.Context, brand, state string, granted 
 	return out, verifier, nil
 }
 
+// SignInFailed records that flow 1's sign-in failed with reason
+// (app.StepSignInFailed): a failure the user can fix is held on the failure
+// screen (the session stays unfinished, no webhook yet), any other ends the
+// session as FailLinkSession does. It returns the session.
+func (s *Store) SignInFailed(ctx context.Context, sessionID, reason, detail string) (app.LinkSession, error) {
+	ls, err := s.runStep(ctx, byColumn("id", sessionID), app.StepInput{Step: app.StepSignInFailed, Reason: reason, Detail: detail}, stepData{})
+	return ls.LinkSession, err
+}
+
+// HeldSession returns the session whose current OAuth state is state (the
+// failure screen's address) and how the browser relates to it. ENOTFOUND
+// for an unknown state or a flow-2 session.
+func (s *Store) HeldSession(ctx context.Context, state string, browserHash []byte) (app.LinkSession, app.Browser, error) {
+	var row struct {
+		app.LinkSession
+		BrowserHash []byte `db:"browser_hash"`
+	}
+	err := openFirst(ctx, s.db, &row, `SELECT `+sessionCols+`, browser_hash FROM link_sessions WHERE state_hash = $1`, app.HashToken(state))
+	if err == nil && row.Kind != app.KindSupplierLink {
+		err = sql.ErrNoRows
+	}
+	if err != nil {
+		return app.LinkSession{}, app.BrowserOther, fmt.Errorf("db: held session: %w", notFound(err, "no sign-in has this state"))
+	}
+	return row.LinkSession, app.MatchBrowser(row.BrowserHash, browserHash), nil
+}
+
+// RetrySignIn starts a new authorization at brand for the session held on
+// the failure screen of state (app.StepRetry), with a fresh state and
+// PKCE verifier; the failure screen's address dies with the old state.
+// EFORBIDDEN from another browser; ECONFLICT when the session is not held
+// (then the session as it is).
+func (s *Store) RetrySignIn(ctx context.Context, state string, browserHash []byte, brand, newState, verifier string) (app.LinkSession, error) {
+	return s.heldStep(ctx, state, app.StepInput{Step: app.StepRetry, Choice: brand}, func(id string) stepData {
+		return stepData{BrowserHash: browserHash, Brand: brand, State: newState,
+			VerifierEnc: s.cipher.Seal([]byte(verifier), []byte("pkce:"+id))}
+	})
+}
+
+// LeaveFailure ends the session held on the failure screen of state with
+// its held failure (app.StepLeave), one link.failed webhook. EFORBIDDEN
+// from another browser; ECONFLICT when it is not held (then the session as
+// it is).
+func (s *Store) LeaveFailure(ctx context.Context, state string, browserHash []byte) (app.LinkSession, error) {
+	return s.heldStep(ctx, state, app.StepInput{Step: app.StepLeave}, func(string) stepData {
+		return stepData{BrowserHash: browserHash}
+	})
+}
+
+// heldStep runs a step of the failure screen on the flow-1 session whose
+// current OAuth state is state; data gives the step's data for the locked
+// session's id.
+func (s *Store) heldStep(ctx context.Context, state string, in app.StepInput, data func(sessionID string) stepData) (app.LinkSession, error) {
+	var out app.LinkSession
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ls, err := lockByState(ctx, tx, state, app.KindSupplierLink, app.ErrUnknownState)
+		if err != nil {
+			return err
+		}
+		defer func() { out = ls.LinkSession }()
+		_, err = step(ctx, tx, &ls, in, data(ls.ID))
+		return err
+	})
+	return out, unwrapCommit(err)
+}
+
 // FailLinkSession ends an unfinished session as failed with reason
 // (app.StepFail: expired when past the deadline); a session that already
 // ended is left as it is. It returns the session.
@@ -470,41 +537,53 @@ func (s *Store) sweep(ctx context.Context, st app.Step) (n int, full bool, err e
 		if err != nil {
 			return err
 		}
-		var ids []string
-		var tr app.Transition
+		// Sweep transitions depend on the session only through the reason
+		// of a held failure, so one statement writes each group of equal
+		// transitions.
+		type group struct {
+			tr  app.Transition
+			ids []string
+		}
+		var groups []*group
+		byKey := map[string]*group{}
 		for _, c := range cands {
-			if t := c.Decide(c.input(st, now)); t.Ends() {
-				ids, tr = append(ids, c.ID), t
+			t := c.Decide(c.input(st, now))
+			if !t.Ends() {
+				continue
 			}
+			key := string(t.To) + "\x00" + t.Reason + "\x00" + t.Events[0].Detail
+			if byKey[key] == nil {
+				byKey[key] = &group{tr: t}
+				groups = append(groups, byKey[key])
+			}
+			byKey[key].ids = append(byKey[key].ids, c.ID)
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		// Sweep transitions do not depend on the session (app.SweepExpiry,
-		// app.SweepLeaseExpiry), so one statement writes them all.
 		var ended []app.LinkSession
-		if err := tx.SelectContext(ctx, &ended, `
+		for _, g := range groups {
+			tr := g.tr
+			var these []app.LinkSession
+			if err := tx.SelectContext(ctx, &these, `
 			WITH x AS (
-				UPDATE `+sessionsOpen+` SET status = $2, failure_reason = $3, finished_at = now()
+				UPDATE `+sessionsOpen+` SET status = $2, failure_reason = $3, finished_at = now(), held_reason = NULL
 				WHERE id = ANY($1) RETURNING `+sessionCols+`
 			), e AS (
 				INSERT INTO link_events (session_id, type, detail) SELECT id, $4::text, $5::text FROM x
 			)`+dropChoices[st]+`
-			SELECT * FROM x`, pq.Array(ids), tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
-			return fmt.Errorf("db: sweep %s: %w", st, err)
-		}
-		for _, ls := range ended {
-			noteSessionWrite(tx, ls.ID)
-		}
-		hook := app.EventLinkFailed
-		if tr.To == app.StatusExpired {
-			hook = app.EventLinkExpired
-		}
-		for _, ls := range ended {
-			app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
-			if err := enqueueLinkEvent(ctx, tx, ls, hook, nil); err != nil {
-				return err
+			SELECT * FROM x`, pq.Array(g.ids), tr.To, tr.Reason, tr.Events[0].Type, tr.Events[0].Detail); err != nil {
+				return fmt.Errorf("db: sweep %s: %w", st, err)
 			}
+			hook := app.EventLinkFailed
+			if tr.To == app.StatusExpired {
+				hook = app.EventLinkExpired
+			}
+			for _, ls := range these {
+				noteSessionWrite(tx, ls.ID)
+				app.ObserverFrom(ctx).SessionFinished(string(ls.Kind), ls.Brand(), string(tr.To), tr.Reason)
+				if err := enqueueLinkEvent(ctx, tx, ls, hook, nil); err != nil {
+					return err
+				}
+			}
+			ended = append(ended, these...)
 		}
 		n, full = len(ended), len(cands) == sweepBatch && len(ended) == len(cands)
 		return nil

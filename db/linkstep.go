@@ -99,6 +99,12 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 	if tr.Release {
 		set = append(set, "callback_lease_until = NULL")
 	}
+	if tr.Hold {
+		set = append(set, "held_reason = "+arg(tr.Reason), "callback_lease_until = expires_at")
+	}
+	if tr.Unhold {
+		set = append(set, "held_reason = NULL", "callback_at = NULL", "callback_lease_until = NULL")
+	}
 	if tr.Choose {
 		set = append(set, "brand_selected_at = now()", "authorizing_at = now()", "state_hash = "+arg(app.HashToken(d.State)))
 		if d.Brand != "" {
@@ -120,7 +126,7 @@ func applyTransition(ctx context.Context, tx *sqlx.Tx, ls *lockedSession, tr app
 			set = append(set, "supplier_user_id = "+arg(d.SupplierUserID))
 		}
 	case tr.Ends():
-		set = append(set, "failure_reason = "+arg(tr.Reason), "finished_at = now()")
+		set = append(set, "failure_reason = "+arg(tr.Reason), "finished_at = now()", "held_reason = NULL")
 	case tr.Relabel:
 		set = append(set, "failure_reason = "+arg(tr.Reason))
 	}

@@ -20,7 +20,7 @@ import (
 const viewSessionQuery = `SELECT id, kind, coalesce(supplier_id, ''), supplier_user_id, redirect_uri, language, initiator,
 	status, failure_reason, manufacturer_id, brand_preselected, nox_user_id, created_at,
 	opened_at, brand_selected_at, authorizing_at, callback_at, finished_at, expires_at, manufacturer_user_id,
-	browser_hash, now()
+	failure_screens, held_reason, browser_hash, now()
 	FROM link_sessions WHERE token_hash = $1`
 
 var viewSessionOpenQuery = strings.Replace(viewSessionQuery, "FROM link_sessions ", "FROM "+sessionsOpen+" ", 1)
@@ -40,17 +40,19 @@ func (s *Store) scanViewSession(ctx context.Context, query string, tokenHash []b
 	var (
 		ls                                  lockedSession
 		kind, status                        string
-		reason, brand, noxUser              sql.NullString
+		reason, brand, noxUser, held        sql.NullString
 		opened, chosen, authz, callback, fi sql.NullTime
 	)
 	err := s.prep.QueryRowxContext(ctx, query, tokenHash).Scan(&ls.ID, &kind, &ls.SupplierID, &ls.SupplierUserID,
 		&ls.RedirectURI, &ls.Language, &ls.Initiator, &status, &reason, &brand, &ls.Preselected, &noxUser, &ls.CreatedAt,
-		&opened, &chosen, &authz, &callback, &fi, &ls.ExpiresAt, &ls.ManufacturerUserID, &ls.BrowserHash, &ls.Now)
+		&opened, &chosen, &authz, &callback, &fi, &ls.ExpiresAt, &ls.ManufacturerUserID,
+		&ls.FailureScreens, &held, &ls.BrowserHash, &ls.Now)
 	if err != nil {
 		return ls, err
 	}
 	ls.Kind, ls.Status = app.SessionKind(kind), app.SessionStatus(status)
 	ls.FailureReason, ls.ManufacturerID, ls.NoxUserID = nullString(reason), nullString(brand), nullString(noxUser)
+	ls.HeldReason = nullString(held)
 	ls.OpenedAt, ls.BrandAt, ls.AuthorizingAt = nullTime(opened), nullTime(chosen), nullTime(authz)
 	ls.CallbackAt, ls.FinishedAt = nullTime(callback), nullTime(fi)
 	return ls, nil

@@ -15,13 +15,19 @@ type css = chromedp.CSS
 // signInAtManufacturer signs in at the sandbox manufacturer's login page
 // and allows access.
 func signInAtManufacturer(username string) chromedp.Action[chromedp.Void] {
+	return answerAtManufacturer(username, "allow")
+}
+
+// answerAtManufacturer signs in at the sandbox manufacturer's login page
+// and answers the consent with decision ("allow" or "deny").
+func answerAtManufacturer(username, decision string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.WaitVisible(css(`#username`)),
 		chromedp.SendKeys(css(`#username`), username),
 		chromedp.SendKeys(css(`#password`), "pass_good"),
 		chromedp.Click(css(`form[action$="/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(css(`button[value="allow"]`)),
-		chromedp.Click(css(`button[value="allow"]`)),
+		chromedp.WaitVisible(css(`button[value="`+decision+`"]`)),
+		chromedp.Click(css(`button[value="`+decision+`"]`)),
 	)
 }
 

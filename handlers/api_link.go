@@ -23,6 +23,9 @@ type linkRequest struct {
 	RedirectURI string  `json:"redirect_uri"`
 	Language    *string `json:"language"`
 	Brand       string  `json:"brand,omitempty"`
+	// FailureScreens (default true): a failed sign-in the user can fix
+	// shows the failure screen before returning to the supplier.
+	FailureScreens *bool `json:"failure_screens,omitempty"`
 }
 
 // linkResponse is the data of a created link session, in the spec's order.
@@ -144,16 +147,17 @@ func (h *Handler) createLink(c *fiber.Ctx) error {
 	}{supplierUserID, req, lang})
 	reqHash := sha256.Sum256(canon)
 	sess, token, _, err := h.store.CreateLinkSession(c.UserContext(), app.NewLinkSession{
-		Kind:           app.KindSupplierLink,
-		SupplierID:     supplierID,
-		SupplierUserID: supplierUserID,
-		RedirectURI:    req.RedirectURI,
-		Language:       lang,
-		Initiator:      app.InitiatorAPI,
-		ManufacturerID: req.Brand,
-		TTL:            h.cfg.Link.SessionTTL.D(),
-		IdempotencyKey: idemKey,
-		RequestHash:    reqHash[:],
+		Kind:             app.KindSupplierLink,
+		SupplierID:       supplierID,
+		SupplierUserID:   supplierUserID,
+		RedirectURI:      req.RedirectURI,
+		Language:         lang,
+		Initiator:        app.InitiatorAPI,
+		ManufacturerID:   req.Brand,
+		TTL:              h.cfg.Link.SessionTTL.D(),
+		NoFailureScreens: req.FailureScreens != nil && !*req.FailureScreens,
+		IdempotencyKey:   idemKey,
+		RequestHash:      reqHash[:],
 	})
 	if err != nil {
 		return err

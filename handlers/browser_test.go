@@ -76,10 +76,20 @@ func browserSignIn(t *testing.T, ctx context.Context, brandID, username, passwor
 	)
 }
 
-// browserDecide clicks the consent button ("allow" or "deny") and returns the query
-// that site received.
+// browserDecide clicks the consent button ("allow" or "deny", then Return
+// on the failure screen) and returns the query that site received.
 func browserDecide(t *testing.T, ctx context.Context, site handlertest.SupplierSite, decision string) url.Values {
 	t.Helper()
+	if decision == "deny" {
+		// A denial shows the failure screen first; Return goes back.
+		browserDo(t, ctx, decision,
+			chromedp.Click(chromedp.CSS(`button[name="decision"][value="deny"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`[data-failure="access_denied"]`)),
+			chromedp.Click(chromedp.CSS(`button[data-action="return"]`)),
+			chromedp.WaitVisible(chromedp.ID("supplier-callback")),
+		)
+		return supplierQuery(t, ctx, site)
+	}
 	browserDo(t, ctx, decision,
 		chromedp.Click(chromedp.CSS(`button[name="decision"][value="`+decision+`"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.ID("supplier-callback")),

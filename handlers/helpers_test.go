@@ -150,3 +150,14 @@ func otherSupplier(t *testing.T, s *handlertest.Server, id, redirectURI string) 
 	}
 	return key
 }
+
+// returnFromFailure presses "Return to <supplier>" when location is the
+// failure screen, and returns where the browser goes then (location
+// itself otherwise).
+func returnFromFailure(t *testing.T, s *handlertest.Server, c *http.Client, location string) string {
+	t.Helper()
+	if local := s.Local(location); strings.HasPrefix(local, "/connect/failure?") {
+		return s.AnswerFailure(t, c, local, "return", "")
+	}
+	return location
+}

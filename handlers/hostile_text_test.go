@@ -49,7 +49,7 @@ func TestHostileCallbackErrorTextEndsInTheDocumentedRedirect(t *testing.T) {
 			if p.Status != http.StatusSeeOther {
 				t.Fatalf("callback: got %d, want 303 to the supplier:\n%s", p.Status, p.Body)
 			}
-			wantRedirect(t, s, p.Location, map[string]string{"connection_status": "failed", "error": "manufacturer_error"})
+			wantRedirect(t, s, returnFromFailure(t, s, c, p.Location), map[string]string{"connection_status": "failed", "error": "manufacturer_error"})
 		})
 	}
 	eventDetailsAreValid(t, s)

@@ -76,7 +76,7 @@ func TestSandboxConsentDoubleClickShowsTheSameOutcome(t *testing.T) {
 			if decision == "deny" {
 				want = map[string]string{"connection_status": "failed", "error": "access_denied"}
 			}
-			wantRedirect(t, s, final.Location, want)
+			wantRedirect(t, s, returnFromFailure(t, s, c, final.Location), want)
 		})
 	}
 }

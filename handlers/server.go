@@ -258,6 +258,8 @@ func (h *Handler) routes(f *fiber.App) {
 	f.Get("/connect/return", h.limitPages, h.returnToSupplier)
 	f.Get("/connect/devices", h.limitPages, h.showDeviceChoice)
 	f.Post("/connect/devices", h.limitPages, h.requireCSRF, h.chooseDevices)
+	f.Get("/connect/failure", h.limitPages, h.showFailure)
+	f.Post("/connect/failure", h.limitPages, h.requireCSRF, h.answerFailure)
 	f.Get("/oauth/callback/:brand", h.limitPages, h.handleOAuthCallback)
 
 	// Hosted supplier selector (flow 2).

@@ -141,7 +141,32 @@ func (s *Server) Walk(tb testing.TB, c *http.Client, linkURL, brand, username, p
 		// Several devices: keep the choice as offered (all of them).
 		return s.ChooseDevices(tb, c, choice, nil)
 	}
+	if failure := s.Local(final.Location); strings.HasPrefix(failure, "/connect/failure?") {
+		// A failure the user could fix: return to the supplier.
+		return s.AnswerFailure(tb, c, failure, "return", "")
+	}
 	return final.Location
+}
+
+// AnswerFailure answers the failure screen at failureURL (a path) with
+// action ("retry" at brand, "" for the same brand, or "return") and
+// returns where NOX sends the browser then.
+func (s *Server) AnswerFailure(tb testing.TB, c *http.Client, failureURL, action, brand string) string {
+	tb.Helper()
+	page := Get(tb, c, s.URL+failureURL)
+	if page.Status != http.StatusOK {
+		tb.Fatalf("failure screen: got %d:\n%s", page.Status, page.Body)
+	}
+	formAction, vals := page.FormValues(tb, "/connect/failure")
+	if brand != "" {
+		vals.Set("brand", brand)
+	}
+	vals.Set("action", action)
+	done := PostForm(tb, c, s.URL+formAction, vals)
+	if done.Status != http.StatusSeeOther {
+		tb.Fatalf("failure screen %s: got %d, want 303:\n%s", action, done.Status, done.Body)
+	}
+	return done.Location
 }
 
 // ChooseDevices answers the device choice page at choiceURL (a path) with
