@@ -61,7 +61,7 @@ func prepareStore(ctx context.Context, store *db.Store, env cmdEnv, devSeed bool
 		return err
 	}
 	if cfg.Sandbox.SupplierActive() {
-		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+		if err := store.SyncSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
 			return err
 		}
 	}

@@ -159,14 +159,16 @@ func (s *Store) ClaimSupplierReturn(ctx context.Context, state string, browserHa
 
 func truncateDetail(s string) string { return app.CleanText(s, 200) }
 
-// SeedSandboxSupplier creates the sandbox supplier with its login page and
-// API key (idempotent).
-func (s *Store) SeedSandboxSupplier(ctx context.Context, sup app.LoginSupplier, apiKey string) error {
+// SyncSandboxSupplier brings the configured sandbox supplier, its login
+// page and API key in line with the configuration at every start
+// (idempotent; whenever the sandbox and its supplier are configured, not
+// development seed data).
+func (s *Store) SyncSandboxSupplier(ctx context.Context, sup app.LoginSupplier, apiKey string) error {
 	// The redirect URIs an admin (or the dev seed) gave it are kept.
 	if _, err := s.db.ExecContext(ctx, `
 		INSERT INTO suppliers (id, name) VALUES ($1, $2)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()`, sup.ID, sup.Name); err != nil {
-		return fmt.Errorf("db: seed sandbox supplier: %w", err)
+		return fmt.Errorf("db: sync sandbox supplier: %w", err)
 	}
 	s.catalog.invalidate()
 	if err := s.SetSupplierLoginPage(ctx, sup.ID, sup.AuthorizeURL, sup.ClientID); err != nil {

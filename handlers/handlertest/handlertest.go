@@ -127,7 +127,7 @@ func start(tb testing.TB, now func() time.Time, opts []func(*app.Config)) *Serve
 		tb.Fatal(err)
 	}
 	if cfg.Sandbox.SupplierActive() {
-		if err := store.SeedSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
+		if err := store.SyncSandboxSupplier(ctx, app.SandboxLoginSupplier(cfg), cfg.Sandbox.Supplier.APIKey); err != nil {
 			tb.Fatal(err)
 		}
 	}
