@@ -32,6 +32,10 @@ test: ## Run every test (unit, integration on real Postgres, browser) against a 
 	@$(PG) up >/dev/null
 	NOX_TEST_DATABASE_URL="$$($(PG) url)" $(GO) test -race -count=1 -timeout 30m ./...
 
+screenshots: ## Refresh the screenshots in docs/ from the Chromium tests that take them
+	@$(PG) up >/dev/null
+	./scripts/screenshots.sh
+
 FUZZTIME ?= 30s
 fuzz: ## Run every fuzz test for FUZZTIME each (default 30s; seeds also run in `make test`)
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -68,4 +72,4 @@ db-down: ## Stop the project-local Postgres
 db-reset: db-down ## Delete the local Postgres data
 	rm -rf .pgdata
 
-.PHONY: help build run test fuzz lint bench db-up db-down db-reset cluster cluster-down test-cluster bench-cluster
+.PHONY: help build run test screenshots fuzz lint bench db-up db-down db-reset cluster cluster-down test-cluster bench-cluster
