@@ -25,6 +25,9 @@ type reportQuery struct {
 	SupplySort string
 	Problem    string // a catalog key when the dates were not usable
 	Today      string // the report time zone's date, YYYY-MM-DD
+	// Team is a supplier team's own funnel: the device figures, which are
+	// NOX-wide (devices belong to nox users, not to one supplier), are left out.
+	Team bool
 }
 
 // values returns the query's URL parameters.
@@ -76,6 +79,7 @@ func (h *Handler) parseReportQuery(c *fiber.Ctx) reportQuery {
 		// A supplier's team sees its own funnel and nothing else: the live
 		// supplier's, or its test twin's in the dashboard's test view.
 		q.Filter.SupplierID = devSupplier(c)
+		q.Team = true
 	}
 	q.Filter.Brand = c.Query("brand")
 	if k := c.Query("flow"); k == string(app.KindSupplierLink) || k == string(app.KindSupplierSelect) {
@@ -118,7 +122,8 @@ type reportData struct {
 	Devices   []app.DevicePoint
 }
 
-func loadReport(ctx context.Context, s *db.Store, f app.ReportFilter) (reportData, error) {
+func loadReport(ctx context.Context, s *db.Store, q reportQuery) (reportData, error) {
+	f := q.Filter
 	var d reportData
 	var err error
 	if d.Funnel, err = s.ReportFunnel(ctx, f); err != nil {
@@ -133,7 +138,9 @@ func loadReport(ctx context.Context, s *db.Store, f app.ReportFilter) (reportDat
 	if d.Trend, err = s.ReportTrend(ctx, f); err != nil {
 		return d, err
 	}
-	d.Devices, err = s.ReportDevices(ctx, f)
+	if !q.Team {
+		d.Devices, err = s.ReportDevices(ctx, f)
+	}
 	return d, err
 }
 
@@ -147,7 +154,7 @@ func (h *Handler) showReports(c *fiber.Ctx) error {
 	var suppliers, brands []app.ReportOption
 	var asked []db.BrandRequestRow
 	if err := h.read(c, func(s *db.Store) (err error) {
-		if d, err = loadReport(ctx, s, q.Filter); err != nil {
+		if d, err = loadReport(ctx, s, q); err != nil {
 			return err
 		}
 		if asked, err = s.ReportBrandRequests(ctx, q.Filter, h.reportLoc.String()); err != nil {
@@ -332,13 +339,16 @@ func (v reportView) kpis(d reportData) []kpi {
 		active = d.Devices[len(d.Devices)-1].Active
 	}
 	f := d.Funnel
-	return []kpi{
+	out := []kpi{
 		{v.t("reports.kpi.sessions"), v.num(f.Created), v.t("reports.kpi.sessions_note", v.num(f.Pending))},
 		{v.t("reports.kpi.connected"), v.num(f.Connected), v.t("reports.kpi.connected_note", v.num(f.FailedTotal()))},
 		{v.t("reports.kpi.rate"), v.pct(app.Rate(f.Connected, f.Created)), v.t("reports.kpi.rate_note")},
 		{v.t("reports.kpi.median"), v.duration(med, ok), v.t("reports.kpi.median_note")},
-		{v.t("reports.kpi.devices"), v.num(active), v.t("reports.kpi.devices_note")},
 	}
+	if v.q.Team {
+		return out // the device count is NOX-wide, not the team's supplier's
+	}
+	return append(out, kpi{v.t("reports.kpi.devices"), v.num(active), v.t("reports.kpi.devices_note")})
 }
 
 type funnelStep struct {

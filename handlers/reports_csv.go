@@ -170,6 +170,9 @@ func reportCSV(c *fiber.Ctx, s *db.Store, table string, q reportQuery, v reportV
 			return []string{p.Day.Format("2006-01-02"), i64(p.Sessions), i64(p.Connected), rate(p.SuccessRate())}
 		}, nil
 	case "devices":
+		if q.Team {
+			break // NOX-wide figures, not a supplier's own
+		}
 		ps, err := s.ReportDevices(ctx, f)
 		if err != nil {
 			return nil, 0, nil, err

@@ -333,6 +333,22 @@ func TestSupplierFunnelFollowsTheDashboardMode(t *testing.T) {
 			t.Errorf("manager's report %s: %s created, banner %v; want the 1 live session and no banner", q, created, banner)
 		}
 	}
+
+	// The device figures count every supplier's customers: a NOX manager
+	// sees them, a supplier's team does not (page, KPI and CSV).
+	for _, who := range []struct {
+		name  string
+		c     *http.Client
+		shown bool
+	}{{"manager", manager, true}, {"supplier team", admin, false}} {
+		p := handlertest.Get(t, who.c, s.URL+"/reports?range=7")
+		shown := handlertest.Find(p.Doc, func(n *html.Node) bool { return handlertest.Attr(n, "id") == "h-devices" }) != nil
+		kpi := strings.Contains(pageText(p), "Connected devices")
+		file := handlertest.Get(t, who.c, s.URL+"/reports/export/devices.csv?range=7")
+		if shown != who.shown || kpi != who.shown || (file.Status == http.StatusOK) != who.shown {
+			t.Errorf("%s: device chart shown %v, device KPI %v, devices CSV %d; want shown=%v", who.name, shown, kpi, file.Status, who.shown)
+		}
+	}
 }
 
 // suppliersOn returns the supplier ids a flow-2 selector offers.
