@@ -32,61 +32,55 @@ func browserLinkWith(t *testing.T, s *handlertest.Server, site handlertest.Suppl
 // connects; on a second link "Return" brings the supplier error=
 // access_denied exactly as a link with the screens off does at once.
 func TestBrowserFailureScreenTryAgainReturnAndOff(t *testing.T) {
-	t.Parallel()
-	for _, width := range browserWidths {
-		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
-			t.Parallel()
-			w := strconv.FormatInt(width, 10)
-			s := handlertest.Start(t)
-			site := handlertest.StartSupplierSite(t)
-			b := handlertest.NewConsoleBrowser(t)
-			b.Resize(width)
+	eachWidth(t, func(t *testing.T, s *handlertest.Server, width int64) {
+		w := strconv.FormatInt(width, 10)
+		site := handlertest.StartSupplierSite(t)
+		b := consoleAt(t, width)
 
-			// Denied → screen → try again → connected.
-			linkURL, _ := browserLink(t, s, site, "fs-retry-"+w, "en")
-			b.Do(cdp.Navigate(linkURL), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
-				answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)))
-			if got := b.Text(`h1`); got != "You did not allow access at Sandbox Heat Pumps" {
-				t.Errorf("failure screen title %q", got)
-			}
-			if got := b.Text(`button[data-action="return"]`); !strings.HasPrefix(got, "Return to ") {
-				t.Errorf("return button %q", got)
-			}
-			b.WantNoOverflow()
-			b.Screenshot("flow-failure-" + w)
-			b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="nl"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="nl"]`)),
-				cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)))
-			if got := b.Text(`button[data-action="retry"]`); got != "Opnieuw proberen" {
-				t.Errorf("retry in Dutch: %q", got)
-			}
-			b.WantNoOverflow()
-			b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="en"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="en"]`)),
-				cdp.Click(cdp.CSS(`button[data-action="retry"]`)), signInAtManufacturer("user_good"),
-				cdp.WaitVisible(cdp.ID("supplier-callback")))
-			q := supplierQueryOf(t, b, site)
-			wantSupplierQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "fs-retry-" + w})
-			if n := count(t, s, `SELECT count(*) FROM link_sessions WHERE supplier_user_id = $1 AND status = 'connected'`, "fs-retry-"+w); n != 1 {
-				t.Errorf("connected sessions after the retry: %d, want 1", n)
-			}
+		// Denied → screen → try again → connected.
+		linkURL, _ := browserLink(t, s, site, "fs-retry-"+w, "en")
+		b.Do(cdp.Navigate(linkURL), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
+			answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)))
+		if got := b.Text(`h1`); got != "You did not allow access at Sandbox Heat Pumps" {
+			t.Errorf("failure screen title %q", got)
+		}
+		if got := b.Text(`button[data-action="return"]`); !strings.HasPrefix(got, "Return to ") {
+			t.Errorf("return button %q", got)
+		}
+		b.WantNoOverflow()
+		b.Screenshot("flow-failure-" + w)
+		b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="nl"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="nl"]`)),
+			cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)))
+		if got := b.Text(`button[data-action="retry"]`); got != "Opnieuw proberen" {
+			t.Errorf("retry in Dutch: %q", got)
+		}
+		b.WantNoOverflow()
+		b.Do(cdp.Click(cdp.CSS(`.flow-lang a[data-lang="en"]`)), cdp.WaitVisible(cdp.CSS(`html[lang="en"]`)),
+			cdp.Click(cdp.CSS(`button[data-action="retry"]`)), signInAtManufacturer("user_good"),
+			cdp.WaitVisible(cdp.ID("supplier-callback")))
+		q := supplierQueryOf(t, b, site)
+		wantSupplierQuery(t, q, map[string]string{"connection_status": "connected", "supplier_user_id": "fs-retry-" + w})
+		if n := count(t, s, `SELECT count(*) FROM link_sessions WHERE supplier_user_id = $1 AND status = 'connected'`, "fs-retry-"+w); n != 1 {
+			t.Errorf("connected sessions after the retry: %d, want 1", n)
+		}
 
-			// Denied → screen → Return → the supplier gets access_denied.
-			linkURL, _ = browserLink(t, s, site, "fs-return-"+w, "en")
-			b.Do(cdp.Navigate(linkURL), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
-				answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)),
-				cdp.Click(cdp.CSS(`button[data-action="return"]`)), cdp.WaitVisible(cdp.ID("supplier-callback")))
-			returned := supplierQueryOf(t, b, site)
-			wantSupplierQuery(t, returned, map[string]string{"connection_status": "failed", "error": "access_denied",
-				"supplier_user_id": "fs-return-" + w, "manufacturer": "sandbox-heatpump"})
+		// Denied → screen → Return → the supplier gets access_denied.
+		linkURL, _ = browserLink(t, s, site, "fs-return-"+w, "en")
+		b.Do(cdp.Navigate(linkURL), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
+			answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.CSS(`[data-failure="access_denied"]`)),
+			cdp.Click(cdp.CSS(`button[data-action="return"]`)), cdp.WaitVisible(cdp.ID("supplier-callback")))
+		returned := supplierQueryOf(t, b, site)
+		wantSupplierQuery(t, returned, map[string]string{"connection_status": "failed", "error": "access_denied",
+			"supplier_user_id": "fs-return-" + w, "manufacturer": "sandbox-heatpump"})
 
-			// Screens off → denied → straight to the supplier, the same query.
-			off := browserLinkWith(t, s, site, "fs-return-"+w, map[string]any{"failure_screens": false})
-			b.Do(cdp.Navigate(off), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
-				answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.ID("supplier-callback")))
-			if got := supplierQueryOf(t, b, site); got.Encode() != returned.Encode() {
-				t.Errorf("screens off: supplier got %s, Return gave %s; want the same", got.Encode(), returned.Encode())
-			}
-		})
-	}
+		// Screens off → denied → straight to the supplier, the same query.
+		off := browserLinkWith(t, s, site, "fs-return-"+w, map[string]any{"failure_screens": false})
+		b.Do(cdp.Navigate(off), cdp.Click(cdp.CSS(`button[data-brand="sandbox-heatpump"]`)),
+			answerAtManufacturer("user_good", "deny"), cdp.WaitVisible(cdp.ID("supplier-callback")))
+		if got := supplierQueryOf(t, b, site); got.Encode() != returned.Encode() {
+			t.Errorf("screens off: supplier got %s, Return gave %s; want the same", got.Encode(), returned.Encode())
+		}
+	})
 }
 
 // supplierQueryOf returns the query of the page b is on, which must be
