@@ -103,10 +103,19 @@ func TestCachedViewShowsThisInstancesChangeAtOnce(t *testing.T) {
 
 func TestCachedViewExpiresByTheClock(t *testing.T) {
 	t.Parallel()
-	a := handlertest.Start(t, func(c *app.Config) { c.Link.SessionTTL = app.Duration(2 * time.Second) })
+	a := handlertest.Start(t)
 	b := a.Peer(t)
 	user := a.Client()
 	linkURL := a.MustCreateLink(t, "cust-clock")["link_url"].(string)
+	handlertest.Get(t, user, on(a, linkURL))
+	// The deadline 10 s from now (long enough for the views below on a
+	// slow machine); the change drops the cached views, as any change does.
+	if _, err := a.Store.DB().Exec(`UPDATE link_sessions SET expires_at = now() + interval '10 seconds' WHERE token_hash = $1`,
+		app.HashToken(tokenOf(t, linkURL))); err != nil {
+		t.Fatal(err)
+	}
+	a.AwaitViewDropped(t, tokenOf(t, linkURL))
+	b.AwaitViewDropped(t, tokenOf(t, linkURL))
 	wantCached(t, a, user, linkURL)
 	wantCached(t, b, user, linkURL)
 	// Wait for the database's clock to pass the deadline; no sweeper runs
