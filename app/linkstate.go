@@ -288,8 +288,18 @@ func (s LinkSession) Decide(in StepInput) Transition {
 		}
 		return s.decideFail(StepInput{Now: in.Now, Reason: ReasonCancelled, Detail: "cancelled by user"})
 	case StepExpire:
-		if s.Status.Final() || !s.Expired(in.Now) || s.CallbackAt != nil {
+		if s.Status.Final() || !s.Expired(in.Now) {
 			return Transition{}
+		}
+		if s.CallbackAt != nil {
+			// A claimed callback belongs to the lease sweeper while it holds
+			// a lease (a held failure holds one to the deadline). Without
+			// one the user was signed in and asked to choose devices: the
+			// deadline ends it, as the connect step would.
+			if !in.LeaseUntil.IsZero() || s.Held() {
+				return Transition{}
+			}
+			return SweepExpiryAfterAuth
 		}
 		return SweepExpiry
 	case StepLeaseExpire:
@@ -304,13 +314,14 @@ func (s LinkSession) Decide(in StepInput) Transition {
 	return Transition{Err: fmt.Errorf("app: unknown link step %q", in.Step)}
 }
 
-// SweepExpiry and SweepLeaseExpiry are what StepExpire and StepLeaseExpire
-// do to a session they apply to. The sweepers write them to many sessions
+// SweepExpiry, SweepExpiryAfterAuth and SweepLeaseExpiry are what
+// StepExpire and StepLeaseExpire do to a session they apply to. The sweepers write them to many sessions
 // in one statement (status, reason, event), so these are shared values:
 // never change them.
 var (
-	SweepExpiry      = end(StatusExpired, ReasonExpired, "deadline passed")
-	SweepLeaseExpiry = end(StatusFailed, ReasonManufacturerError, "the sign-in was not finished in time (callback lease ran out)")
+	SweepExpiry          = end(StatusExpired, ReasonExpired, "deadline passed")
+	SweepExpiryAfterAuth = end(StatusExpired, ReasonExpiredAfterAuth, "deadline passed while choosing devices")
+	SweepLeaseExpiry     = end(StatusFailed, ReasonManufacturerError, "the sign-in was not finished in time (callback lease ran out)")
 )
 
 // end is the transition that ends a session with status and reason; the

@@ -247,6 +247,12 @@ func TestDecideVariants(t *testing.T) {
 		{"claimed", app.StepLeaseExpire, lease(now.Add(time.Second)), "-"},
 		{"claimed", app.StepLeaseExpire, lease(now), summary(app.SweepLeaseExpiry)},
 		{"claimed", app.StepLeaseExpire, lease(time.Time{}), "-"},
+		// Signed in and asked to choose devices (the lease released): the
+		// deadline ends it; with a lease it is the lease sweeper's.
+		{"claimed overdue", app.StepExpire, lease(time.Time{}), summary(app.SweepExpiryAfterAuth)},
+		{"claimed overdue", app.StepExpire, lease(now.Add(time.Minute)), "-"},
+		{"claimed", app.StepExpire, lease(time.Time{}), "-"},
+		{"held overdue", app.StepExpire, lease(time.Time{}), "-"},
 	}
 	for _, tt := range tests {
 		in := stepInput(tt.step, now)

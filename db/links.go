@@ -500,7 +500,8 @@ func (c sweepCandidate) input(st app.Step, now time.Time) app.StepInput {
 // every candidate still goes through (TestSweepSelectionAgreesWithDecide
 // checks they agree).
 var sweepSelections = map[app.Step]struct{ where, order string }{
-	app.StepExpire: {`status IN ` + unfinishedSQL + ` AND expires_at <= $1 AND callback_at IS NULL`, `expires_at`},
+	app.StepExpire: {`status IN ` + unfinishedSQL + ` AND expires_at <= $1
+		AND (callback_at IS NULL OR callback_lease_until IS NULL)`, `expires_at`},
 	app.StepLeaseExpire: {`status = '` + string(app.StatusAuthorizing) + `' AND callback_at IS NOT NULL
 		AND callback_lease_until <= $1`, `callback_lease_until`},
 }

@@ -1,11 +1,13 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"noxportal/app"
 	"noxportal/handlers/handlertest"
 )
 
@@ -49,5 +51,39 @@ func TestDeviceChoiceRefusesOtherBrowsersAndForeignDevices(t *testing.T) {
 	}
 	if again := handlertest.Get(t, c, s.URL+choice); again.Status != http.StatusNotFound {
 		t.Errorf("the choice after the cancel: got %d, want 404", again.Status)
+	}
+}
+
+// A user who signs in and leaves the device choice does not leave the
+// session open for ever: at the deadline the expiry sweep ends it as
+// expired after sign-in, drops the kept tokens and tells the supplier
+// once.
+func TestAbandonedDeviceChoiceEndsAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	s := handlertest.Start(t)
+	rec := handlertest.NewReceiver(t, nil)
+	s.MustRegisterWebhook(t, s.APIKey, rec)
+	c := s.Client()
+	link := s.MustCreateLink(t, "cust-left-choice")
+	linkURL := link["link_url"].(string)
+	cb := handlertest.Get(t, c, walkToCallback(t, s, c, linkURL, "sandbox-heatpump", "user_multi", "allow"))
+	if !strings.HasPrefix(s.Local(cb.Location), "/connect/devices?choice=") {
+		t.Fatalf("callback of a two-device account: got %d to %q, want the device choice", cb.Status, cb.Location)
+	}
+	s.ExpireLinkSession(t, link["link_token"].(string))
+	if n, err := s.Store.SweepExpiredSessions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("expiry sweep: ended %d (%v), want the abandoned choice", n, err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM link_sessions WHERE status = 'expired' AND failure_reason = 'expired_after_auth'`); n != 1 {
+		t.Errorf("sessions expired after sign-in: %d, want 1", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM link_device_choices`); n != 0 {
+		t.Errorf("kept tokens after the sweep: %d rows, want 0", n)
+	}
+	got := rec.WaitFor(t, "link.expired", func(ws []handlertest.Webhook) bool {
+		return len(handlertest.OfType(ws, app.EventLinkExpired)) == 1
+	})
+	if n := len(got); n != 1 {
+		t.Errorf("webhooks: %d, want only link.expired", n)
 	}
 }
