@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,26 @@ func TestBrowserSupplierAdminServesItself(t *testing.T) {
 	}
 	b.Screenshot("developers-3-delivery")
 
+	// The funnel's created and connected counts, as the team sees them.
+	funnel := func() (created, connected int) {
+		t.Helper()
+		b.Do(cdp.Navigate(s.URL+"/reports?range=7"), cdp.WaitVisible(cdp.CSS(`tr[data-step="created"]`)))
+		num := func(step string) int {
+			n, err := strconv.Atoi(strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, b.Text(`tr[data-step="`+step+`"] td.num`)))
+			if err != nil {
+				t.Fatalf("funnel %s count: %v", step, err)
+			}
+			return n
+		}
+		return num("created"), num("connected")
+	}
+	created0, connected0 := funnel()
+
 	r := s.API(t, "POST", "/users/browser-user/link", key, `{"redirect_uri":"`+back+`","language":"en"}`)
 	if r.Status != http.StatusOK {
 		t.Fatalf("link with the new key: got %d %s", r.Status, r.Raw)
@@ -87,6 +108,9 @@ func TestBrowserSupplierAdminServesItself(t *testing.T) {
 	}
 	if opts := b.Text("#f-supplier"); strings.Contains(opts, "Test Energy") {
 		t.Errorf("the funnel offers another supplier: %q", opts)
+	}
+	if created, connected := funnel(); created != created0+1 || connected != connected0+1 {
+		t.Errorf("funnel after the user linked: %d created, %d connected; want %d and %d", created, connected, created0+1, connected0+1)
 	}
 	b.Screenshot("developers-5-funnel")
 }
