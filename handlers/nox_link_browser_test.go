@@ -104,7 +104,10 @@ func (d demoSupplier) open(t *testing.T, s *handlertest.Server, ctx context.Cont
 // openPopup clicks the demo's button and returns a context on the popup.
 func openPopup(t *testing.T, ctx context.Context) context.Context {
 	t.Helper()
-	ch := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return i.Type == "page" })
+	// The browser is shared by tests running in parallel: take only the
+	// page this tab opened, not another test's new tab.
+	opener := chromedp.FromContext(ctx).Target.TargetID
+	ch := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return i.Type == "page" && i.OpenerID == opener })
 	browserDo(t, ctx, "click connect", chromedp.Click(chromedp.ID("connect"), chromedp.NodeVisible))
 	select {
 	case id, ok := <-ch:
