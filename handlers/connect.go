@@ -76,11 +76,7 @@ func (h *Handler) openLink(c *fiber.Ctx) (sess app.LinkSession, token string, fo
 // showInUsePage tells a browser that the link is in use in another one and
 // offers to continue here instead.
 func (h *Handler) showInUsePage(c *fiber.Ctx, sess app.LinkSession, token string) error {
-	sup, err := h.sessionParty(c, sess)
-	if err != nil {
-		return err
-	}
-	cb, err := h.coBrandFor(c, sess, sup.Name)
+	_, cb, err := h.sessionLook(c, sess)
 	if err != nil {
 		return err
 	}
@@ -92,11 +88,7 @@ func (h *Handler) showInUsePage(c *fiber.Ctx, sess app.LinkSession, token string
 // continue to that brand's login (a POST, so a fetch of the link alone
 // starts nothing).
 func (h *Handler) showContinuePage(c *fiber.Ctx, sess app.LinkSession, token string, m app.Manufacturer) error {
-	sup, err := h.sessionParty(c, sess)
-	if err != nil {
-		return err
-	}
-	cb, err := h.coBrandFor(c, sess, sup.Name)
+	sup, cb, err := h.sessionLook(c, sess)
 	if err != nil {
 		return err
 	}
@@ -200,6 +192,17 @@ func (h *Handler) showEndedPage(c *fiber.Ctx, sess app.LinkSession, token string
 		"Lang": sess.Language, "Key": key, "Supplier": sup.Name, "Token": token,
 		"Connected": connected, "Minutes": minutes, "CoBrand": cb, "TestMode": sess.TestMode(),
 	})
+}
+
+// sessionLook is what a hosted page of sess shows of its party: the party
+// (sessionParty) and the supplier's co-branding (coBrandFor).
+func (h *Handler) sessionLook(c *fiber.Ctx, sess app.LinkSession) (app.Supplier, *coBrand, error) {
+	sup, err := h.sessionParty(c, sess)
+	if err != nil {
+		return sup, nil, err
+	}
+	cb, err := h.coBrandFor(c, sess, sup.Name)
+	return sup, cb, err
 }
 
 // sessionParty is who the user returns to at the end of a session: the

@@ -93,11 +93,7 @@ func (h *Handler) chooseDevices(c *fiber.Ctx) error {
 // renderDeviceChoice renders the choice page; checked are the devices to
 // show selected (nil: all).
 func (h *Handler) renderDeviceChoice(c *fiber.Ctx, sess app.LinkSession, conn app.Connection, choice string, checked []string, errMsg string) error {
-	sup, err := h.sessionParty(c, sess)
-	if err != nil {
-		return err
-	}
-	cb, err := h.coBrandFor(c, sess, sup.Name)
+	sup, cb, err := h.sessionLook(c, sess)
 	if err != nil {
 		return err
 	}

@@ -125,11 +125,7 @@ func (h *Handler) leaveFailure(c *fiber.Ctx, sess app.LinkSession, state string)
 
 // renderFailure renders the failure screen of a held session.
 func (h *Handler) renderFailure(c *fiber.Ctx, sess app.LinkSession, state, errMsg string) error {
-	sup, err := h.sessionParty(c, sess)
-	if err != nil {
-		return err
-	}
-	cb, err := h.coBrandFor(c, sess, sup.Name)
+	sup, cb, err := h.sessionLook(c, sess)
 	if err != nil {
 		return err
 	}
